@@ -1,0 +1,427 @@
+//! Evaluation as in the paper's Tables I–IV, on held-out data, with the authors' evaluation bugs
+//! fixed (see `metrics`). The trainer calls [`evaluate`] on its own thread; results travel to
+//! the window as plain numbers.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::data::batches::{HostBatch, class_of_identity};
+use crate::data::{Dataset, Modality};
+use crate::model::Network;
+
+pub mod metrics;
+
+/// Metric keys, in the order of the results table and `results.json`.
+pub const METRIC_KEYS: [&str; 10] = [
+    "verif_acc",
+    "visual_id_top1",
+    "cari_id_top1",
+    "c2p_rank1",
+    "c2p_rank10",
+    "p2c_rank1",
+    "p2c_rank10",
+    "val_far_0_1",
+    "val_far_1",
+    "auc",
+];
+
+/// Column titles for the keys above.
+pub fn metric_title(key: &str) -> &'static str {
+    match key {
+        "verif_acc" => "Cari-Visual verif",
+        "visual_id_top1" => "Visual-id",
+        "cari_id_top1" => "Cari-id",
+        "c2p_rank1" => "C2P R1",
+        "c2p_rank10" => "C2P R10",
+        "p2c_rank1" => "P2C R1",
+        "p2c_rank10" => "P2C R10",
+        "val_far_0_1" => "VAL@FAR 0.1%",
+        "val_far_1" => "VAL@FAR 1%",
+        "auc" => "AUC",
+        _ => "?",
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("evaluation failed in the model: {0}")]
+    Model(#[from] candle_core::Error),
+    #[error("evaluation impossible: {0}")]
+    Data(String),
+}
+
+/// Which representation to embed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EmbeddingSource {
+    Verif,
+    Visual,
+    Cari,
+    /// The trunk's output Z.
+    Trunk,
+}
+
+impl EmbeddingSource {
+    pub const ALL: [EmbeddingSource; 4] = [
+        EmbeddingSource::Verif,
+        EmbeddingSource::Visual,
+        EmbeddingSource::Cari,
+        EmbeddingSource::Trunk,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            EmbeddingSource::Verif => "verification embedding",
+            EmbeddingSource::Visual => "visual branch",
+            EmbeddingSource::Cari => "caricature branch",
+            EmbeddingSource::Trunk => "trunk Z",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingRequest {
+    pub source: EmbeddingSource,
+    /// Sample indices to embed.
+    pub samples: Vec<usize>,
+}
+
+/// Embeddings as host numbers, row-major `samples.len() × dim`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    pub step: u64,
+    pub source: EmbeddingSource,
+    pub samples: Vec<usize>,
+    pub dim: usize,
+    pub values: Vec<f32>,
+}
+
+/// One identification probe's outcome, for the failure inspector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeOutcome {
+    pub probe: usize,
+    pub true_identity: usize,
+    /// 1-based rank of the true identity; None when it is not in the gallery.
+    pub true_rank: Option<usize>,
+    /// Nearest gallery images (sample index, squared distance), one per identity.
+    pub top: Vec<(usize, f32)>,
+}
+
+/// Everything one evaluation found.
+#[derive(Clone, Debug)]
+pub struct EvalReport {
+    pub step: u64,
+    /// Metric key → value in 0..1 (fractions, not percent).
+    pub summary: BTreeMap<String, f64>,
+    /// Metric key → standard deviation over folds where the metric has folds.
+    pub spread: BTreeMap<String, f64>,
+    pub verification: metrics::Verification,
+    /// Verification pairs (sample a, sample b, squared distance, same person).
+    pub pairs: Vec<(usize, usize, f32, bool)>,
+    pub c2p: Vec<ProbeOutcome>,
+    pub p2c: Vec<ProbeOutcome>,
+    /// The verification embeddings of `open` samples, for the projector.
+    pub open_embeddings: Embeddings,
+    pub eval_secs: f64,
+    /// How the figures were obtained, e.g. "synthetic held-out identities" or "WebCaricature View 2".
+    pub protocol: String,
+}
+
+/// Rows of per-image outputs from one forward pass.
+struct Outputs {
+    embeddings: [Vec<f32>; 3],
+    logits: [Vec<f32>; 3],
+    trunk: Vec<f32>,
+}
+
+const EVAL_BATCH: usize = 200;
+
+fn forward_rows(
+    network: &Network,
+    dataset: &Dataset,
+    indices: &[usize],
+    want_trunk: bool,
+) -> Result<Outputs, EvalError> {
+    let classes = class_of_identity(dataset);
+    let mut out = Outputs {
+        embeddings: Default::default(),
+        logits: Default::default(),
+        trunk: Vec::new(),
+    };
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let batch = HostBatch::gather(dataset, chunk, &classes);
+        let images = batch.images(&network.device)?;
+        let fwd = network.forward(&images)?;
+        for task in 0..3 {
+            out.embeddings[task].extend(to_rows(&fwd.embeddings[task])?);
+            out.logits[task].extend(to_rows(&fwd.logits[task])?);
+        }
+        if want_trunk {
+            out.trunk.extend(to_rows(&fwd.z)?);
+        }
+    }
+    Ok(out)
+}
+
+fn to_rows(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+    t.detach().flatten_all()?.to_vec1::<f32>()
+}
+
+/// Embed the requested samples.
+pub fn embed(
+    network: &Network,
+    dataset: &Dataset,
+    request: &EmbeddingRequest,
+    step: u64,
+) -> Result<Embeddings, EvalError> {
+    let want_trunk = request.source == EmbeddingSource::Trunk;
+    let out = forward_rows(network, dataset, &request.samples, want_trunk)?;
+    let values = match request.source {
+        EmbeddingSource::Verif => out.embeddings[0].clone(),
+        EmbeddingSource::Visual => out.embeddings[1].clone(),
+        EmbeddingSource::Cari => out.embeddings[2].clone(),
+        EmbeddingSource::Trunk => out.trunk,
+    };
+    let dim = if request.samples.is_empty() {
+        0
+    } else {
+        values.len() / request.samples.len()
+    };
+    Ok(Embeddings {
+        step,
+        source: request.source,
+        samples: request.samples.clone(),
+        dim,
+        values,
+    })
+}
+
+/// Evaluate the network on the dataset's held-out data (or its protocol).
+pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalReport, EvalError> {
+    let started = std::time::Instant::now();
+    let samples = &dataset.images.samples;
+    let classes = class_of_identity(dataset);
+    let mut summary = BTreeMap::new();
+    let mut spread = BTreeMap::new();
+
+    // Closed set: held-out images of training identities, each branch's own classifier.
+    let closed = &dataset.splits.closed_test;
+    let closed_out = forward_rows(network, dataset, closed, false)?;
+    let k = network.classes;
+    for (task, modality, key) in [
+        (1, Modality::Photo, "visual_id_top1"),
+        (2, Modality::Caricature, "cari_id_top1"),
+    ] {
+        let mut logits = Vec::new();
+        let mut labels = Vec::new();
+        for (row, &index) in closed.iter().enumerate() {
+            let sample = &samples[index];
+            if sample.modality != modality {
+                continue;
+            }
+            let Some(class) = classes[sample.identity] else {
+                continue;
+            };
+            logits.extend_from_slice(&closed_out.logits[task][row * k..(row + 1) * k]);
+            labels.push(class);
+        }
+        let acc = if labels.is_empty() {
+            f64::NAN
+        } else {
+            metrics::top1_accuracy(&logits, k, &labels)
+        };
+        summary.insert(key.to_string(), acc);
+    }
+
+    // Open set: verification embeddings of the held-out identities (or the protocol's images).
+    let protocol = dataset
+        .protocol
+        .as_ref()
+        .filter(|p| !p.verification.is_empty() || !p.c2p.is_empty());
+    let mut wanted: Vec<usize> = dataset.splits.open.clone();
+    if let Some(p) = protocol {
+        wanted.extend(p.verification.iter().flat_map(|pair| [pair.a, pair.b]));
+        for fold in p.c2p.iter().chain(p.p2c.iter()) {
+            wanted.extend(fold.gallery.iter().chain(fold.probes.iter()));
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let open_out = forward_rows(network, dataset, &wanted, false)?;
+    let dim = if wanted.is_empty() {
+        0
+    } else {
+        open_out.embeddings[0].len() / wanted.len()
+    };
+    let row_of: std::collections::HashMap<usize, usize> =
+        wanted.iter().enumerate().map(|(r, &i)| (i, r)).collect();
+    let emb = |index: usize| -> &[f32] {
+        let r = row_of[&index];
+        &open_out.embeddings[0][r * dim..(r + 1) * dim]
+    };
+
+    // Verification pairs.
+    let raw_pairs: Vec<(usize, usize, bool, usize)> = match protocol {
+        Some(p) if !p.verification.is_empty() => p
+            .verification
+            .iter()
+            .map(|v| (v.a, v.b, v.same, v.fold))
+            .collect(),
+        _ => {
+            let labelled: Vec<(usize, usize, bool)> = dataset
+                .splits
+                .open
+                .iter()
+                .map(|&i| {
+                    (
+                        i,
+                        samples[i].identity,
+                        samples[i].modality == Modality::Caricature,
+                    )
+                })
+                .collect();
+            metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
+        }
+    };
+    if raw_pairs.is_empty() {
+        return Err(EvalError::Data(
+            "no caricature–photo pairs among the held-out identities".into(),
+        ));
+    }
+    let mut scored = Vec::with_capacity(raw_pairs.len());
+    let mut pairs = Vec::with_capacity(raw_pairs.len());
+    for &(a, b, same, fold) in &raw_pairs {
+        let d = metrics::squared_distance(emb(a), emb(b));
+        scored.push(metrics::ScoredPair {
+            distance: d,
+            same,
+            fold,
+        });
+        pairs.push((a, b, d, same));
+    }
+    let verification = metrics::verification(&scored).map_err(EvalError::Data)?;
+    summary.insert("verif_acc".into(), verification.accuracy_mean);
+    spread.insert("verif_acc".into(), verification.accuracy_std);
+    summary.insert("val_far_0_1".into(), verification.val_far_0_1);
+    spread.insert("val_far_0_1".into(), verification.val_far_0_1_std);
+    summary.insert("val_far_1".into(), verification.val_far_1);
+    spread.insert("val_far_1".into(), verification.val_far_1_std);
+    summary.insert("auc".into(), verification.auc_mean);
+    spread.insert("auc".into(), verification.auc_std);
+
+    // C2P and P2C identification.
+    let folds_for = |probe_modality: Modality| -> Vec<(Vec<usize>, Vec<usize>)> {
+        if let Some(p) = protocol {
+            let folds = if probe_modality == Modality::Caricature {
+                &p.c2p
+            } else {
+                &p.p2c
+            };
+            if !folds.is_empty() {
+                return folds
+                    .iter()
+                    .map(|f| (f.gallery.clone(), f.probes.clone()))
+                    .collect();
+            }
+        }
+        let probes: Vec<usize> = dataset
+            .splits
+            .open
+            .iter()
+            .copied()
+            .filter(|&i| samples[i].modality == probe_modality)
+            .collect();
+        let gallery: Vec<usize> = dataset
+            .splits
+            .open
+            .iter()
+            .copied()
+            .filter(|&i| samples[i].modality != probe_modality)
+            .collect();
+        vec![(gallery, probes)]
+    };
+    let mut outcomes: [Vec<ProbeOutcome>; 2] = Default::default();
+    for (slot, (probe_modality, prefix)) in
+        [(Modality::Caricature, "c2p"), (Modality::Photo, "p2c")]
+            .into_iter()
+            .enumerate()
+    {
+        let mut rank1 = Vec::new();
+        let mut rank10 = Vec::new();
+        for (gallery, probes) in folds_for(probe_modality) {
+            let gather = |list: &[usize]| -> (Vec<f32>, Vec<usize>) {
+                let mut values = Vec::with_capacity(list.len() * dim);
+                let mut ids = Vec::with_capacity(list.len());
+                for &i in list {
+                    values.extend_from_slice(emb(i));
+                    ids.push(samples[i].identity);
+                }
+                (values, ids)
+            };
+            let (pv, pid) = gather(&probes);
+            let (gv, gid) = gather(&gallery);
+            let cmc = metrics::cmc(&pv, &pid, &gv, &gid, dim, 10);
+            if cmc.probes == 0 {
+                continue;
+            }
+            rank1.push(cmc.rank_hits[0]);
+            rank10.push(cmc.rank_hits[cmc.rank_hits.len().min(10) - 1]);
+            if outcomes[slot].is_empty() {
+                for r in metrics::rank_probes(&pv, &pid, &gv, &gid, dim, 5) {
+                    outcomes[slot].push(ProbeOutcome {
+                        probe: probes[r.probe],
+                        true_identity: pid[r.probe],
+                        true_rank: r.true_rank,
+                        top: r.top.iter().map(|&(g, d)| (gallery[g], d)).collect(),
+                    });
+                }
+            }
+        }
+        for (key, values) in [
+            (format!("{prefix}_rank1"), rank1),
+            (format!("{prefix}_rank10"), rank10),
+        ] {
+            let (mean, std) = mean_std(&values);
+            summary.insert(key.clone(), mean);
+            if values.len() > 1 {
+                spread.insert(key, std);
+            }
+        }
+    }
+
+    let open = dataset.splits.open.clone();
+    let open_embeddings = Embeddings {
+        step,
+        source: EmbeddingSource::Verif,
+        values: open.iter().flat_map(|&i| emb(i).to_vec()).collect(),
+        samples: open,
+        dim,
+    };
+    let [c2p, p2c] = outcomes;
+    Ok(EvalReport {
+        step,
+        summary,
+        spread,
+        verification,
+        pairs,
+        c2p,
+        p2c,
+        open_embeddings,
+        eval_secs: started.elapsed().as_secs_f64(),
+        protocol: match protocol {
+            Some(_) => format!("{} evaluation protocol", dataset.name),
+            None => "held-out identities (open set) and held-out images (closed set)".into(),
+        },
+    })
+}
+
+/// Mean and population standard deviation (NaN for an empty list).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}

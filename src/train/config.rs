@@ -1,0 +1,240 @@
+//! Everything needed to reproduce a run, serialised as config.json.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::synthetic::SyntheticConfig;
+use crate::model::Preset;
+use crate::protocol::Task;
+use crate::weighting::StrategyConfig;
+
+/// Learning rates of the network and of the weight module Ψ.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearningRates {
+    /// The network's (trunk, branches, classifiers) learning rate.
+    pub lr: f64,
+    /// Ψ's own learning rate under `proposed`. Under `naive` Ψ is trained with the network at `lr`.
+    pub psi_lr: f64,
+}
+
+impl Default for LearningRates {
+    fn default() -> Self {
+        // RMSProp at 1e-3 trains this network (plain SGD at 1e-2 barely moves it). Ψ at 10× the
+        // network's rate, as the authors' WebCaricature script: well above the half-rate under
+        // which the gradient reaching the trunk through w overrides L4 (see README).
+        LearningRates {
+            lr: 1e-3,
+            psi_lr: 1e-2,
+        }
+    }
+}
+
+/// How a task is made harder, from a chosen step on (teaching: "the hardest task changes").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Perturbation {
+    /// Back to normal.
+    None,
+    /// The task sees a fresh random label for every image: it cannot be learned.
+    ShuffleLabels,
+    /// The images the task sees get strong Gaussian noise (σ = 1 in normalised units).
+    Noise,
+}
+
+impl Perturbation {
+    pub fn key(self) -> &'static str {
+        match self {
+            Perturbation::None => "none",
+            Perturbation::ShuffleLabels => "shuffle-labels",
+            Perturbation::Noise => "noise",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPerturbation {
+    pub task: Task,
+    pub perturbation: Perturbation,
+}
+
+/// A perturbation scheduled for a step (CLI `--perturb TASK:KIND@STEP`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledPerturbation {
+    pub step: u64,
+    pub change: TaskPerturbation,
+}
+
+impl std::str::FromStr for ScheduledPerturbation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let usage = "expected TASK:KIND@STEP with TASK verif|visual|cari and KIND shuffle-labels|noise|none, e.g. visual:shuffle-labels@300";
+        let (task_kind, step) = text
+            .split_once('@')
+            .ok_or_else(|| format!("'{text}': missing '@STEP'; {usage}"))?;
+        let (task, kind) = task_kind
+            .split_once(':')
+            .ok_or_else(|| format!("'{text}': missing ':KIND'; {usage}"))?;
+        let task =
+            Task::parse(task).ok_or_else(|| format!("'{text}': unknown task '{task}'; {usage}"))?;
+        let perturbation = match kind {
+            "shuffle-labels" => Perturbation::ShuffleLabels,
+            "noise" => Perturbation::Noise,
+            "none" => Perturbation::None,
+            other => return Err(format!("'{text}': unknown kind '{other}'; {usage}")),
+        };
+        let step = step
+            .parse::<u64>()
+            .map_err(|_| format!("'{text}': step '{step}' is not a whole number; {usage}"))?;
+        Ok(ScheduledPerturbation {
+            step,
+            change: TaskPerturbation { task, perturbation },
+        })
+    }
+}
+
+/// Which optimiser trains the network (Ψ under `proposed` uses the same kind).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum OptimizerKind {
+    /// RMSProp as in the authors' code (TF semantics): decay ρ, momentum μ, ε inside the root.
+    RmsProp { decay: f64, momentum: f64, eps: f64 },
+    /// SGD with heavy-ball momentum.
+    Sgd { momentum: f64 },
+}
+
+impl Default for OptimizerKind {
+    fn default() -> Self {
+        OptimizerKind::RmsProp {
+            decay: 0.9,
+            momentum: 0.0,
+            eps: 1e-6,
+        }
+    }
+}
+
+/// A whole run's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub preset: Preset,
+    /// `synthetic`, `webcaricature:PATH`, `cavi:PATH` or `folder:PATH`.
+    pub dataset: String,
+    pub synthetic: SyntheticConfig,
+    pub strategy: StrategyConfig,
+    pub rates: LearningRates,
+    pub optimizer: OptimizerKind,
+    pub batch_size: usize,
+    /// Global gradient-norm clip (the code's 5); 0 disables.
+    pub clip_norm: f64,
+    /// Centre-loss factor λ on the verification embedding.
+    pub centre_loss_factor: f64,
+    /// Centre update rate α: c ← c − (1 − α)(c − batch mean).
+    pub centre_alpha: f64,
+    /// `true` (the code): the network's loss Σ w_i·L_i also reaches the trunk through w.
+    /// `false` (the paper's reading): w is a constant for the network.
+    pub weights_reach_trunk: bool,
+    /// Steps to train (0 = until stopped).
+    pub max_steps: u64,
+    /// Evaluate every N steps (0 = only when asked).
+    pub eval_every: u64,
+    pub perturbations: Vec<ScheduledPerturbation>,
+    /// `cpu`, `cuda:N` or `auto`.
+    pub device: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 1,
+            preset: Preset::Tiny,
+            dataset: "synthetic".into(),
+            synthetic: SyntheticConfig::default(),
+            strategy: StrategyConfig::default(),
+            rates: LearningRates::default(),
+            optimizer: OptimizerKind::default(),
+            batch_size: 64,
+            clip_norm: 5.0,
+            centre_loss_factor: 0.01,
+            centre_alpha: 0.5,
+            weights_reach_trunk: true,
+            max_steps: 0,
+            eval_every: 0,
+            perturbations: Vec::new(),
+            device: "auto".into(),
+        }
+    }
+}
+
+/// A setting that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid setting {field}: {reason}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason: String| Err(ConfigError { field, reason });
+        let positive_finite = |x: f64| x.is_finite() && x > 0.0;
+        if !positive_finite(self.rates.lr) {
+            return bad(
+                "lr",
+                format!("{} must be a positive finite number", self.rates.lr),
+            );
+        }
+        if !positive_finite(self.rates.psi_lr) {
+            return bad(
+                "psi_lr",
+                format!("{} must be a positive finite number", self.rates.psi_lr),
+            );
+        }
+        if self.batch_size < 2 || self.batch_size > 4096 {
+            return bad(
+                "batch_size",
+                format!("{} must be in 2..=4096", self.batch_size),
+            );
+        }
+        if !(self.clip_norm.is_finite() && self.clip_norm >= 0.0) {
+            return bad("clip_norm", format!("{} must be ≥ 0", self.clip_norm));
+        }
+        if !(self.centre_loss_factor.is_finite() && self.centre_loss_factor >= 0.0) {
+            return bad(
+                "centre_loss_factor",
+                format!("{} must be ≥ 0", self.centre_loss_factor),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.centre_alpha) {
+            return bad(
+                "centre_alpha",
+                format!("{} must be in 0..=1", self.centre_alpha),
+            );
+        }
+        match self.optimizer {
+            OptimizerKind::RmsProp {
+                decay,
+                momentum,
+                eps,
+            } => {
+                if !(0.0..1.0).contains(&decay) {
+                    return bad("rmsprop decay", format!("{decay} must be in 0..1"));
+                }
+                if !(0.0..1.0).contains(&momentum) {
+                    return bad("momentum", format!("{momentum} must be in 0..1"));
+                }
+                if !positive_finite(eps) {
+                    return bad("rmsprop eps", format!("{eps} must be > 0"));
+                }
+            }
+            OptimizerKind::Sgd { momentum } => {
+                if !(0.0..1.0).contains(&momentum) {
+                    return bad("momentum", format!("{momentum} must be in 0..1"));
+                }
+            }
+        }
+        self.strategy.validate().map_err(|reason| ConfigError {
+            field: "strategy",
+            reason,
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,467 @@
+//! The trainer: one run's model, optimisers and data order. Synchronous; the worker thread and
+//! the CLI drive it.
+
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::{ConfigError, LearningRates, Perturbation, TaskPerturbation, TrainConfig};
+use super::losses::{centre_loss, masked_cross_entropy, update_centres};
+use super::optim::Optimizer;
+use super::snapshot::TrainerSnapshot;
+use crate::data::batches::{BatchSampler, HostBatch, class_of_identity};
+use crate::data::{Dataset, Modality};
+use crate::eval::{self, EmbeddingRequest, Embeddings, EvalReport};
+use crate::model::Network;
+use crate::protocol::{StepMetrics, TASKS, Task};
+use crate::weighting::{self, PsiUpdate, StrategyConfig, WeightInputs, WeightingRule};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("tensor computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error(
+        "the {task} loss became {value} at step {step}; the run is paused (try a lower learning rate)"
+    )]
+    NonFinite {
+        step: u64,
+        task: &'static str,
+        value: f32,
+    },
+    #[error("dataset unusable: {0}")]
+    Data(String),
+    #[error(transparent)]
+    Eval(#[from] eval::EvalError),
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: String, reason: String },
+}
+
+/// Noise level of the `noise` perturbation, in normalised pixel units.
+const PERTURB_NOISE_SIGMA: f32 = 1.0;
+
+pub struct Trainer {
+    config: TrainConfig,
+    dataset: Arc<Dataset>,
+    network: Network,
+    rule: Box<dyn WeightingRule>,
+    network_optimizer: Optimizer,
+    psi_optimizer: Optimizer,
+    /// Optimiser over the rule's own parameters (uncertainty's s), rebuilt with the rule.
+    rule_optimizer: Optimizer,
+    classes_of_identity: Vec<Option<usize>>,
+    /// Verification-branch centres, `classes × embedding_dim`.
+    centres: Vec<f32>,
+    sampler: BatchSampler,
+    noise_rng: ChaCha8Rng,
+    perturbations: [Perturbation; TASKS],
+    step: u64,
+    wall_secs: f64,
+}
+
+/// Resolve `cpu`, `cuda:N` or `auto`.
+pub fn select_device(spec: &str) -> Result<Device, String> {
+    match spec {
+        "cpu" => Ok(Device::Cpu),
+        "auto" => {
+            if cfg!(feature = "cuda") {
+                Ok(Device::cuda_if_available(0).unwrap_or(Device::Cpu))
+            } else {
+                Ok(Device::Cpu)
+            }
+        }
+        other => {
+            let Some(index) =
+                other
+                    .strip_prefix("cuda:")
+                    .or(if other == "cuda" { Some("0") } else { None })
+            else {
+                return Err(format!(
+                    "unknown device '{other}'; expected cpu, cuda, cuda:N or auto"
+                ));
+            };
+            let index: usize = index
+                .parse()
+                .map_err(|_| format!("device '{other}': '{index}' is not a GPU number"))?;
+            if !cfg!(feature = "cuda") {
+                return Err(format!(
+                    "device '{other}' needs a build with CUDA: cargo run --release --features cuda"
+                ));
+            }
+            Device::new_cuda(index).map_err(|e| format!("device '{other}' did not answer: {e}"))
+        }
+    }
+}
+
+/// Words for a device, e.g. "CPU" or "CUDA:0".
+pub fn device_label(device: &Device) -> String {
+    match device {
+        Device::Cpu => "CPU".into(),
+        Device::Cuda(_) => {
+            if let candle_core::DeviceLocation::Cuda { gpu_id } = device.location() {
+                format!("CUDA:{gpu_id}")
+            } else {
+                "CUDA".into()
+            }
+        }
+        Device::Metal(_) => "Metal".into(),
+    }
+}
+
+impl Trainer {
+    pub fn new(
+        config: TrainConfig,
+        dataset: Arc<Dataset>,
+        device: &Device,
+    ) -> Result<Trainer, TrainError> {
+        config.validate()?;
+        if dataset.splits.train.is_empty() || dataset.splits.train_identities.is_empty() {
+            return Err(TrainError::Data("no training images".into()));
+        }
+        if dataset.images.image_size != config.preset.image_size() {
+            return Err(TrainError::Data(format!(
+                "images are {0}×{0} but preset {1} expects {2}×{2}",
+                dataset.images.image_size,
+                config.preset.key(),
+                config.preset.image_size()
+            )));
+        }
+        let classes = dataset.splits.train_identities.len();
+        let network = Network::new(config.preset, classes, config.seed, device)?;
+        let rule = weighting::build(&config.strategy, device, config.seed)?;
+        let network_optimizer = Optimizer::new(config.optimizer, network.network_vars()?)?;
+        let psi_optimizer = Optimizer::new(config.optimizer, network.psi.vars())?;
+        let rule_optimizer = Optimizer::new(config.optimizer, rule.trainable_vars())?;
+        let sampler = BatchSampler::new(
+            &dataset.splits.train,
+            ChaCha8Rng::seed_from_u64(config.seed ^ 0xba7c_4000),
+        );
+        let centres = vec![0.0; classes * config.preset.embedding_dim()];
+        Ok(Trainer {
+            classes_of_identity: class_of_identity(&dataset),
+            noise_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0153_0000),
+            config,
+            dataset,
+            network,
+            rule,
+            network_optimizer,
+            psi_optimizer,
+            rule_optimizer,
+            centres,
+            sampler,
+            perturbations: [Perturbation::None; TASKS],
+            step: 0,
+            wall_secs: 0.0,
+        })
+    }
+
+    /// Facts about the run for the window.
+    pub fn info(&self) -> Result<crate::protocol::RunInfo, TrainError> {
+        Ok(crate::protocol::RunInfo {
+            device: device_label(&self.network.device),
+            preset: self.config.preset.key().to_string(),
+            dataset: self.dataset.name.clone(),
+            parameters: self.network.parameter_count()?,
+            train_images: self.dataset.splits.train.len(),
+            classes: self.network.classes,
+            embedding_dim: self.config.preset.embedding_dim(),
+            z_dim: self.network.z_dim(),
+        })
+    }
+
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    pub fn dataset(&self) -> &Arc<Dataset> {
+        &self.dataset
+    }
+
+    pub fn strategy(&self) -> &StrategyConfig {
+        self.rule.config()
+    }
+
+    pub fn perturbations(&self) -> [Perturbation; TASKS] {
+        self.perturbations
+    }
+
+    /// Change the weighting rule; takes effect at the next step. Ψ's parameters and optimiser
+    /// state carry over, so switching back and forth continues from where Ψ was.
+    pub fn set_strategy(&mut self, strategy: StrategyConfig) -> Result<(), TrainError> {
+        strategy.validate().map_err(|reason| ConfigError {
+            field: "strategy",
+            reason,
+        })?;
+        let device = self.network.device.clone();
+        self.rule = weighting::build(&strategy, &device, self.config.seed ^ self.step)?;
+        self.rule_optimizer = Optimizer::new(self.config.optimizer, self.rule.trainable_vars())?;
+        self.config.strategy = strategy;
+        Ok(())
+    }
+
+    pub fn set_rates(&mut self, rates: LearningRates) -> Result<(), TrainError> {
+        let mut probe = self.config.clone();
+        probe.rates = rates;
+        probe.validate()?;
+        self.config.rates = rates;
+        Ok(())
+    }
+
+    pub fn perturb(&mut self, change: TaskPerturbation) {
+        self.perturbations[change.task.index()] = change.perturbation;
+    }
+
+    /// One optimiser step on one batch.
+    pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
+        let started = Instant::now();
+        let next_step = self.step + 1;
+        for scheduled in self.config.perturbations.clone() {
+            if scheduled.step == next_step {
+                self.perturb(scheduled.change);
+            }
+        }
+        let indices = self.sampler.next_batch(self.config.batch_size);
+        let mut batch = HostBatch::gather(&self.dataset, &indices, &self.classes_of_identity);
+        let device = self.network.device.clone();
+        let classes = self.network.classes;
+
+        let task_modality = [None, Some(Modality::Photo), Some(Modality::Caricature)];
+        let masks: Vec<(Vec<f32>, usize)> = task_modality.iter().map(|&m| batch.mask(m)).collect();
+        for task in Task::ALL {
+            if self.perturbations[task.index()] == Perturbation::Noise {
+                batch.add_noise(
+                    &masks[task.index()].0,
+                    PERTURB_NOISE_SIGMA,
+                    &mut self.noise_rng,
+                );
+            }
+        }
+        let labels_for = |trainer: &mut Trainer, task: Task| -> Vec<u32> {
+            if trainer.perturbations[task.index()] == Perturbation::ShuffleLabels {
+                (0..batch.size)
+                    .map(|_| trainer.sampler.random_class(classes) as u32)
+                    .collect()
+            } else {
+                batch.labels.iter().map(|&l| l as u32).collect()
+            }
+        };
+        let task_labels: Vec<Vec<u32>> = Task::ALL.iter().map(|&t| labels_for(self, t)).collect();
+
+        let images = batch.images(&device)?;
+        let fwd = self.network.forward(&images)?;
+
+        let mut losses = Vec::with_capacity(TASKS);
+        for task in Task::ALL {
+            let i = task.index();
+            let labels = Tensor::new(task_labels[i].as_slice(), &device)?;
+            let mask = Tensor::new(masks[i].0.as_slice(), &device)?;
+            let mut loss = masked_cross_entropy(&fwd.logits[i], &labels, &mask, masks[i].1)?;
+            if task == Task::Verif && self.config.centre_loss_factor > 0.0 {
+                let dim = self.config.preset.embedding_dim();
+                let mut batch_centres = Vec::with_capacity(batch.size * dim);
+                for &label in &task_labels[i] {
+                    let l = label as usize;
+                    batch_centres.extend_from_slice(&self.centres[l * dim..(l + 1) * dim]);
+                }
+                let batch_centres = Tensor::from_vec(batch_centres, (batch.size, dim), &device)?;
+                let centre = centre_loss(&fwd.embeddings[i], &batch_centres)?;
+                loss = (loss + (centre * self.config.centre_loss_factor)?)?;
+            }
+            losses.push(loss);
+        }
+        let losses = Tensor::stack(&losses, 0)?;
+        let loss_values = weighting::to_array(&losses)?;
+        for task in Task::ALL {
+            let value = loss_values[task.index()];
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    step: next_step,
+                    task: task.key(),
+                    value,
+                });
+            }
+        }
+
+        let plan = self.rule.plan(&WeightInputs {
+            z: &fwd.z,
+            losses: &losses,
+            loss_values,
+            psi: &self.network.psi,
+            step: next_step,
+            weights_reach_trunk: self.config.weights_reach_trunk,
+        })?;
+        let mut objective = (&plan.network_weights * &losses)?.sum_all()?;
+        if let Some(extra) = &plan.extra_objective {
+            objective = (objective + extra)?;
+        }
+        let grads = objective.backward()?;
+        let rates = self.config.rates;
+        let clip = self.config.clip_norm;
+        self.network_optimizer.step(&grads, rates.lr, clip)?;
+        self.rule_optimizer.step(&grads, rates.lr, clip)?;
+        match plan.psi_update {
+            PsiUpdate::Frozen => {}
+            PsiUpdate::WithNetwork => self.psi_optimizer.step(&grads, rates.lr, clip)?,
+            PsiUpdate::Own => self.psi_optimizer.step(&grads, rates.psi_lr, clip)?,
+        }
+
+        if self.config.centre_loss_factor > 0.0 {
+            let dim = self.config.preset.embedding_dim();
+            let emb = fwd.embeddings[0].detach().flatten_all()?.to_vec1::<f32>()?;
+            let labels: Vec<usize> = task_labels[0].iter().map(|&l| l as usize).collect();
+            update_centres(
+                &mut self.centres,
+                dim,
+                &emb,
+                &labels,
+                self.config.centre_alpha as f32,
+            );
+        }
+        self.rule.observe(next_step, loss_values);
+        self.step = next_step;
+        self.wall_secs += started.elapsed().as_secs_f64();
+        Ok(StepMetrics {
+            step: self.step,
+            wall_secs: self.wall_secs,
+            strategy: self.rule.config().label(),
+            weights: plan.reported,
+            losses: loss_values,
+            lr: rates.lr,
+            coalesced_steps: 1,
+        })
+    }
+
+    pub fn evaluate(&self) -> Result<EvalReport, TrainError> {
+        Ok(eval::evaluate(&self.network, &self.dataset, self.step)?)
+    }
+
+    pub fn embed(&self, request: &EmbeddingRequest) -> Result<Embeddings, TrainError> {
+        Ok(eval::embed(
+            &self.network,
+            &self.dataset,
+            request,
+            self.step,
+        )?)
+    }
+
+    /// Write parameters and centres as safetensors: to `path.tmp`, then renamed over `path`,
+    /// so a crash never leaves a half-written checkpoint.
+    pub fn save_checkpoint(&self, path: &Path) -> Result<(), TrainError> {
+        let fail = |reason: String| TrainError::Checkpoint {
+            path: path.display().to_string(),
+            reason,
+        };
+        let mut tensors = std::collections::HashMap::new();
+        for (name, var) in self.network.named_vars()? {
+            tensors.insert(name, var.as_tensor().clone());
+        }
+        let dim = self.config.preset.embedding_dim();
+        tensors.insert(
+            "centres.verif".to_string(),
+            Tensor::from_vec(
+                self.centres.clone(),
+                (self.centres.len() / dim, dim),
+                &candle_core::Device::Cpu,
+            )?,
+        );
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| fail(format!("could not rename the temporary file: {e}")))?;
+        Ok(())
+    }
+
+    /// Load parameters (and centres) from a checkpoint of the same preset and class count.
+    pub fn load_checkpoint(&mut self, path: &Path) -> Result<(), TrainError> {
+        let fail = |reason: String| TrainError::Checkpoint {
+            path: path.display().to_string(),
+            reason,
+        };
+        let tensors = candle_core::safetensors::load(path, &self.network.device)
+            .map_err(|e| fail(e.to_string()))?;
+        let mut params = Vec::new();
+        for (name, var) in self.network.named_vars()? {
+            let t = tensors.get(&name).ok_or_else(|| {
+                fail(format!(
+                    "parameter '{name}' missing (different preset or dataset?)"
+                ))
+            })?;
+            if t.dims() != var.dims() {
+                return Err(fail(format!(
+                    "parameter '{name}' has shape {:?}, this model needs {:?} (different preset or class count?)",
+                    t.dims(),
+                    var.dims()
+                )));
+            }
+            params.push((
+                name,
+                t.dims().to_vec(),
+                t.flatten_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_vec1::<f32>()?,
+            ));
+        }
+        self.network.import(&params)?;
+        if let Some(c) = tensors.get("centres.verif") {
+            let values = c.flatten_all()?.to_vec1::<f32>()?;
+            if values.len() == self.centres.len() {
+                self.centres = values;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Result<TrainerSnapshot, TrainError> {
+        Ok(TrainerSnapshot {
+            config: self.config.clone(),
+            strategy: self.rule.config().clone(),
+            step: self.step,
+            wall_secs: self.wall_secs,
+            params: self.network.export()?,
+            centres: self.centres.clone(),
+            network_optimizer: self.network_optimizer.export()?,
+            psi_optimizer: self.psi_optimizer.export()?,
+            sampler: self.sampler.clone(),
+            perturbations: self.perturbations,
+            noise_rng: self.noise_rng.clone(),
+        })
+    }
+
+    /// Continue from another trainer's snapshot (same preset and dataset). The rule's own
+    /// history (DWA's windows, uncertainty's s) starts afresh.
+    pub fn restore(&mut self, snapshot: &TrainerSnapshot) -> Result<(), TrainError> {
+        if snapshot.config.preset != self.config.preset
+            || snapshot.centres.len() != self.centres.len()
+        {
+            return Err(TrainError::Data(
+                "the snapshot comes from a different preset or dataset".into(),
+            ));
+        }
+        self.network.import(&snapshot.params)?;
+        self.network_optimizer.import(&snapshot.network_optimizer)?;
+        self.psi_optimizer.import(&snapshot.psi_optimizer)?;
+        self.centres = snapshot.centres.clone();
+        self.sampler = snapshot.sampler.clone();
+        self.noise_rng = snapshot.noise_rng.clone();
+        self.perturbations = snapshot.perturbations;
+        self.step = snapshot.step;
+        self.wall_secs = snapshot.wall_secs;
+        self.config.rates = snapshot.config.rates;
+        self.set_strategy(snapshot.strategy.clone())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! `dwa`, dynamic weight average (Liu, Johns & Davison 2019): w_i = T·softmax(r_i/τ) with
+//! r_i = (mean loss of task i over the last window of N steps) / (its mean over the window
+//! before). A task whose loss falls slowly (r near 1 or above) gets more weight. Equal weights
+//! until two full windows exist. The network uses w (summing to T); the reported weights are
+//! normalised to sum 1.
+
+use candle_core::Result;
+use std::collections::VecDeque;
+
+use super::{
+    PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
+};
+use crate::protocol::TASKS;
+
+pub struct Dwa {
+    config: StrategyConfig,
+    /// The last 2N steps' losses, oldest first.
+    history: VecDeque<[f32; TASKS]>,
+}
+
+impl Dwa {
+    pub fn new(config: StrategyConfig) -> Self {
+        Dwa {
+            config,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// DWA's weights (summing to T) from two windows' mean losses.
+    pub fn weights_from_windows(
+        previous: [f32; TASKS],
+        last: [f32; TASKS],
+        temperature: f32,
+    ) -> [f32; TASKS] {
+        let mut ratio = [0f32; TASKS];
+        for i in 0..TASKS {
+            ratio[i] = last[i] / previous[i].max(1e-12);
+        }
+        let max = ratio.iter().cloned().fold(f32::MIN, f32::max);
+        let exp = ratio.map(|r| ((r - max) / temperature).exp());
+        let sum: f32 = exp.iter().sum();
+        exp.map(|e| TASKS as f32 * e / sum)
+    }
+
+    fn current(&self) -> [f32; TASKS] {
+        let n = self.config.dwa_window;
+        if self.history.len() < 2 * n {
+            return [1.0; TASKS];
+        }
+        let mean = |range: std::ops::Range<usize>| {
+            let mut m = [0f32; TASKS];
+            for k in range {
+                for (acc, l) in m.iter_mut().zip(self.history[k]) {
+                    *acc += l / n as f32;
+                }
+            }
+            m
+        };
+        Self::weights_from_windows(mean(0..n), mean(n..2 * n), self.config.dwa_temperature)
+    }
+}
+
+impl WeightingRule for Dwa {
+    fn config(&self) -> &StrategyConfig {
+        &self.config
+    }
+
+    fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
+        let w = self.current();
+        Ok(WeightPlan {
+            network_weights: constant(w, inputs.losses.device())?,
+            extra_objective: None,
+            psi_update: PsiUpdate::Frozen,
+            reported: normalised(w),
+        })
+    }
+
+    fn observe(&mut self, _step: u64, losses: [f32; TASKS]) {
+        self.history.push_back(losses);
+        while self.history.len() > 2 * self.config.dwa_window {
+            self.history.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_on_fixed_losses() {
+        // Reference (python3):
+        //   import math; r=[1.0/2.0, 1.0, 0.9/1.0]; e=[math.exp(x/2) for x in r]
+        //   print([3*x/sum(e) for x in e])  # [0.8479, 1.0887, 1.0629]
+        let w = Dwa::weights_from_windows([2.0, 1.0, 1.0], [1.0, 1.0, 0.9], 2.0);
+        let expected = [0.847_937_4f32, 1.088_773_5, 1.063_289_2];
+        for (a, b) in w.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-4, "{w:?}");
+        }
+        assert!((w.iter().sum::<f32>() - 3.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn equal_until_two_windows_exist() {
+        let mut config = StrategyConfig::new(super::super::Strategy::Dwa);
+        config.dwa_window = 2;
+        let mut dwa = Dwa::new(config);
+        for step in 1..=3 {
+            dwa.observe(step, [2.0, 1.0, 1.0]);
+            assert_eq!(dwa.current(), [1.0; 3]);
+        }
+        dwa.observe(4, [1.0, 1.0, 1.0]);
+        // windows: previous mean (2,1,1), last mean (1.5,1,1)
+        let w = dwa.current();
+        assert!(w[0] < w[1] && (w[1] - w[2]).abs() < 1e-6, "{w:?}");
+    }
+}
