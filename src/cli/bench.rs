@@ -1,0 +1,210 @@
+//! `cari-mtl bench`: training throughput of a preset on a device.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::time::Instant;
+
+use crate::train::trainer::{Trainer, device_label, select_device};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long, default_value = "tiny")]
+    pub preset: String,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Timed steps (after 5 warm-up steps).
+    #[arg(long, default_value_t = 50)]
+    pub steps: u64,
+    #[arg(long, default_value = "proposed")]
+    pub strategy: String,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Run the speed-comparison workload of bench/ (BENCH-MODEL.md) instead of a preset.
+    #[arg(long)]
+    pub reference: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    if args.reference {
+        return bench_reference(&args.device, args.steps);
+    }
+    let run_args = crate::cli::train::RunArgs {
+        preset: args.preset.clone(),
+        dataset: "synthetic".into(),
+        device: args.device.clone(),
+        lr: None,
+        psi_lr: None,
+        scale: None,
+        batch_size: args.batch_size,
+        constant_weights: false,
+        static_weights: None,
+        identities: 50,
+        open_identities: 10,
+        images_per_modality: 15,
+        test_images: 5,
+    };
+    // A small dataset is enough to time steps.
+    let config = run_args.config(&args.strategy, 1, 0)?;
+    let device = select_device(&config.device)
+        .map_err(anyhow::Error::msg)
+        .context("--device")?;
+    let dataset = crate::cli::train::load_dataset(&config, true)?;
+    let mut trainer = Trainer::new(config.clone(), dataset, &device)?;
+    for _ in 0..5 {
+        trainer.step()?;
+    }
+    let mut times = Vec::with_capacity(args.steps as usize);
+    for _ in 0..args.steps {
+        let t = Instant::now();
+        trainer.step()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let median = times[times.len() / 2];
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    println!(
+        "preset {} on {} ({} threads): median {:.1} ms/step, {:.2} steps/s, {:.0} images/s (mean {:.1} ms over {} steps, batch {})",
+        config.preset.key(),
+        device_label(&device),
+        rayon::current_num_threads(),
+        median * 1e3,
+        1.0 / median,
+        config.batch_size as f64 / median,
+        mean * 1e3,
+        args.steps,
+        config.batch_size
+    );
+    Ok(())
+}
+
+/// The speed-comparison workload of ../shared/reference/BENCH-MODEL.md, twin of
+/// bench/torch_reference.py: one training step (batch 64, 3×64×64, four 3×3 convs, three heads,
+/// centre term, weight module, plain SGD lr 0.01) and an embedding pass over 2,000 images.
+pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
+    use crate::model::layers::Builder;
+    use crate::train::config::OptimizerKind;
+    use crate::train::losses::{centre_loss, masked_cross_entropy};
+    use crate::train::optim::Optimizer;
+    use candle_core::{D, DType, Tensor};
+
+    let device = select_device(device)
+        .map_err(anyhow::Error::msg)
+        .context("--device")?;
+    let varmap = candle_nn::VarMap::new();
+    let mut b = Builder::new(&varmap, &device);
+    let convs = [
+        b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
+        b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
+        b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
+        b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
+    ];
+    let mut heads = Vec::new();
+    for h in 0..3 {
+        heads.push((
+            b.linear(&format!("h{h}.a"), 256, 128)?,
+            b.linear(&format!("h{h}.b"), 128, 200)?,
+        ));
+    }
+    let psi = b.linear("psi", 256, 3)?;
+    // Small random init (values do not matter for timing, only that they are finite).
+    for (i, var) in varmap.all_vars().iter().enumerate() {
+        let t = (Tensor::randn(0f32, 1.0, var.dims(), &device)? * (0.05 / (1.0 + i as f64 * 0.0)))?;
+        var.set(&t)?;
+    }
+    let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
+        let mut x = x.clone();
+        for (i, conv) in convs.iter().enumerate() {
+            x = conv.forward(&x)?.relu()?;
+            if i < 3 {
+                x = x.max_pool2d(2)?;
+            }
+        }
+        x.mean(D::Minus1)?.mean(D::Minus1)
+    };
+    let psi_vars = vec![psi.weight.clone(), psi.bias.clone()];
+    let net_vars: Vec<_> = varmap
+        .all_vars()
+        .into_iter()
+        .filter(|v| {
+            !psi_vars
+                .iter()
+                .any(|p| p.as_tensor().id() == v.as_tensor().id())
+        })
+        .collect();
+    let mut net_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, net_vars)?;
+    let mut psi_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, psi_vars)?;
+    let batch = 64;
+    let images = Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), &device)?;
+    let labels: Vec<Tensor> = (0..3)
+        .map(|_| {
+            Tensor::rand(0f32, 200.0, batch, &device)?
+                .floor()?
+                .to_dtype(DType::U32)
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let ones = Tensor::ones(batch, DType::F32, &device)?;
+    let centres = Tensor::zeros((batch, 128), DType::F32, &device)?;
+    let mut step = || -> candle_core::Result<()> {
+        let z = trunk(&images)?;
+        let mut losses = Vec::new();
+        for (h, (a, bl)) in heads.iter().enumerate() {
+            let hidden = a.forward(&z)?.relu()?;
+            let logits = bl.forward(&hidden)?;
+            let mut loss = masked_cross_entropy(&logits, &labels[h], &ones, batch)?;
+            if h == 0 {
+                loss = (loss + (centre_loss(&hidden, &centres)? * 0.01)?)?;
+            }
+            losses.push(loss);
+        }
+        let losses = Tensor::stack(&losses, 0)?;
+        let w = candle_nn::ops::softmax_last_dim(&psi.forward(&z)?)?.mean(0)?;
+        let net = (w.detach() * &losses)?.sum_all()?;
+        let l4 = (w * losses.detach().recip()?)?.sum_all()?;
+        let grads = (net + l4)?.backward()?;
+        net_opt.step(&grads, 0.01, 0.0)?;
+        psi_opt.step(&grads, 0.01, 0.0)?;
+        Ok(())
+    };
+    for _ in 0..5 {
+        step()?;
+    }
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        step()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let step_ms = times[times.len() / 2] * 1e3;
+    let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
+    let embed = || -> candle_core::Result<()> {
+        for k in 0..10 {
+            let x = all.narrow(0, k * 200, 200)?.detach();
+            let z = trunk(&x)?;
+            let h = heads[0].0.forward(&z)?.relu()?;
+            let _ = h.to_vec2::<f32>()?;
+        }
+        Ok(())
+    };
+    embed()?;
+    let mut embed_times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        embed()?;
+        embed_times.push(t.elapsed().as_secs_f64());
+    }
+    embed_times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "reference workload on {} ({} threads): median {:.1} ms/step over {} steps; embedding pass median {:.3} s over 5",
+        device_label(&device),
+        rayon::current_num_threads(),
+        step_ms,
+        steps,
+        embed_times[2]
+    );
+    println!("RESULT step_ms={step_ms:.3} embed_s={:.4}", embed_times[2]);
+    Ok(())
+}

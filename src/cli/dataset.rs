@@ -1,0 +1,63 @@
+//! `cari-mtl dataset preview`: a contact sheet of the synthetic faces.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+use crate::data::synthetic::{SyntheticConfig, contact_sheet};
+
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    pub command: DatasetCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DatasetCommand {
+    /// Write a contact sheet: one row per identity, its photos then its caricatures.
+    Preview {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        rows: usize,
+        /// Cell size in pixels.
+        #[arg(long, default_value_t = 64)]
+        cell: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+pub fn run(args: DatasetArgs) -> Result<()> {
+    match args.command {
+        DatasetCommand::Preview {
+            out,
+            rows,
+            cell,
+            seed,
+        } => {
+            if !(8..=512).contains(&cell) {
+                anyhow::bail!("--cell {cell}: must be in 8..=512 pixels");
+            }
+            if rows == 0 {
+                anyhow::bail!("--rows must be at least 1");
+            }
+            let config = SyntheticConfig {
+                seed,
+                ..SyntheticConfig::default()
+            };
+            let sheet = contact_sheet(&config, rows, cell)?;
+            sheet
+                .save(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} ({}×{} px, {} identities)",
+                out.display(),
+                sheet.width(),
+                sheet.height(),
+                rows
+            );
+            Ok(())
+        }
+    }
+}

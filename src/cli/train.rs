@@ -1,0 +1,281 @@
+//! `cari-mtl train`: one headless run.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::data::Dataset;
+use crate::eval::EvalReport;
+use crate::model::Preset;
+use crate::protocol::StepMetrics;
+use crate::train::config::{LearningRates, ScheduledPerturbation, TrainConfig};
+use crate::train::trainer::{Trainer, device_label, select_device};
+use crate::weighting::{Strategy, StrategyConfig};
+
+/// The header of metrics.csv (also used by the window's CSV export).
+pub const METRICS_HEADER: &str =
+    "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr";
+
+/// Settings shared by `train` and `compare`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Network size: tiny (CPU default) or paper (the authors' Inception-ResNet cut, for CUDA).
+    #[arg(long, default_value = "tiny")]
+    pub preset: String,
+    /// synthetic, webcaricature:PATH, cavi:PATH or folder:PATH.
+    #[arg(long, default_value = "synthetic")]
+    pub dataset: String,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// The network's learning rate (RMSProp).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Ψ's own learning rate under proposed (default 10× --lr).
+    #[arg(long)]
+    pub psi_lr: Option<f64>,
+    /// Weight-logit scale s (default: proposed 1, naive 0.5, as the authors' code).
+    #[arg(long)]
+    pub scale: Option<f32>,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Treat w as a constant for the network (the paper's reading) instead of letting the
+    /// network's loss reach the trunk through w (the code).
+    #[arg(long)]
+    pub constant_weights: bool,
+    /// Weights for `static`, e.g. 0.5,0.25,0.25.
+    #[arg(long)]
+    pub static_weights: Option<String>,
+    /// Synthetic data: training identities.
+    #[arg(long, default_value_t = 200)]
+    pub identities: usize,
+    /// Synthetic data: held-out identities (open-set verification, C2P/P2C).
+    #[arg(long, default_value_t = 50)]
+    pub open_identities: usize,
+    /// Synthetic data: photos and caricatures per identity (each).
+    #[arg(long, default_value_t = 15)]
+    pub images_per_modality: usize,
+    /// Synthetic data: held-out images per training identity and modality (closed-set test).
+    #[arg(long, default_value_t = 5)]
+    pub test_images: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[arg(long, default_value = "proposed")]
+    pub strategy: String,
+    #[arg(long, default_value_t = 600)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Make a task harder from a step on: TASK:KIND@STEP (KIND shuffle-labels, noise or none). Repeatable.
+    #[arg(long)]
+    pub perturb: Vec<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl RunArgs {
+    /// A validated config for a strategy and seed.
+    pub fn config(&self, strategy: &str, seed: u64, steps: u64) -> Result<TrainConfig> {
+        let preset = Preset::parse(&self.preset)
+            .map_err(anyhow::Error::msg)
+            .context("--preset")?;
+        let strategy = Strategy::parse(strategy)
+            .map_err(anyhow::Error::msg)
+            .context("--strategy")?;
+        let mut strategy = StrategyConfig::new(strategy);
+        strategy.scale = self.scale;
+        if let Some(w) = &self.static_weights {
+            let values = crate::toy::parse_list("--static-weights", w)?;
+            if values.len() != 3 {
+                bail!(
+                    "--static-weights: expected 3 weights (verif, visual, cari), got {}",
+                    values.len()
+                );
+            }
+            strategy.static_weights = [values[0] as f32, values[1] as f32, values[2] as f32];
+        }
+        let defaults = LearningRates::default();
+        let lr = self.lr.unwrap_or(defaults.lr);
+        let mut config = TrainConfig {
+            seed,
+            preset,
+            dataset: self.dataset.clone(),
+            strategy,
+            rates: LearningRates {
+                lr,
+                psi_lr: self.psi_lr.unwrap_or(lr * defaults.psi_lr / defaults.lr),
+            },
+            batch_size: self.batch_size,
+            weights_reach_trunk: !self.constant_weights,
+            max_steps: steps,
+            device: self.device.clone(),
+            ..TrainConfig::default()
+        };
+        config.synthetic.seed = seed;
+        config.synthetic.image_size = preset.image_size();
+        config.synthetic.train_identities = self.identities;
+        config.synthetic.open_identities = self.open_identities;
+        config.synthetic.photos_per_identity = self.images_per_modality;
+        config.synthetic.caricatures_per_identity = self.images_per_modality;
+        config.synthetic.test_per_modality = self.test_images;
+        config
+            .synthetic
+            .validate()
+            .context("synthetic dataset settings")?;
+        config.validate().context("settings")?;
+        Ok(config)
+    }
+}
+
+/// Load the dataset named in a config, with a progress bar on stderr.
+pub fn load_dataset(config: &TrainConfig, quiet: bool) -> Result<Arc<Dataset>> {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(1000)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {percent:>3}%")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("dataset");
+    let progress = |f: f32| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+    let dataset = crate::data::load(config, &progress)
+        .with_context(|| format!("dataset '{}'", config.dataset))?;
+    bar.finish_and_clear();
+    if !quiet && !dataset.report.skipped_images.is_empty() {
+        eprintln!("{}", crate::data::report_text(&dataset.report));
+    }
+    Ok(Arc::new(dataset))
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    let mut config = args.run.config(&args.strategy, args.seed, args.steps)?;
+    if args.steps == 0 {
+        bail!("--steps must be at least 1");
+    }
+    for text in &args.perturb {
+        let p: ScheduledPerturbation = text
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("--perturb")?;
+        config.perturbations.push(p);
+    }
+    let device = select_device(&config.device)
+        .map_err(anyhow::Error::msg)
+        .context("--device")?;
+    let dataset = load_dataset(&config, false)?;
+    let outcome = train_to_dir(&config, dataset, &device, &args.out, false)?;
+    let last = outcome.rows.last();
+    let summary = &outcome.report.summary;
+    println!(
+        "{} {} steps in {:.1} s ({:.1} steps/s on {}) | final losses verif {:.3} visual {:.3} cari {:.3} | weights {:.2}/{:.2}/{:.2} | verif acc {:.1}% cari-id {:.1}% visual-id {:.1}% | {}",
+        config.strategy.label(),
+        args.steps,
+        outcome.train_secs,
+        args.steps as f64 / outcome.train_secs.max(1e-9),
+        device_label(&device),
+        last.map_or(f32::NAN, |r| r.losses[0]),
+        last.map_or(f32::NAN, |r| r.losses[1]),
+        last.map_or(f32::NAN, |r| r.losses[2]),
+        last.map_or(f32::NAN, |r| r.weights[0]),
+        last.map_or(f32::NAN, |r| r.weights[1]),
+        last.map_or(f32::NAN, |r| r.weights[2]),
+        100.0 * summary.get("verif_acc").copied().unwrap_or(f64::NAN),
+        100.0 * summary.get("cari_id_top1").copied().unwrap_or(f64::NAN),
+        100.0 * summary.get("visual_id_top1").copied().unwrap_or(f64::NAN),
+        args.out.display(),
+    );
+    Ok(())
+}
+
+pub struct RunOutcome {
+    pub rows: Vec<StepMetrics>,
+    pub report: EvalReport,
+    pub train_secs: f64,
+}
+
+/// Train `config.max_steps` steps and write the run's files into `out`.
+pub fn train_to_dir(
+    config: &TrainConfig,
+    dataset: Arc<Dataset>,
+    device: &candle_core::Device,
+    out: &Path,
+    quiet: bool,
+) -> Result<RunOutcome> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("could not create output folder {}", out.display()))?;
+    let mut trainer = Trainer::new(config.clone(), dataset, device)?;
+    let config_json = serde_json::to_string_pretty(config)?;
+    std::fs::write(out.join("config.json"), config_json)
+        .with_context(|| format!("writing {}", out.join("config.json").display()))?;
+    let csv_path = out.join("metrics.csv");
+    let mut csv = std::io::BufWriter::new(
+        std::fs::File::create(&csv_path)
+            .with_context(|| format!("creating {}", csv_path.display()))?,
+    );
+    writeln!(csv, "{METRICS_HEADER}")?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(config.max_steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} steps {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(config.strategy.label());
+    let mut rows = Vec::with_capacity(config.max_steps as usize);
+    for _ in 0..config.max_steps {
+        let row = trainer.step()?;
+        writeln!(csv, "{}", csv_row(&row))?;
+        bar.inc(1);
+        rows.push(row);
+    }
+    bar.finish_and_clear();
+    csv.flush()?;
+    let train_secs = rows.last().map_or(0.0, |r| r.wall_secs);
+    trainer.save_checkpoint(&out.join("checkpoint.safetensors"))?;
+    let report = trainer.evaluate()?;
+    let summary = serde_json::json!({
+        "step": report.step,
+        "protocol": report.protocol,
+        "metrics": report.summary,
+        "std": report.spread,
+        "eval_secs": report.eval_secs,
+    });
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )
+    .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
+    Ok(RunOutcome {
+        rows,
+        report,
+        train_secs,
+    })
+}
+
+/// One metrics.csv line.
+pub fn csv_row(r: &StepMetrics) -> String {
+    format!(
+        "{},{:.4},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}",
+        r.step,
+        r.wall_secs,
+        r.strategy,
+        r.weights[0],
+        r.weights[1],
+        r.weights[2],
+        r.losses[0],
+        r.losses[1],
+        r.losses[2],
+        r.lr
+    )
+}

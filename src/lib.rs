@@ -1,0 +1,16 @@
+//! cari-mtl: a desktop lab for dynamic multi-task learning, after Ming, Burie & Luqman,
+//! "Dynamic Deep Multi-task Learning for Caricature-Visual Face Recognition" (GREC 2019).
+//!
+//! Flow is one-way: `data` → `model` → `train` → `protocol` (typed commands and events) → `ui`.
+//! The UI owns no tensors; the trainer knows nothing of egui.
+
+pub mod cli;
+pub mod data;
+// pub mod embed; (t-SNE lands with its module)
+pub mod eval;
+pub mod model;
+pub mod protocol;
+pub mod toy;
+pub mod train;
+pub mod ui;
+pub mod weighting;
