@@ -1,0 +1,72 @@
+//! Frame-time benchmark of the lab window with 1,000,000 logged steps per run, headless.
+//! Not a test: it prints p50/p99 frame milliseconds.
+//!
+//!     cargo run --release --example frame_bench [-- STEPS FRAMES]
+
+use cari_mtl::protocol::StepMetrics;
+use cari_mtl::ui::LabApp;
+use cari_mtl::ui::app::{DatasetState, Settings};
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let steps: u64 = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let frames: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
+    let mut app = LabApp::with_settings(Settings::default());
+    // No dataset or trainers: only drawing is measured.
+    app.dataset = DatasetState::Failed("benchmark: no dataset".into());
+    let fill = Instant::now();
+    for (slot, run) in app.runs.iter_mut().enumerate() {
+        for step in 1..=steps {
+            let t = step as f32;
+            let wobble = (t * 0.01 + slot as f32).sin() * 0.05;
+            run.history.push(StepMetrics {
+                step,
+                wall_secs: step as f64 * 0.05,
+                strategy: if slot == 0 {
+                    "proposed".into()
+                } else {
+                    "naive".into()
+                },
+                weights: [0.3 + wobble, 0.3 - wobble, 0.4],
+                losses: [
+                    5.0 / (1.0 + t * 1e-4),
+                    4.0 / (1.0 + t * 2e-4) + wobble,
+                    5.5 / (1.0 + t * 5e-5),
+                ],
+                lr: 1e-3,
+                coalesced_steps: 1,
+            });
+        }
+        run.step = steps;
+    }
+    eprintln!(
+        "filled 2 × {steps} steps in {:.1} s",
+        fill.elapsed().as_secs_f64()
+    );
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(|ui, app: &mut LabApp| app.frame_ui(ui), app);
+    for _ in 0..10 {
+        harness.step();
+    }
+    let mut times = Vec::with_capacity(frames);
+    for i in 0..frames {
+        // Move the pointer over the plots so hover read-outs are drawn too.
+        harness.hover_at(egui::pos2(200.0 + (i % 500) as f32, 300.0));
+        let t = Instant::now();
+        harness.step();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let p = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "frame time over {frames} frames with {steps} steps per run: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
+}

@@ -1,0 +1,167 @@
+//! The explain panel: equations (1), (5), (7) and the gradient (8) with the selected run's
+//! current numbers substituted, and a one-line reading of the state.
+
+use super::TASK_COLOURS;
+use super::app::LabApp;
+use crate::protocol::{StepMetrics, TASKS, Task};
+use crate::toy::{naive_gradient, proposed_gradient};
+use crate::weighting::proposed::L4_EPSILON;
+
+/// The numbers the panel shows for one step row, computed from the trainer's own figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub step: u64,
+    pub weights: [f64; TASKS],
+    pub losses: [f64; TASKS],
+    /// 1/(L_i + 0.01)
+    pub inverse_losses: [f64; TASKS],
+    /// Eq. (1): Σ w_i·L_i
+    pub total_loss: f64,
+    /// Eq. (7): Σ w_i/(L_i + 0.01)
+    pub l4: f64,
+    /// −∂L4/∂a_i: the direction proposed moves logit i (positive raises w_i).
+    pub proposed_step: [f64; TASKS],
+    /// −∂(Σ w L)/∂a_i: the direction naive moves logit i.
+    pub naive_step: [f64; TASKS],
+    pub sentence: String,
+}
+
+pub fn explain(row: &StepMetrics) -> Explanation {
+    let w: [f64; TASKS] = row.weights.map(|x| x as f64);
+    let l: [f64; TASKS] = row.losses.map(|x| x as f64);
+    let inverse = l.map(|x| 1.0 / (x + L4_EPSILON));
+    let total_loss = (0..TASKS).map(|i| w[i] * l[i]).sum();
+    let l4 = (0..TASKS).map(|i| w[i] * inverse[i]).sum();
+    let pg = proposed_gradient(&w, &l);
+    let ng = naive_gradient(&w, &l);
+    let proposed_step = std::array::from_fn(|i| -pg[i]);
+    let naive_step = std::array::from_fn(|i| -ng[i]);
+    let hardest = (0..TASKS)
+        .max_by(|&a, &b| l[a].total_cmp(&l[b]))
+        .unwrap_or(0);
+    let easiest = (0..TASKS)
+        .min_by(|&a, &b| l[a].total_cmp(&l[b]))
+        .unwrap_or(0);
+    let verb = |x: f64| if x > 0.0 { "raises" } else { "lowers" };
+    let sentence = format!(
+        "{} has the largest loss ({:.2}): proposed {} its weight, naive {} it; {} has the smallest ({:.2}).",
+        Task::ALL[hardest].key(),
+        l[hardest],
+        verb(proposed_step[hardest]),
+        verb(naive_step[hardest]),
+        Task::ALL[easiest].key(),
+        l[easiest]
+    );
+    Explanation {
+        step: row.step,
+        weights: w,
+        losses: l,
+        inverse_losses: inverse,
+        total_loss,
+        l4,
+        proposed_step,
+        naive_step,
+        sentence,
+    }
+}
+
+pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.heading("Explain");
+        ui.selectable_value(&mut app.settings.explain_run, 0, "run A");
+        ui.selectable_value(&mut app.settings.explain_run, 1, "run B");
+    });
+    let run = &app.runs[app.settings.explain_run.min(1)];
+    let Some(row) = run.history.rows.last() else {
+        ui.label("Press ▶ Play or ⏭ Step: the equations fill with the run's numbers.");
+        return;
+    };
+    let e = explain(row);
+    ui.label(format!("step {} · strategy {}", e.step, row.strategy));
+    ui.add_space(4.0);
+    ui.label(egui::RichText::new(&e.sentence).strong());
+    ui.add_space(6.0);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.label(egui::RichText::new("(1) network loss  L = Σ wᵢ·Lᵢ").monospace());
+        let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.losses[i])).collect();
+        ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.total_loss)).monospace());
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new("(5) wᵢ = softmax over tasks of Ψ's logits on Z").monospace());
+        ui.label(egui::RichText::new("    (L2-normalised logits × s: each weight is bounded)").monospace().small());
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new("(7) Ψ's loss (proposed)  L4 = Σ wᵢ/(Lᵢ+0.01)").monospace());
+        let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.inverse_losses[i])).collect();
+        ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.l4)).monospace());
+        ui.add_space(4.0);
+        ui.label(egui::RichText::new("(8) ∂L4/∂aⱼ = wⱼ·(cⱼ − Σ wᵢcᵢ), cᵢ = 1/(Lᵢ+0.01)").monospace());
+        ui.label("Descending it moves weight toward the task with the largest loss (smallest cᵢ). Naive descends Σ wᵢLᵢ instead: ∂/∂aⱼ = wⱼ·(Lⱼ − Σ wᵢLᵢ), which moves weight toward the smallest loss.");
+        ui.add_space(4.0);
+        egui::Grid::new("explain_grid").striped(true).show(ui, |ui| {
+            for h in ["task", "wᵢ", "Lᵢ", "1/(Lᵢ+0.01)", "proposed step", "naive step"] {
+                ui.label(egui::RichText::new(h).strong());
+            }
+            ui.end_row();
+            for i in 0..TASKS {
+                ui.colored_label(TASK_COLOURS[i], Task::ALL[i].key());
+                ui.label(format!("{:.3}", e.weights[i]));
+                ui.label(format!("{:.3}", e.losses[i]));
+                ui.label(format!("{:.3}", e.inverse_losses[i]));
+                ui.label(arrow(e.proposed_step[i]));
+                ui.label(arrow(e.naive_step[i]));
+                ui.end_row();
+            }
+        });
+        ui.label(egui::RichText::new("step = −∂/∂aᵢ of each rule's objective for the unbounded softmax; ▲ raises the weight, ▼ lowers it.").small());
+    });
+}
+
+fn arrow(x: f64) -> String {
+    if x > 0.0 {
+        format!("▲ {x:+.4}")
+    } else {
+        format!("▼ {x:+.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explanation_numbers() {
+        // w = (0.2, 0.3, 0.5), L = (1, 2, 3):
+        //   Σ wL = 0.2 + 0.6 + 1.5 = 2.3
+        //   c = 1/(L+0.01) = (0.990099, 0.497512, 0.332226); Σ w c = 0.198020 + 0.149254 + 0.166113 = 0.513387
+        //   proposed step_j = −w_j (c_j − 0.513387) = (−0.095342, +0.004762, +0.090580)
+        //   naive step_j = −w_j (L_j − 2.3) = (+0.26, +0.09, −0.35)
+        let row = StepMetrics {
+            step: 7,
+            wall_secs: 1.0,
+            strategy: "proposed".into(),
+            weights: [0.2, 0.3, 0.5],
+            losses: [1.0, 2.0, 3.0],
+            lr: 1e-3,
+            coalesced_steps: 1,
+        };
+        let e = explain(&row);
+        assert!((e.total_loss - 2.3).abs() < 1e-6);
+        assert!((e.l4 - 0.513_387).abs() < 1e-5, "{}", e.l4);
+        for (a, b) in e
+            .proposed_step
+            .iter()
+            .zip([-0.095_342, 0.004_762, 0.090_580])
+        {
+            assert!((a - b).abs() < 1e-5, "{:?}", e.proposed_step);
+        }
+        for (a, b) in e.naive_step.iter().zip([0.26, 0.09, -0.35]) {
+            assert!((a - b).abs() < 1e-6, "{:?}", e.naive_step);
+        }
+        assert!(
+            e.sentence.starts_with(
+                "cari has the largest loss (3.00): proposed raises its weight, naive lowers it"
+            ),
+            "{}",
+            e.sentence
+        );
+    }
+}

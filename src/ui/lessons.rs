@@ -1,0 +1,163 @@
+//! Guided lessons: each sets the parameters, hides the controls it does not need and shows two
+//! or three sentences. A lesson's state is saved with the settings (Files → Save settings /
+//! lesson) and reopened from that small JSON file.
+
+use serde::{Deserialize, Serialize};
+
+use super::app::{LabApp, Layout, Tab};
+use crate::toy::{ToyConfig, ToyRule};
+use crate::weighting::{Strategy, StrategyConfig};
+
+/// Controls a lesson can hide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Seed,
+    Preset,
+    Device,
+    Rates,
+    Scale,
+    Strategy,
+    Fork,
+    Perturb,
+    Layout,
+    Explain,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lesson {
+    TwoTasksToy,
+    NaiveStarves,
+    ProposedChases,
+    SwitchMidRun,
+    HardestChanges,
+}
+
+impl Lesson {
+    pub const ALL: [Lesson; 5] = [
+        Lesson::TwoTasksToy,
+        Lesson::NaiveStarves,
+        Lesson::ProposedChases,
+        Lesson::SwitchMidRun,
+        Lesson::HardestChanges,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Lesson::TwoTasksToy => "1 · Two tasks in the toy",
+            Lesson::NaiveStarves => "2 · Naive starves the hard task",
+            Lesson::ProposedChases => "3 · Proposed chases the hard task",
+            Lesson::SwitchMidRun => "4 · Switching strategy mid-run",
+            Lesson::HardestChanges => "5 · When the hardest task changes",
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Lesson::TwoTasksToy => {
+                "Two tasks, no network: task 1 starts high and learns slowly, task 2 starts low and learns fast. Left, proposed moves weight to the task with the larger loss; right, naive moves it to the smaller one. Move the sliders: the curves recompute instantly."
+            }
+            Lesson::NaiveStarves => {
+                "Run B trains the real three-task network with naive weighting: Ψ is trained on the same Σ wᵢLᵢ, and the cheapest way to lower that sum is to give weight to the easiest task. Press Play and watch the grey caricature-identification weight sink while its loss stays the highest."
+            }
+            Lesson::ProposedChases => {
+                "Run A uses the proposed rule: Ψ has its own loss L4 = Σ wᵢ/(Lᵢ+0.01), so weight goes to the task with the largest loss until that loss falls. Press Play: the grey weight climbs to its bound while caricature identification is the hardest task. The explain panel shows the gradient with the live numbers."
+            }
+            Lesson::SwitchMidRun => {
+                "Both runs start as naive. After a few hundred steps, switch run A to proposed (or fork A into B first): a marker shows where the rule changed, and the weights turn toward the hardest task within a few dozen steps."
+            }
+            Lesson::HardestChanges => {
+                "Make photo identification unlearnable with 'visual: shuffle-labels' in both runs: its loss jumps to the top. Proposed moves its largest weight to visual within a few dozen steps; naive turns away from it. Restore it with 'none'."
+            }
+        }
+    }
+
+    pub fn shows(self, control: Control) -> bool {
+        match self {
+            Lesson::TwoTasksToy => false,
+            Lesson::NaiveStarves | Lesson::ProposedChases => matches!(control, Control::Explain),
+            Lesson::SwitchMidRun => matches!(
+                control,
+                Control::Strategy | Control::Fork | Control::Explain
+            ),
+            Lesson::HardestChanges => matches!(control, Control::Perturb | Control::Explain),
+        }
+    }
+
+    /// Set the app's parameters for this lesson.
+    pub fn apply(self, app: &mut LabApp) {
+        let s = &mut app.settings;
+        s.lesson = Some(self);
+        s.layout = Layout::SideBySide;
+        s.scale = None;
+        match self {
+            Lesson::TwoTasksToy => {
+                s.tab = Tab::Toy;
+                s.toy.config = ToyConfig {
+                    rule: ToyRule::Proposed,
+                    start_losses: vec![2.0, 0.5],
+                    floors: vec![0.1, 0.1],
+                    rates: vec![0.05, 0.5],
+                    lr: 1.0,
+                    steps: 200,
+                    ..ToyConfig::default()
+                };
+                s.toy.right_rule = ToyRule::Naive;
+                return;
+            }
+            Lesson::NaiveStarves | Lesson::ProposedChases | Lesson::HardestChanges => {
+                s.tab = Tab::Lab;
+                s.strategies = [
+                    StrategyConfig::new(Strategy::Proposed),
+                    StrategyConfig::new(Strategy::Naive),
+                ];
+                s.explain_run = if self == Lesson::NaiveStarves { 1 } else { 0 };
+                s.show_explain = true;
+            }
+            Lesson::SwitchMidRun => {
+                s.tab = Tab::Lab;
+                s.strategies = [
+                    StrategyConfig::new(Strategy::Naive),
+                    StrategyConfig::new(Strategy::Naive),
+                ];
+                s.show_explain = true;
+            }
+        }
+        app.reset();
+    }
+}
+
+pub fn lessons_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
+    let mut chosen = None;
+    ui.menu_button("🎓 Lessons", |ui| {
+        for lesson in Lesson::ALL {
+            if ui
+                .button(lesson.title())
+                .on_hover_text(lesson.text())
+                .clicked()
+            {
+                chosen = Some(lesson);
+            }
+        }
+    })
+    .response
+    .on_hover_text(
+        "Short guided presets: each sets the parameters and hides what it does not need",
+    );
+    if let Some(lesson) = chosen {
+        lesson.apply(app);
+    }
+}
+
+pub fn lesson_banner_ui(app: &mut LabApp, ui: &mut egui::Ui, lesson: Lesson) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(lesson.title()).strong());
+        ui.label(lesson.text());
+        if ui
+            .button("✖ leave lesson")
+            .on_hover_text("Show every control again")
+            .clicked()
+        {
+            app.settings.lesson = None;
+        }
+    });
+}

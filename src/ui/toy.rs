@@ -1,0 +1,181 @@
+//! The toy panel: the weighting rules on a model with no network, recomputed instantly on every
+//! change. Two rules side by side, weights above losses, as in the lab view.
+
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use serde::{Deserialize, Serialize};
+
+use crate::toy::{ToyConfig, ToyRow, ToyRule, simulate};
+
+const TOY_COLOURS: [egui::Color32; 3] = super::TASK_COLOURS;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToyPanel {
+    /// Shared task settings; `config.rule` is the left rule.
+    pub config: ToyConfig,
+    pub right_rule: ToyRule,
+    #[serde(skip)]
+    cache: Option<(ToyConfig, ToyRule, Result<[Vec<ToyRow>; 2], String>)>,
+}
+
+impl Default for ToyPanel {
+    fn default() -> Self {
+        ToyPanel {
+            config: ToyConfig::default(),
+            right_rule: ToyRule::Naive,
+            cache: None,
+        }
+    }
+}
+
+impl ToyPanel {
+    /// Both runs' rows, recomputed only when a setting changed.
+    pub fn rows(&mut self) -> &Result<[Vec<ToyRow>; 2], String> {
+        let stale = self
+            .cache
+            .as_ref()
+            .is_none_or(|(c, r, _)| *c != self.config || *r != self.right_rule);
+        if stale {
+            let mut right = self.config.clone();
+            right.rule = self.right_rule;
+            let result = simulate(&self.config)
+                .and_then(|a| simulate(&right).map(|b| [a, b]))
+                .map_err(|e| e.to_string());
+            self.cache = Some((self.config.clone(), self.right_rule, result));
+        }
+        match &self.cache {
+            Some((_, _, r)) => r,
+            None => unreachable_rows(),
+        }
+    }
+}
+
+fn unreachable_rows() -> &'static Result<[Vec<ToyRow>; 2], String> {
+    static EMPTY: std::sync::OnceLock<Result<[Vec<ToyRow>; 2], String>> =
+        std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Err("no toy run yet".into()))
+}
+
+fn rule_combo(ui: &mut egui::Ui, rule: &mut ToyRule, salt: &str) {
+    egui::ComboBox::from_id_salt(salt)
+        .selected_text(rule.name())
+        .show_ui(ui, |ui| {
+            for r in ToyRule::ALL {
+                ui.selectable_value(rule, r, r.name());
+            }
+        });
+}
+
+pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
+    ui.label("Each task i has a loss that falls toward its floor L*ᵢ at a speed set by its learnability κᵢ and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.");
+    ui.horizontal_wrapped(|ui| {
+        let mut tasks = panel.config.tasks();
+        ui.label("tasks");
+        if ui.add(egui::Slider::new(&mut tasks, 2..=3)).on_hover_text("T = 2 or 3 tasks").changed() {
+            let d = ToyConfig::default();
+            panel.config.start_losses = d.start_losses[..tasks].to_vec();
+            panel.config.floors = d.floors[..tasks].to_vec();
+            panel.config.rates = d.rates[..tasks].to_vec();
+        }
+        ui.label("η");
+        ui.add(egui::Slider::new(&mut panel.config.lr, 0.01..=10.0).logarithmic(true)).on_hover_text("Step size of the logits a (and uncertainty's s)");
+        ui.label("steps");
+        ui.add(egui::Slider::new(&mut panel.config.steps, 10..=5000).logarithmic(true));
+        let mut bounded = panel.config.scale.is_some();
+        if ui.checkbox(&mut bounded, "bounded w = softmax(s·a/‖a‖)").on_hover_text("The authors' code normalises the logits and multiplies by s, which bounds every weight").changed() {
+            panel.config.scale = if bounded { Some(1.0) } else { None };
+        }
+        if let Some(s) = &mut panel.config.scale {
+            ui.add(egui::Slider::new(s, 0.1..=5.0).text("s"));
+        }
+    });
+    egui::Grid::new("toy_tasks").show(ui, |ui| {
+        ui.label("task");
+        ui.label("start loss L(0)");
+        ui.label("floor L*");
+        ui.label("learnability κ");
+        ui.end_row();
+        for i in 0..panel.config.tasks() {
+            ui.colored_label(TOY_COLOURS[i % 3], format!("task {}", i + 1));
+            ui.add(egui::Slider::new(
+                &mut panel.config.start_losses[i],
+                0.05..=5.0,
+            ));
+            let max_floor = panel.config.start_losses[i] * 0.99;
+            ui.add(egui::Slider::new(
+                &mut panel.config.floors[i],
+                0.0..=max_floor,
+            ));
+            ui.add(egui::Slider::new(&mut panel.config.rates[i], 0.01..=1.0));
+            ui.end_row();
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("left:");
+        rule_combo(ui, &mut panel.config.rule, "toy_left");
+        ui.label("right:");
+        rule_combo(ui, &mut panel.right_rule, "toy_right");
+    });
+    if panel.config.rule == ToyRule::Static || panel.right_rule == ToyRule::Static {
+        panel
+            .config
+            .static_weights
+            .resize(panel.config.tasks(), 1.0);
+        ui.horizontal(|ui| {
+            ui.label("static weights");
+            for w in panel.config.static_weights.iter_mut() {
+                ui.add(egui::Slider::new(w, 0.0..=1.0));
+            }
+        });
+    }
+    let names = [panel.config.rule.name(), panel.right_rule.name()];
+    let tasks = panel.config.tasks();
+    let rows = match panel.rows() {
+        Ok(r) => r.clone(),
+        Err(e) => {
+            ui.colored_label(egui::Color32::RED, e.as_str());
+            return;
+        }
+    };
+    let height = ((ui.available_height() - 40.0) / 2.0).max(100.0);
+    ui.columns(2, |cols| {
+        for (k, ui) in cols.iter_mut().enumerate() {
+            let run = &rows[k];
+            let last = run.last();
+            ui.heading(names[k]);
+            if let Some(last) = last {
+                let text: Vec<String> = (0..tasks)
+                    .map(|i| format!("L{} {:.3}", i + 1, last.losses[i]))
+                    .collect();
+                ui.label(format!("final: {}", text.join(" · ")));
+            }
+            for (title, weights) in [("weights", true), ("losses", false)] {
+                Plot::new(("toy", k, title))
+                    .height(height)
+                    .legend(Legend::default())
+                    .include_y(0.0)
+                    .x_axis_label("step")
+                    .y_axis_label(title)
+                    .link_axis(egui::Id::unique("toy_link"), [true, false])
+                    .show(ui, |plot_ui| {
+                        for i in 0..tasks {
+                            let points: Vec<[f64; 2]> = run
+                                .iter()
+                                .map(|r| {
+                                    [
+                                        r.step as f64,
+                                        if weights { r.weights[i] } else { r.losses[i] },
+                                    ]
+                                })
+                                .collect();
+                            plot_ui.line(
+                                Line::new(format!("task {}", i + 1), PlotPoints::from(points))
+                                    .color(TOY_COLOURS[i % 3])
+                                    .width(2.0),
+                            );
+                        }
+                    });
+            }
+        }
+    });
+}
