@@ -1,0 +1,222 @@
+//! Window tests on the real app state with egui_kittest (no display needed). Trainers run on
+//! their real background threads; each wait is bounded so a hang fails instead of blocking.
+
+use cari_mtl::data::synthetic::SyntheticConfig;
+use cari_mtl::ui::LabApp;
+use cari_mtl::ui::app::{Layout, Settings};
+use cari_mtl::ui::lessons::Lesson;
+use cari_mtl::ui::run::RunStatus;
+use cari_mtl::weighting::{Strategy, StrategyConfig};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+
+fn small_settings() -> Settings {
+    Settings {
+        synthetic: SyntheticConfig {
+            train_identities: 12,
+            open_identities: 6,
+            photos_per_identity: 6,
+            caricatures_per_identity: 6,
+            test_per_modality: 2,
+            ..SyntheticConfig::default()
+        },
+        eval_every: 0,
+        ..Settings::default()
+    }
+}
+
+fn harness(settings: Settings) -> Harness<'static, LabApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(
+            |ui, app: &mut LabApp| app.frame_ui(ui),
+            LabApp::with_settings(settings),
+        );
+    h.step();
+    h
+}
+
+/// Step frames until `done` holds; panics after a generous bound (a hang is a failure).
+fn wait_for(h: &mut Harness<'static, LabApp>, what: &str, done: impl Fn(&LabApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+}
+
+fn both_ready(app: &LabApp) -> bool {
+    app.runs.iter().all(|r| r.is_ready())
+}
+
+#[test]
+fn play_advances_both_runs() {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("▶ Play").click();
+    h.step();
+    assert!(h.state().playing);
+    wait_for(&mut h, "steps in both runs", |app| {
+        app.runs.iter().all(|r| r.step >= 3)
+    });
+    for run in &h.state().runs {
+        assert_eq!(run.status, RunStatus::Playing);
+        assert_eq!(run.history.len() as u64, run.step);
+    }
+    h.get_by_label("⏸ Pause").click();
+    h.step();
+    assert!(!h.state().playing);
+}
+
+#[test]
+fn step_advances_exactly_one_step() {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("⏭ Step").click();
+    wait_for(&mut h, "one step each", |app| {
+        app.runs
+            .iter()
+            .all(|r| r.step == 1 && r.status == RunStatus::Paused("stepped".into()))
+    });
+    // Nothing more arrives afterwards.
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    for run in &h.state().runs {
+        assert_eq!(run.step, 1);
+        assert_eq!(run.history.len(), 1);
+    }
+}
+
+#[test]
+fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("▶ Play").click();
+    wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 3);
+    {
+        let app = h.state_mut();
+        app.settings.strategies[0] = StrategyConfig::new(Strategy::Naive);
+        app.apply_strategy(0);
+    }
+    wait_for(&mut h, "rows from the new strategy", |app| {
+        app.runs[0]
+            .history
+            .rows
+            .last()
+            .is_some_and(|r| r.strategy == "naive")
+    });
+    let app = h.state();
+    let marker = app.runs[0]
+        .history
+        .markers
+        .iter()
+        .find(|m| m.label == "→ naive")
+        .expect("a marker for the switch");
+    let first_naive = app.runs[0]
+        .history
+        .rows
+        .iter()
+        .find(|r| r.strategy == "naive")
+        .unwrap();
+    assert_eq!(
+        marker.step, first_naive.step,
+        "the marker sits at the first step that used the new rule"
+    );
+    assert!(
+        app.runs[0]
+            .history
+            .rows
+            .iter()
+            .take_while(|r| r.step < marker.step)
+            .all(|r| r.strategy == "proposed")
+    );
+    // Run B is untouched.
+    assert!(app.runs[1].history.markers.is_empty());
+    assert!(
+        app.runs[1]
+            .history
+            .rows
+            .iter()
+            .all(|r| r.strategy == "naive")
+    );
+}
+
+#[test]
+fn overlay_toggle_switches_layout() {
+    let mut h = harness(small_settings());
+    assert_eq!(h.state().settings.layout, Layout::SideBySide);
+    h.get_by_label("A over B").click();
+    h.step();
+    assert_eq!(h.state().settings.layout, Layout::Overlay);
+    h.get_by_label("A | B").click();
+    h.step();
+    assert_eq!(h.state().settings.layout, Layout::SideBySide);
+}
+
+#[test]
+fn export_writes_csv_with_the_train_header() {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("▶ Play").click();
+    wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 4);
+    h.get_by_label("⏸ Pause").click();
+    h.step();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    let rows = h.state().runs[0].history.len();
+    let message = cari_mtl::ui::files::perform(
+        h.state_mut(),
+        cari_mtl::ui::files::FileAction::ExportCsv(0),
+        &path,
+    )
+    .unwrap();
+    assert!(message.contains(&format!("{rows} rows")));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr"
+    );
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), rows);
+    assert!(body[0].starts_with("1,"));
+    assert_eq!(body[0].split(',').count(), 10);
+    assert!(!dir.path().join("a.csv.tmp").exists());
+}
+
+#[test]
+fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
+    let mut h = harness(small_settings());
+    assert!(h.query_by_label("seed").is_some());
+    h.get_by_label("🎓 Lessons").click();
+    h.step();
+    h.get_by_label(Lesson::HardestChanges.title()).click();
+    h.step();
+    h.step();
+    let app = h.state();
+    assert_eq!(app.settings.lesson, Some(Lesson::HardestChanges));
+    assert_eq!(app.settings.strategies[0].strategy, Strategy::Proposed);
+    assert_eq!(app.settings.strategies[1].strategy, Strategy::Naive);
+    assert!(
+        h.query_by_label("seed").is_none(),
+        "the lesson hides the seed"
+    );
+    assert!(
+        h.query_by_label("lr").is_none(),
+        "the lesson hides the learning rates"
+    );
+    assert!(
+        h.query_by_label_contains("make harder").is_some(),
+        "the lesson shows the perturbation controls"
+    );
+    h.get_by_label("✖ leave lesson").click();
+    h.step();
+    assert!(h.query_by_label("seed").is_some());
+}
