@@ -95,7 +95,7 @@ fn l4_gradient_matches_finite_differences_and_eq8() {
         .unwrap()
         .broadcast_add(p.bias.as_tensor())
         .unwrap();
-    let w = candle_nn::ops::softmax_last_dim(&logits)
+    let w = candle_nn::ops::softmax(&logits, 1)
         .unwrap()
         .squeeze(0)
         .unwrap();
@@ -403,4 +403,45 @@ fn bad_arguments_get_a_clear_message_and_a_non_zero_exit() {
     let (ok, err) = run(&["toy", "--losses", "2,x"]);
     assert!(!ok && err.contains("--losses"), "{err}");
     assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn psi_moves_under_the_rules_that_train_it_and_only_those() {
+    // Regression: candle-nn's softmax_last_dim has no backward, which silently froze Ψ.
+    let data = tiny_dataset(8);
+    let dev = Device::Cpu;
+    for (strategy, moves) in [
+        (Strategy::Proposed, true),
+        (Strategy::Naive, true),
+        (Strategy::Equal, false),
+    ] {
+        let config = TrainConfig {
+            seed: 8,
+            batch_size: 16,
+            strategy: StrategyConfig::new(strategy),
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(config, data.clone(), &dev).unwrap();
+        let before = t
+            .network()
+            .psi
+            .weight
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        t.step().unwrap();
+        let after = t
+            .network()
+            .psi
+            .weight
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let change: f32 = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).sum();
+        assert_eq!(change > 0.0, moves, "{strategy:?}: Ψ changed by {change}");
+    }
 }

@@ -160,7 +160,8 @@ pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
             losses.push(loss);
         }
         let losses = Tensor::stack(&losses, 0)?;
-        let w = candle_nn::ops::softmax_last_dim(&psi.forward(&z)?)?.mean(0)?;
+        // candle-nn's softmax_last_dim has no backward (the gradient silently stops): use the composed softmax.
+        let w = candle_nn::ops::softmax(&psi.forward(&z)?, D::Minus1)?.mean(0)?;
         let net = (w.detach() * &losses)?.sum_all()?;
         let l4 = (w * losses.detach().recip()?)?.sum_all()?;
         let grads = (net + l4)?.backward()?;

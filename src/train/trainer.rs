@@ -307,6 +307,7 @@ impl Trainer {
             objective = (objective + extra)?;
         }
         let grads = objective.backward()?;
+
         let rates = self.config.rates;
         let clip = self.config.clip_norm;
         self.network_optimizer.step(&grads, rates.lr, clip)?;

@@ -53,7 +53,7 @@ impl Psi {
         };
         let logits = z.matmul(&w.t()?)?.broadcast_add(&b)?;
         let logits = (l2_normalise_rows(&logits)? * scale as f64)?;
-        candle_nn::ops::softmax_last_dim(&logits)
+        candle_nn::ops::softmax(&logits, D::Minus1)
     }
 
     /// Batch-averaged weights `[tasks]`.
