@@ -6,7 +6,7 @@
 
 pub mod cli;
 pub mod data;
-// pub mod embed; (t-SNE lands with its module)
+pub mod embed;
 pub mod eval;
 pub mod model;
 pub mod protocol;

@@ -220,3 +220,52 @@ fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
     h.step();
     assert!(h.query_by_label("seed").is_some());
 }
+
+#[test]
+fn selecting_a_failure_card_highlights_both_points() {
+    use cari_mtl::ui::app::Tab;
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("⏭ Step").click();
+    wait_for(&mut h, "one step", |app| {
+        app.runs.iter().all(|r| r.step == 1)
+    });
+    h.state_mut().runs[0].send(cari_mtl::protocol::Command::Evaluate);
+    wait_for(&mut h, "an evaluation", |app| {
+        app.runs[0].last_report.is_some()
+    });
+    h.state_mut().settings.tab = Tab::Projector;
+    h.step();
+    h.get_by_label("🔄 Project runs A and B").click();
+    wait_for(&mut h, "both projections", |app| {
+        app.projector
+            .projections
+            .iter()
+            .all(|p| p.as_ref().is_some_and(|p| !p.positions.is_empty()))
+    });
+    h.step();
+    let report = h.state().runs[0].last_report.clone().unwrap();
+    let (_, fp, fneg) = cari_mtl::ui::projector::failures_of(&report);
+    let first = fp
+        .first()
+        .or(fneg.first())
+        .cloned()
+        .expect("an untrained model makes mistakes");
+    let kind = if fp.is_empty() { "FN" } else { "FP" };
+    let card_text = format!(
+        "{kind} · d = {:.3} · margin {:.3}",
+        first.distance, first.margin
+    );
+    h.get_all_by_label(&card_text)
+        .next()
+        .expect("the worst failure's card")
+        .click();
+    h.step();
+    let app = h.state();
+    let highlight = app.projector.highlight.expect("a highlighted pair");
+    assert_eq!((highlight.a, highlight.b), (first.a, first.b));
+    assert_eq!(app.projector.selected, Some(first.a));
+    // Both images are points of the projection, so the line can join them.
+    let p = app.projector.projections[0].as_ref().unwrap();
+    assert!(p.samples.contains(&first.a) && p.samples.contains(&first.b));
+}

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 pub mod bench;
 pub mod compare;
 pub mod dataset;
+pub mod embed;
 pub mod toy;
 pub mod train;
 
@@ -30,6 +31,8 @@ pub enum Commands {
     Bench(bench::BenchArgs),
     /// The instant toy model of the weighting rules (no network); prints CSV.
     Toy(toy::ToyArgs),
+    /// Write a checkpoint's embeddings and their t-SNE coordinates as CSV.
+    Embed(embed::EmbedArgs),
     /// Inspect the embedded synthetic dataset.
     Dataset(dataset::DatasetArgs),
 }
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Compare(args)) => compare::run(args),
         Some(Commands::Bench(args)) => bench::run(args),
         Some(Commands::Toy(args)) => toy::run(args),
+        Some(Commands::Embed(args)) => embed::run(args),
         Some(Commands::Dataset(args)) => dataset::run(args),
     }
 }

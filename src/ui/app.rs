@@ -29,6 +29,7 @@ pub enum Layout {
 pub enum Tab {
     Lab,
     Metrics,
+    Projector,
     Toy,
 }
 
@@ -58,6 +59,7 @@ pub struct Settings {
     pub show_explain: bool,
     /// Which run the explain panel reads.
     pub explain_run: usize,
+    pub projector: super::projector::ProjectorSettings,
 }
 
 impl Default for Settings {
@@ -83,6 +85,7 @@ impl Default for Settings {
             lesson: None,
             show_explain: true,
             explain_run: 0,
+            projector: super::projector::ProjectorSettings::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ pub struct LabApp {
     started: Option<std::time::Instant>,
     /// Kept evaluations of runs from before a Reset, for the results table.
     pub kept_results: Vec<(String, super::run::EvalPoint)>,
+    pub projector: super::projector::ProjectorState,
 }
 
 impl LabApp {
@@ -171,7 +175,13 @@ impl LabApp {
             waker: None,
             started: None,
             kept_results: Vec::new(),
+            projector: super::projector::ProjectorState::default(),
         }
+    }
+
+    /// What wakes the window from another thread (None before the first frame).
+    pub fn waker(&self) -> Option<Waker> {
+        self.waker.clone()
     }
 
     /// Generate the dataset on a named thread; trainers start when it is ready.
@@ -206,6 +216,7 @@ impl LabApp {
         for run in &mut self.runs {
             *run = RunSlot::new(run.name, self.settings.smoothing);
         }
+        self.projector = super::projector::ProjectorState::default();
     }
 
     /// Stop both runs and start again from step 0 with the current settings.
@@ -239,6 +250,7 @@ impl LabApp {
     }
 
     fn start_runs(&mut self, dataset: Arc<Dataset>) {
+        self.projector = super::projector::ProjectorState::default();
         let waker = self.waker.clone().unwrap_or_else(|| Arc::new(|| {}));
         for slot in 0..2 {
             let config = self.settings.train_config(slot);
@@ -412,6 +424,10 @@ impl LabApp {
             Tab::Metrics => {
                 egui::CentralPanel::default().show(ui, |ui| super::metrics::metrics_ui(self, ui));
             }
+            Tab::Projector => {
+                egui::CentralPanel::default()
+                    .show(ui, |ui| super::projector::projector_ui(self, ui));
+            }
             Tab::Toy => {
                 egui::CentralPanel::default()
                     .show(ui, |ui| super::toy::toy_ui(&mut self.settings.toy, ui));
@@ -430,6 +446,7 @@ impl LabApp {
         ui.horizontal_wrapped(|ui| {
             ui.selectable_value(&mut self.settings.tab, Tab::Lab, "📈 Lab").on_hover_text("Fig. 3 live: weights above losses for runs A and B");
             ui.selectable_value(&mut self.settings.tab, Tab::Metrics, "📋 Metrics").on_hover_text("Evaluation as in the paper's Tables I–IV");
+            ui.selectable_value(&mut self.settings.tab, Tab::Projector, "🔍 Embeddings").on_hover_text("t-SNE of the embeddings of runs A and B, and the failure inspector");
             ui.selectable_value(&mut self.settings.tab, Tab::Toy, "🧸 Toy").on_hover_text("The weighting rules on a toy model: no network, instant");
             super::lessons::lessons_menu_ui(self, ui);
             ui.separator();
@@ -600,6 +617,9 @@ impl FileAction {
             }
             FileAction::SaveConfig => "save the run configuration".into(),
             FileAction::LoadConfig => "load a run configuration".into(),
+            FileAction::ExportFailureSheet(s) => {
+                format!("export run {} failure sheet", slot_name(*s))
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum FileAction {
     /// The settings (a run configuration, or a lesson with its state).
     SaveConfig,
     LoadConfig,
+    /// The worst false positives and negatives of a run's latest evaluation, as PNG.
+    ExportFailureSheet(usize),
 }
 
 impl FileAction {
@@ -35,6 +37,7 @@ impl FileAction {
         match self {
             FileAction::ExportCsv(_) => ("CSV", "csv", "metrics.csv"),
             FileAction::SavePlotsPng => ("PNG image", "png", "cari-mtl.png"),
+            FileAction::ExportFailureSheet(_) => ("PNG image", "png", "failures.png"),
             FileAction::SaveCheckpoint(_) | FileAction::LoadCheckpoint(_) => {
                 ("safetensors", "safetensors", "checkpoint.safetensors")
             }
@@ -200,6 +203,26 @@ pub fn perform(app: &mut LabApp, action: FileAction, path: &Path) -> Result<Stri
             })?;
             Ok(format!("saved settings to {}", path.display()))
         }
+        FileAction::ExportFailureSheet(slot) => {
+            let super::app::DatasetState::Ready(dataset) = &app.dataset else {
+                return Err("no dataset loaded".into());
+            };
+            let report = app.runs[slot]
+                .last_report
+                .clone()
+                .ok_or("this run has no evaluation yet")?;
+            let sheet = super::projector::failure_sheet(dataset, &report, 20);
+            write_atomically(path, |tmp| {
+                sheet
+                    .save_with_format(tmp, image::ImageFormat::Png)
+                    .map_err(|e| e.to_string())
+            })?;
+            Ok(format!(
+                "saved the failure sheet of run {} to {}",
+                app.runs[slot].name,
+                path.display()
+            ))
+        }
         FileAction::LoadConfig => {
             let settings = load_settings(path)?;
             app.settings = settings;
@@ -270,6 +293,17 @@ pub fn file_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
                 .clicked()
             {
                 chosen = Some(FileAction::LoadCheckpoint(slot));
+            }
+        }
+        for slot in 0..2 {
+            if ui
+                .button(format!(
+                    "Export run {} failure sheet (PNG)…",
+                    super::app::slot_name(slot)
+                ))
+                .clicked()
+            {
+                chosen = Some(FileAction::ExportFailureSheet(slot));
             }
         }
         ui.separator();

@@ -9,6 +9,7 @@ pub mod files;
 pub mod history;
 pub mod lessons;
 pub mod metrics;
+pub mod projector;
 pub mod run;
 pub mod toy;
 

@@ -51,6 +51,8 @@ pub struct RunSlot {
     pub fork_to: Option<usize>,
     /// Messages for the status line (checkpoint saved, …).
     pub notes: Vec<String>,
+    /// Embeddings asked for by the projector, until it takes them.
+    pub embeddings: Option<Box<crate::eval::Embeddings>>,
 }
 
 /// What a slot asks of the app after handling its events.
@@ -79,6 +81,7 @@ impl RunSlot {
             perturbations: [Perturbation::None; TASKS],
             fork_to: None,
             notes: Vec::new(),
+            embeddings: None,
         }
     }
 
@@ -202,7 +205,7 @@ impl RunSlot {
                 });
                 self.last_report = Some(Arc::new(*report));
             }
-            Event::Embedded(_) => {}
+            Event::Embedded(e) => self.embeddings = Some(e),
             Event::CheckpointSaved(path) => self.notes.push(format!(
                 "run {}: checkpoint saved to {}",
                 self.name,
