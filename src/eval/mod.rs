@@ -111,9 +111,9 @@ pub struct ProbeOutcome {
 #[derive(Clone, Debug)]
 pub struct EvalReport {
     pub step: u64,
-    /// Metric key → value in 0..1 (fractions, not percent).
+    /// Metric key -> value in 0..1 (fractions, not percent).
     pub summary: BTreeMap<String, f64>,
-    /// Metric key → standard deviation over folds where the metric has folds.
+    /// Metric key -> standard deviation over folds where the metric has folds.
     pub spread: BTreeMap<String, f64>,
     pub verification: metrics::Verification,
     /// Verification pairs (sample a, sample b, squared distance, same person).

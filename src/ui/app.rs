@@ -311,12 +311,12 @@ impl LabApp {
             }
         }
         if let Some(result) = self.files.poll_screenshot() {
-            self.status_line = Some(result.unwrap_or_else(|m| format!("⚠ {m}")));
+            self.status_line = Some(result.unwrap_or_else(|m| format!("warning: {m}")));
         }
         if let Some((action, path)) = self.files.poll() {
             self.status_line = Some(match super::files::perform(self, action, &path) {
                 Ok(message) => message,
-                Err(message) => format!("⚠ {message}"),
+                Err(message) => format!("warning: {message}"),
             });
         }
     }
@@ -444,21 +444,21 @@ impl LabApp {
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         use super::lessons::Control;
         ui.horizontal_wrapped(|ui| {
-            ui.selectable_value(&mut self.settings.tab, Tab::Lab, "📈 Lab").on_hover_text("Fig. 3 live: weights above losses for runs A and B");
-            ui.selectable_value(&mut self.settings.tab, Tab::Metrics, "📋 Metrics").on_hover_text("Evaluation as in the paper's Tables I–IV");
-            ui.selectable_value(&mut self.settings.tab, Tab::Projector, "🔍 Embeddings").on_hover_text("t-SNE of the embeddings of runs A and B, and the failure inspector");
-            ui.selectable_value(&mut self.settings.tab, Tab::Toy, "🧸 Toy").on_hover_text("The weighting rules on a toy model: no network, instant");
+            ui.selectable_value(&mut self.settings.tab, Tab::Lab, "Lab").on_hover_text("Fig. 3 live: weights above losses for runs A and B");
+            ui.selectable_value(&mut self.settings.tab, Tab::Metrics, "Metrics").on_hover_text("Evaluation as in the paper's Tables I–IV");
+            ui.selectable_value(&mut self.settings.tab, Tab::Projector, "Embeddings").on_hover_text("t-SNE of the embeddings of runs A and B, and the failure inspector");
+            ui.selectable_value(&mut self.settings.tab, Tab::Toy, "Toy").on_hover_text("The weighting rules on a toy model: no network, instant");
             super::lessons::lessons_menu_ui(self, ui);
             ui.separator();
             let ready = self.runs.iter().any(|r| r.is_ready());
-            let play_label = if self.playing { "⏸ Pause" } else { "▶ Play" };
+            let play_label = if self.playing { "Pause" } else { "Play" };
             if ui.add_enabled(ready, egui::Button::new(play_label)).on_hover_text("Train both runs continuously (Space)").clicked() {
                 self.set_playing(!self.playing);
             }
-            if ui.add_enabled(ready, egui::Button::new("⏭ Step")).on_hover_text("One training step for each run (S)").clicked() {
+            if ui.add_enabled(ready, egui::Button::new("Step")).on_hover_text("One training step for each run (S)").clicked() {
                 self.step_once();
             }
-            if ui.button("⟲ Reset").on_hover_text("Start both runs again from step 0 with the settings shown (R)").clicked() {
+            if ui.button("Reset").on_hover_text("Start both runs again from step 0 with the settings shown (R)").clicked() {
                 self.reset();
             }
             ui.separator();

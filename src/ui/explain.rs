@@ -73,7 +73,7 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     });
     let run = &app.runs[app.settings.explain_run.min(1)];
     let Some(row) = run.history.rows.last() else {
-        ui.label("Press ▶ Play or ⏭ Step: the equations fill with the run's numbers.");
+        ui.label("Press Play or Step: the equations fill with the run's numbers.");
         return;
     };
     let e = explain(row);
@@ -82,22 +82,22 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     ui.label(egui::RichText::new(&e.sentence).strong());
     ui.add_space(6.0);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.label(egui::RichText::new("(1) network loss  L = Σ wᵢ·Lᵢ").monospace());
+        ui.label(egui::RichText::new("(1) network loss  L = Σ w_i·L_i").monospace());
         let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.losses[i])).collect();
         ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.total_loss)).monospace());
         ui.add_space(4.0);
-        ui.label(egui::RichText::new("(5) wᵢ = softmax over tasks of Ψ's logits on Z").monospace());
+        ui.label(egui::RichText::new("(5) w_i = softmax over tasks of Ψ's logits on Z").monospace());
         ui.label(egui::RichText::new("    (L2-normalised logits × s: each weight is bounded)").monospace().small());
         ui.add_space(4.0);
-        ui.label(egui::RichText::new("(7) Ψ's loss (proposed)  L4 = Σ wᵢ/(Lᵢ+0.01)").monospace());
+        ui.label(egui::RichText::new("(7) Ψ's loss (proposed)  L4 = Σ w_i/(L_i+0.01)").monospace());
         let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.inverse_losses[i])).collect();
         ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.l4)).monospace());
         ui.add_space(4.0);
-        ui.label(egui::RichText::new("(8) ∂L4/∂aⱼ = wⱼ·(cⱼ − Σ wᵢcᵢ), cᵢ = 1/(Lᵢ+0.01)").monospace());
-        ui.label("Descending it moves weight toward the task with the largest loss (smallest cᵢ). Naive descends Σ wᵢLᵢ instead: ∂/∂aⱼ = wⱼ·(Lⱼ − Σ wᵢLᵢ), which moves weight toward the smallest loss.");
+        ui.label(egui::RichText::new("(8) ∂L4/∂a_j = w_j·(c_j − Σ w_ic_i), c_i = 1/(L_i+0.01)").monospace());
+        ui.label("Descending it moves weight toward the task with the largest loss (smallest c_i). Naive descends Σ w_iL_i instead: ∂/∂a_j = w_j·(L_j − Σ w_iL_i), which moves weight toward the smallest loss.");
         ui.add_space(4.0);
         egui::Grid::new("explain_grid").striped(true).show(ui, |ui| {
-            for h in ["task", "wᵢ", "Lᵢ", "1/(Lᵢ+0.01)", "proposed step", "naive step"] {
+            for h in ["task", "w_i", "L_i", "1/(L_i+0.01)", "proposed step", "naive step"] {
                 ui.label(egui::RichText::new(h).strong());
             }
             ui.end_row();
@@ -111,15 +111,15 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
                 ui.end_row();
             }
         });
-        ui.label(egui::RichText::new("step = −∂/∂aᵢ of each rule's objective for the unbounded softmax; ▲ raises the weight, ▼ lowers it.").small());
+        ui.label(egui::RichText::new("step = −∂/∂a_i of each rule's objective for the unbounded softmax; up raises the weight, down lowers it.").small());
     });
 }
 
 fn arrow(x: f64) -> String {
     if x > 0.0 {
-        format!("▲ {x:+.4}")
+        format!("up {x:+.4}")
     } else {
-        format!("▼ {x:+.4}")
+        format!("down {x:+.4}")
     }
 }
 

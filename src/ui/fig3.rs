@@ -43,7 +43,7 @@ pub fn fig3_ui(app: &mut LabApp, ui: &mut egui::Ui) {
         ui.checkbox(&mut app.settings.wall_time_axis, "x = wall time")
             .on_hover_text("Plot against seconds of training instead of steps");
         let follow = ui
-            .add_enabled(!app.follow_latest, egui::Button::new("⤓ Follow newest"))
+            .add_enabled(!app.follow_latest, egui::Button::new("Follow newest"))
             .on_hover_text("Zooming or panning stops the plots from following the newest step; this brings them back");
         if follow.clicked() {
             app.follow_latest = true;
@@ -94,7 +94,7 @@ fn run_header_ui(app: &mut LabApp, ui: &mut egui::Ui, slot: usize) {
         }
         if app.shows(Control::Fork)
             && ui
-                .add_enabled(app.runs[slot].is_ready() && app.runs[1 - slot].is_ready(), egui::Button::new(format!("⑂ fork → {}", app.runs[1 - slot].name)))
+                .add_enabled(app.runs[slot].is_ready() && app.runs[1 - slot].is_ready(), egui::Button::new(format!("Fork into {}", app.runs[1 - slot].name)))
                 .on_hover_text(format!(
                     "Copy run {} at its current state into slot {} (history too), to continue it with another weighting",
                     app.runs[slot].name,
@@ -132,7 +132,7 @@ fn run_header_ui(app: &mut LabApp, ui: &mut egui::Ui, slot: usize) {
         ui.colored_label(Color32::RED, format!("Run {} failed: {message}", run.name));
     }
     if let Some(w) = &run.warning {
-        ui.colored_label(Color32::from_rgb(220, 120, 0), format!("⚠ {w}"));
+        ui.colored_label(Color32::from_rgb(220, 120, 0), format!("warning: {w}"));
     }
 }
 

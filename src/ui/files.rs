@@ -259,7 +259,7 @@ pub fn load_settings(path: &Path) -> Result<Settings, String> {
 
 pub fn file_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     let mut chosen = None;
-    ui.menu_button("💾 Files", |ui| {
+    ui.menu_button("Files", |ui| {
         for slot in 0..2 {
             if ui
                 .button(format!(
@@ -318,7 +318,7 @@ pub fn file_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     .on_hover_text("Export metrics, save the plots, checkpoints and settings");
     if let Some(action) = chosen {
         if let Err(e) = app.files.open(action) {
-            app.status_line = Some(format!("⚠ {e}"));
+            app.status_line = Some(format!("warning: {e}"));
         } else if action == FileAction::SavePlotsPng {
             // The screenshot is requested once the path is known (see `perform`).
         }

@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn debiased_ema_matches_tensorboard() {
         // TensorBoard: last = last·s + (1−s)·x; smoothed = last / (1 − s^n).
-        // s = 0.5, x = (1, 3): after 1 → 0.5/0.5 = 1; after 2 → (0.25 + 1.5)/0.75 = 2.3333
+        // s = 0.5, x = (1, 3): after 1 -> 0.5/0.5 = 1; after 2 -> (0.25 + 1.5)/0.75 = 2.3333
         let mut ema = Ema::default();
         assert!((ema.next(1.0, 0.5) - 1.0).abs() < 1e-6);
         assert!((ema.next(3.0, 0.5) - 2.333_333).abs() < 1e-5);

@@ -1,5 +1,5 @@
 //! Guided lessons: each sets the parameters, hides the controls it does not need and shows two
-//! or three sentences. A lesson's state is saved with the settings (Files → Save settings /
+//! or three sentences. A lesson's state is saved with the settings (Files -> Save settings /
 //! lesson) and reopened from that small JSON file.
 
 use serde::{Deserialize, Serialize};
@@ -57,10 +57,10 @@ impl Lesson {
                 "Two tasks, no network: task 1 starts high and learns slowly, task 2 starts low and learns fast. Left, proposed moves weight to the task with the larger loss; right, naive moves it to the smaller one. Move the sliders: the curves recompute instantly."
             }
             Lesson::NaiveStarves => {
-                "Run B trains the real three-task network with naive weighting: Ψ is trained on the same Σ wᵢLᵢ, and the cheapest way to lower that sum is to give weight to the easiest task. Press Play and watch the grey caricature-identification weight sink while its loss stays the highest."
+                "Run B trains the real three-task network with naive weighting: Ψ is trained on the same Σ w_iL_i, and the cheapest way to lower that sum is to give weight to the easiest task. Press Play and watch the grey caricature-identification weight sink while its loss stays the highest."
             }
             Lesson::ProposedChases => {
-                "Run A uses the proposed rule: Ψ has its own loss L4 = Σ wᵢ/(Lᵢ+0.01), so weight goes to the task with the largest loss until that loss falls. Press Play: the grey weight climbs to its bound while caricature identification is the hardest task. The explain panel shows the gradient with the live numbers."
+                "Run A uses the proposed rule: Ψ has its own loss L4 = Σ w_i/(L_i+0.01), so weight goes to the task with the largest loss until that loss falls. Press Play: the grey weight climbs to its bound while caricature identification is the hardest task. The explain panel shows the gradient with the live numbers."
             }
             Lesson::SwitchMidRun => {
                 "Both runs start as naive. After a few hundred steps, switch run A to proposed (or fork A into B first): a marker shows where the rule changed, and the weights turn toward the hardest task within a few dozen steps."
@@ -128,7 +128,7 @@ impl Lesson {
 
 pub fn lessons_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     let mut chosen = None;
-    ui.menu_button("🎓 Lessons", |ui| {
+    ui.menu_button("Lessons", |ui| {
         for lesson in Lesson::ALL {
             if ui
                 .button(lesson.title())
@@ -153,7 +153,7 @@ pub fn lesson_banner_ui(app: &mut LabApp, ui: &mut egui::Ui, lesson: Lesson) {
         ui.label(egui::RichText::new(lesson.title()).strong());
         ui.label(lesson.text());
         if ui
-            .button("✖ leave lesson")
+            .button("Leave lesson")
             .on_hover_text("Show every control again")
             .clicked()
         {

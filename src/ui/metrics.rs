@@ -95,11 +95,11 @@ pub fn metrics_ui(app: &mut LabApp, ui: &mut egui::Ui) {
             }
         }
         let rows = table_rows(app);
-        if ui.button("📋 Copy as Markdown").clicked() {
+        if ui.button("Copy as Markdown").clicked() {
             ui.ctx().copy_text(table_markdown(&rows));
             app.status_line = Some("results table copied as Markdown".into());
         }
-        if ui.button("📋 Copy as CSV").clicked() {
+        if ui.button("Copy as CSV").clicked() {
             ui.ctx().copy_text(table_csv(&rows));
             app.status_line = Some("results table copied as CSV".into());
         }

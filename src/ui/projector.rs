@@ -282,7 +282,7 @@ pub fn projector_ui(app: &mut LabApp, ui: &mut egui::Ui) {
             ui.add(egui::DragValue::new(lr).range(1.0..=100_000.0));
         }
         let ready = app.runs.iter().all(|r| r.is_ready());
-        if ui.add_enabled(ready, egui::Button::new("🔄 Project runs A and B")).on_hover_text("Embed the subset with both runs at their current step, then run t-SNE on each").clicked() {
+        if ui.add_enabled(ready, egui::Button::new("Project runs A and B")).on_hover_text("Embed the subset with both runs at their current step, then run t-SNE on each").clicked() {
             compute(app);
         }
     });
@@ -307,7 +307,7 @@ fn projection_ui(
     let name = app.runs[slot].name;
     let strategy = app.runs[slot].strategy_label.clone();
     let Some(p) = &app.projector.projections[slot] else {
-        ui.label(format!("Run {name}: press 🔄 to project."));
+        ui.label(format!("Run {name}: press 'Project runs A and B'."));
         return;
     };
     ui.horizontal(|ui| {
@@ -319,10 +319,7 @@ fn projection_ui(
         ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
         if let Some(job) = &p.job {
             let paused = job.is_paused();
-            if ui
-                .button(if paused { "▶ Resume" } else { "⏸ Pause" })
-                .clicked()
-            {
+            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
                 job.set_paused(!paused);
             }
         }
@@ -442,13 +439,13 @@ fn projection_ui(
 
 fn side_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
     ui.horizontal(|ui| {
-        ui.label("🔎");
+        ui.label("find");
         ui.add(
             egui::TextEdit::singleline(&mut app.settings.projector.search)
                 .hint_text("find an identity")
                 .desired_width(160.0),
         );
-        ui.label("● photo  ▲ caricature");
+        ui.label("circle: photo, triangle: caricature");
     });
     if let Some(sel) = app.projector.selected {
         ui.separator();
@@ -557,7 +554,7 @@ fn failures_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
     });
     let slot = app.projector.failure_run.min(1);
     let Some(report) = app.runs[slot].last_report.clone() else {
-        ui.label("No evaluation yet (Metrics → Evaluate now, or wait for the periodic one).");
+        ui.label("No evaluation yet (Metrics -> Evaluate now, or wait for the periodic one).");
         return;
     };
     let (threshold, fp, fneg) = failures_of(&report);
@@ -586,8 +583,14 @@ fn failures_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
                 }
             });
             for (title, outcomes) in [
-                ("C2P misses (caricature probe → photo gallery)", &report.c2p),
-                ("P2C misses (photo probe → caricature gallery)", &report.p2c),
+                (
+                    "C2P misses (caricature probe -> photo gallery)",
+                    &report.c2p,
+                ),
+                (
+                    "P2C misses (photo probe -> caricature gallery)",
+                    &report.p2c,
+                ),
             ] {
                 let misses: Vec<&ProbeOutcome> =
                     outcomes.iter().filter(|o| o.true_rank != Some(1)).collect();
@@ -604,8 +607,8 @@ fn failures_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
                             ui.image((t.id(), egui::vec2(48.0, 48.0)))
                                 .on_hover_text(label(dataset, o.probe));
                             ui.label(match o.true_rank {
-                                Some(r) => format!("true rank {r} →"),
-                                None => "not in gallery →".into(),
+                                Some(r) => format!("true rank {r} ->"),
+                                None => "not in gallery ->".into(),
                             });
                             for &(g, d) in o.top.iter().take(5) {
                                 let t = app.projector.thumbnail(ui.ctx(), dataset, g);

@@ -165,7 +165,7 @@ impl RunSlot {
             Event::StrategyChanged { step, strategy } => {
                 self.history.markers.push(Marker {
                     step,
-                    label: format!("→ {strategy}"),
+                    label: format!("-> {strategy}"),
                 });
                 self.strategy_label = strategy;
             }

@@ -67,7 +67,7 @@ fn rule_combo(ui: &mut egui::Ui, rule: &mut ToyRule, salt: &str) {
 }
 
 pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
-    ui.label("Each task i has a loss that falls toward its floor L*ᵢ at a speed set by its learnability κᵢ and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.");
+    ui.label("Each task i has a loss that falls toward its floor L*_i at a speed set by its learnability κ_i and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.");
     ui.horizontal_wrapped(|ui| {
         let mut tasks = panel.config.tasks();
         ui.label("tasks");
@@ -82,7 +82,7 @@ pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
         ui.label("steps");
         ui.add(egui::Slider::new(&mut panel.config.steps, 10..=5000).logarithmic(true));
         let mut bounded = panel.config.scale.is_some();
-        if ui.checkbox(&mut bounded, "bounded w = softmax(s·a/‖a‖)").on_hover_text("The authors' code normalises the logits and multiplies by s, which bounds every weight").changed() {
+        if ui.checkbox(&mut bounded, "bounded w = softmax(s·a/|a|)").on_hover_text("The authors' code normalises the logits and multiplies by s, which bounds every weight").changed() {
             panel.config.scale = if bounded { Some(1.0) } else { None };
         }
         if let Some(s) = &mut panel.config.scale {
