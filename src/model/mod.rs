@@ -101,8 +101,10 @@ pub struct Network {
 const BRANCH_PREFIX: [&str; TASKS] = ["verif", "visual", "cari"];
 
 impl Network {
-    /// Build with parameters drawn from `seed`: Kaiming-uniform weights for ReLU layers, zero
-    /// biases, Ψ's weights N(0, 0.1) as in the code.
+    /// Build with parameters drawn from `seed`: Kaiming-uniform weights for the convolutions,
+    /// U(±1/√fan_in) for the linear layers (PyTorch's default, which keeps the first logits
+    /// small so the losses start near ln(classes) instead of spiking), zero biases, and Ψ's
+    /// weights N(0, 0.1) as in the authors' code.
     pub fn new(preset: Preset, classes: usize, seed: u64, device: &Device) -> Result<Network> {
         let varmap = VarMap::new();
         let mut builder = layers::Builder::new(&varmap, device);
@@ -153,7 +155,11 @@ impl Network {
                 (0..count).map(|_| normal.sample(&mut rng)).collect()
             } else {
                 let fan_in: usize = dims.iter().skip(1).product();
-                let bound = (6.0 / fan_in.max(1) as f32).sqrt();
+                let bound = if dims.len() == 4 {
+                    (6.0 / fan_in.max(1) as f32).sqrt()
+                } else {
+                    1.0 / (fan_in.max(1) as f32).sqrt()
+                };
                 (0..count)
                     .map(|_| rng.random_range(-bound..bound))
                     .collect()

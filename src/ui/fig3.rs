@@ -3,7 +3,7 @@
 //! faint behind, strategy-switch markers, and hover read-outs of every task.
 
 use egui::{Color32, Id};
-use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, Text, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, Text, VLine};
 
 use super::TASK_COLOURS;
 use super::app::{LabApp, Layout};
@@ -190,7 +190,23 @@ fn series_points(
         .collect()
 }
 
+/// The tasks in words, in their colours (the plots carry no legend box that would hide curves).
+fn legend_ui(ui: &mut egui::Ui, overlay: bool) {
+    ui.horizontal_wrapped(|ui| {
+        for task in Task::ALL {
+            ui.colored_label(
+                TASK_COLOURS[task.index()],
+                format!("— {} ({})", task.key(), task.label()),
+            );
+        }
+        if overlay {
+            ui.label("· A solid, B dashed");
+        }
+    });
+}
+
 fn plots_ui(app: &mut LabApp, ui: &mut egui::Ui, slots: &[usize]) {
+    legend_ui(ui, slots.len() > 1);
     let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
     let link = Id::unique("fig3_x_link");
     for quantity in [Quantity::Weights, Quantity::Losses] {
@@ -216,7 +232,6 @@ fn plot_ui(
         .height(height)
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
-        .legend(Legend::default())
         .x_axis_label(if wall { "wall time (s)" } else { "step" })
         .y_axis_label(match quantity {
             Quantity::Weights => "task weight w",
