@@ -203,6 +203,12 @@ impl Network {
     /// Full forward pass on images `[batch, 3, s, s]`.
     pub fn forward(&self, images: &Tensor) -> Result<Forward> {
         let z = self.trunk.forward(images)?;
+        self.branches_forward(z)
+    }
+
+    /// The branches on a given trunk output Z (the trainer passes a leaf copy of Z, so the
+    /// branches' backward pass stops there and per-task gradients at Z are cheap).
+    pub fn branches_forward(&self, z: Tensor) -> Result<Forward> {
         let mut embeddings = Vec::with_capacity(TASKS);
         let mut logits = Vec::with_capacity(TASKS);
         for branch in &self.branches {

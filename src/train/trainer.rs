@@ -260,7 +260,13 @@ impl Trainer {
         let task_labels: Vec<Vec<u32>> = Task::ALL.iter().map(|&t| labels_for(self, t)).collect();
 
         let images = batch.images(&device)?;
-        let fwd = self.network.forward(&images)?;
+        // The backward pass is split at Z: the branches, Ψ and the rule see a leaf copy of Z,
+        // and the trunk gets the gradient that arrives there in a second, separate pass. The
+        // result equals one backward pass; rules like GradNorm get per-task gradients at Z
+        // for the price of a backward through the small branches only.
+        let z_trunk = self.network.trunk.forward(&images)?;
+        let z_leaf = candle_core::Var::from_tensor(&z_trunk.detach())?;
+        let fwd = self.network.branches_forward(z_leaf.as_tensor().clone())?;
 
         let mut losses = Vec::with_capacity(TASKS);
         for task in Task::ALL {
@@ -306,7 +312,11 @@ impl Trainer {
         if let Some(extra) = &plan.extra_objective {
             objective = (objective + extra)?;
         }
-        let grads = objective.backward()?;
+        let mut grads = objective.backward()?;
+        if let Some(grad_z) = grads.get(z_leaf.as_tensor()) {
+            let trunk_grads = (&z_trunk * grad_z.detach())?.sum_all()?.backward()?;
+            grads.extend(trunk_grads)?;
+        }
 
         let rates = self.config.rates;
         let clip = self.config.clip_norm;

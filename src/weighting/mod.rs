@@ -11,6 +11,7 @@ use crate::protocol::TASKS;
 pub mod dwa;
 pub mod fixed;
 pub mod geometric;
+pub mod gradnorm;
 pub mod naive;
 pub mod proposed;
 pub mod psi;
@@ -40,10 +41,13 @@ pub enum Strategy {
     Rlw,
     /// Geometric mean of the losses (Π L_i)^(1/T).
     Geometric,
+    /// Chen et al. 2018: weights learned so the tasks' gradient norms at the last shared layer
+    /// follow their relative inverse training rates (α = 1.5).
+    GradNorm,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 11] = [
+    pub const ALL: [Strategy; 12] = [
         Strategy::Proposed,
         Strategy::Naive,
         Strategy::Static,
@@ -55,6 +59,7 @@ impl Strategy {
         Strategy::Dwa,
         Strategy::Rlw,
         Strategy::Geometric,
+        Strategy::GradNorm,
     ];
 
     pub fn key(self) -> &'static str {
@@ -70,6 +75,7 @@ impl Strategy {
             Strategy::Dwa => "dwa",
             Strategy::Rlw => "rlw",
             Strategy::Geometric => "geometric",
+            Strategy::GradNorm => "gradnorm",
         }
     }
 
@@ -109,6 +115,9 @@ impl Strategy {
             Strategy::Rlw => "random loss weighting: w = softmax(ε), ε ~ N(0, 1) drawn every step",
             Strategy::Geometric => {
                 "geometric mean of the losses (Π L_i)^(1/T); implied weights ∂/∂L_i, shown normalised"
+            }
+            Strategy::GradNorm => {
+                "Chen et al. 2018 (α = 1.5): weights learned so each task's gradient norm at Z (the last shared layer's output) matches its relative inverse training rate; shown normalised"
             }
         }
     }
@@ -290,6 +299,7 @@ pub fn build(
         Strategy::Dwa => Box::new(dwa::Dwa::new(config.clone())),
         Strategy::Rlw => Box::new(rlw::Rlw::new(config.clone(), seed)),
         Strategy::Geometric => Box::new(geometric::Geometric::new(config.clone())),
+        Strategy::GradNorm => Box::new(gradnorm::GradNorm::new(config.clone())),
     })
 }
 
