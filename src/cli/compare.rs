@@ -69,11 +69,19 @@ pub fn run(args: CompareArgs) -> Result<()> {
             let outcome =
                 crate::cli::train::train_to_dir(&config, dataset.clone(), &device, &dir, false)?;
             let entry = results.entry(strategy.clone()).or_default();
+            if let Err(e) = &outcome.report {
+                eprintln!("warning: {strategy} seed {seed}: evaluation failed: {e}");
+            }
             for key in METRIC_KEYS {
+                let value = outcome
+                    .report
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.summary.get(key).copied());
                 entry
                     .entry(key.to_string())
                     .or_default()
-                    .push(outcome.report.summary.get(key).copied().unwrap_or(f64::NAN));
+                    .push(value.unwrap_or(f64::NAN));
             }
         }
     }

@@ -174,7 +174,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let dataset = load_dataset(&config, false)?;
     let outcome = train_to_dir(&config, dataset, &device, &args.out, false)?;
     let last = outcome.rows.last();
-    let summary = &outcome.report.summary;
+    let empty = std::collections::BTreeMap::new();
+    let summary = outcome.report.as_ref().map_or(&empty, |r| &r.summary);
     println!(
         "{} {} steps in {:.1} s ({:.1} steps/s on {}) | final losses verif {:.3} visual {:.3} cari {:.3} | weights {:.2}/{:.2}/{:.2} | verif acc {:.1}% cari-id {:.1}% visual-id {:.1}% | {}",
         config.strategy.label(),
@@ -198,7 +199,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
 pub struct RunOutcome {
     pub rows: Vec<StepMetrics>,
-    pub report: EvalReport,
+    /// The final evaluation, or why it could not be made (the run itself is still written).
+    pub report: Result<EvalReport, String>,
     pub train_secs: f64,
 }
 
@@ -243,14 +245,22 @@ pub fn train_to_dir(
     csv.flush()?;
     let train_secs = rows.last().map_or(0.0, |r| r.wall_secs);
     trainer.save_checkpoint(&out.join("checkpoint.safetensors"))?;
-    let report = trainer.evaluate()?;
-    let summary = serde_json::json!({
-        "step": report.step,
-        "protocol": report.protocol,
-        "metrics": report.summary,
-        "std": report.spread,
-        "eval_secs": report.eval_secs,
-    });
+    let report = trainer.evaluate().map_err(|e| e.to_string());
+    let summary = match &report {
+        Ok(report) => serde_json::json!({
+            "step": report.step,
+            "protocol": report.protocol,
+            "metrics": report.summary,
+            "std": report.spread,
+            "eval_secs": report.eval_secs,
+        }),
+        Err(e) => {
+            if !quiet {
+                eprintln!("warning: the final evaluation failed: {e}");
+            }
+            serde_json::json!({ "step": trainer.step_count(), "error": e })
+        }
+    };
     std::fs::write(
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
