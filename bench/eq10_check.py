@@ -46,13 +46,42 @@ def check(path, after, gap, s):
     return rows[0]["strategy"], counted, largest, smallest, first, last
 
 
+def follow(path, task, step, s):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    losses = {t: smooth([float(r[f"loss_{t}"]) for r in rows], s) for t in TASKS}
+    hardest_at = weight_at = None
+    held = 0
+    for i, r in enumerate(rows):
+        n = int(r["step"])
+        if n < step:
+            continue
+        if hardest_at is None and max(TASKS, key=lambda t: losses[t][i]) == task:
+            hardest_at = n
+        w = {t: float(r[f"w_{t}"]) for t in TASKS}
+        top = max(w, key=w.get) == task
+        if weight_at is None and top:
+            weight_at = n
+        held += top
+    after = sum(1 for r in rows if int(r["step"]) >= step)
+    print(f"{path}: {rows[0]['strategy']}: {task} perturbed at step {step}; hardest (smoothed loss) from step {hardest_at}; "
+          f"largest weight first at step {weight_at} ({None if weight_at is None else weight_at - step} steps later); "
+          f"largest weight in {100.0 * held / max(after, 1):.1f}% of the {after} rows from step {step}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("csv", nargs="+")
     p.add_argument("--after", type=int, default=100)
     p.add_argument("--gap", type=float, default=0.05)
     p.add_argument("--smoothing", type=float, default=0.9)
+    p.add_argument("--follow", metavar="TASK@STEP", help="after a perturbation of TASK at STEP: when did TASK become the hardest (smoothed) and when did it first get the largest weight")
     a = p.parse_args()
+    if a.follow:
+        task, step = a.follow.split("@")
+        for path in a.csv:
+            follow(path, task, int(step), a.smoothing)
+        return
     for path in a.csv:
         strategy, n, big, small, first, last = check(path, a.after, a.gap, a.smoothing)
         share = lambda k: 100.0 * k / n if n else float("nan")
