@@ -269,6 +269,14 @@ fn selecting_a_failure_card_highlights_both_points() {
     let highlight = app.projector.highlight.expect("a highlighted pair");
     assert_eq!((highlight.a, highlight.b), (first.a, first.b));
     assert_eq!(app.projector.selected, Some(first.a));
+    // Runs A and B are projected at the same step.
+    let steps: Vec<u64> = app
+        .projector
+        .projections
+        .iter()
+        .map(|p| p.as_ref().unwrap().step)
+        .collect();
+    assert_eq!(steps[0], steps[1]);
     // Both images are points of the projection, so the line can join them.
     let p = app.projector.projections[0].as_ref().unwrap();
     assert!(p.samples.contains(&first.a) && p.samples.contains(&first.b));

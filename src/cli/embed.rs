@@ -56,7 +56,11 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     };
     let mut trainer = Trainer::new(config, dataset.clone(), &device)?;
     trainer.load_checkpoint(&args.checkpoint)?;
-    let embeddings = trainer.embed(&EmbeddingRequest { source, samples })?;
+    let embeddings = trainer.embed(&EmbeddingRequest {
+        source,
+        samples,
+        at_step: None,
+    })?;
     let tsne_config = TsneConfig {
         perplexity: args.perplexity,
         iterations: args.iterations,

@@ -84,6 +84,9 @@ pub struct EmbeddingRequest {
     pub source: EmbeddingSource,
     /// Sample indices to embed.
     pub samples: Vec<usize>,
+    /// Embed once the run has reached this step (so runs A and B can be projected at the
+    /// same step); None or a step already passed: now.
+    pub at_step: Option<u64>,
 }
 
 /// Embeddings as host numbers, row-major `samples.len() × dim`.

@@ -90,6 +90,7 @@ where
                 playing: false,
                 steps_left: 0,
                 eval_every: 0,
+                pending_embeds: Vec::new(),
             };
             worker.eval_every = worker.trainer.config().eval_every;
             let step = worker.trainer.step_count();
@@ -120,6 +121,8 @@ struct Worker {
     playing: bool,
     steps_left: u64,
     eval_every: u64,
+    /// Embedding requests waiting for their step.
+    pending_embeds: Vec<crate::eval::EmbeddingRequest>,
 }
 
 impl Worker {
@@ -225,10 +228,13 @@ impl Worker {
                 }
                 Err(e) => self.error(e.to_string(), false),
             },
-            Command::Embed(request) => match self.trainer.embed(&request) {
-                Ok(e) => self.emit(Event::Embedded(Box::new(e))),
-                Err(e) => self.error(e.to_string(), false),
-            },
+            Command::Embed(request) => {
+                if request.at_step.is_some_and(|s| s > step) {
+                    self.pending_embeds.push(request);
+                } else {
+                    self.embed(&request);
+                }
+            }
             Command::Stop => {
                 self.emit(Event::Finished { step });
                 return false;
@@ -267,6 +273,13 @@ impl Worker {
                 if self.eval_every > 0 && step % self.eval_every == 0 {
                     self.evaluate();
                 }
+                let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_embeds)
+                    .into_iter()
+                    .partition(|r| r.at_step.is_none_or(|s| s <= step));
+                self.pending_embeds = waiting;
+                for request in due {
+                    self.embed(&request);
+                }
             }
             Ok(Err(e)) => {
                 self.playing = false;
@@ -283,6 +296,13 @@ impl Worker {
                 self.steps_left = 0;
                 self.error(format!("the training step panicked: {what}"), true);
             }
+        }
+    }
+
+    fn embed(&mut self, request: &crate::eval::EmbeddingRequest) {
+        match self.trainer.embed(request) {
+            Ok(e) => self.emit(Event::Embedded(Box::new(e))),
+            Err(e) => self.error(e.to_string(), false),
         }
     }
 

@@ -216,12 +216,21 @@ pub fn compute(app: &mut LabApp) {
     };
     let report = app.runs.iter().find_map(|r| r.last_report.clone());
     let samples = subset_samples(dataset, app.settings.projector.subset, report.as_deref());
+    // Both runs embed at the same step: the one behind catches up first. While playing, a few
+    // steps of margin cover rows the window has not received yet.
+    let newest = app.runs.iter().map(|r| r.step).max().unwrap_or(0);
+    let target = if app.playing { newest + 5 } else { newest };
     let request = EmbeddingRequest {
         source: app.settings.projector.source,
         samples,
+        at_step: Some(target),
     };
     for slot in 0..2 {
         app.projector.projections[slot] = None;
+        let behind = target.saturating_sub(app.runs[slot].step);
+        if !app.playing && behind > 0 {
+            app.runs[slot].send(Command::Step(behind));
+        }
         app.runs[slot].send(Command::Embed(request.clone()));
     }
 }
