@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod embed;
 pub mod eval;
+pub mod kernels;
 pub mod model;
 pub mod protocol;
 pub mod toy;

@@ -1,6 +1,8 @@
 //! Window tests on the real app state with egui_kittest (no display needed). Trainers run on
 //! their real background threads; each wait is bounded so a hang fails instead of blocking.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
+
 use cari_mtl::data::synthetic::SyntheticConfig;
 use cari_mtl::ui::LabApp;
 use cari_mtl::ui::app::{Layout, Settings};

@@ -83,20 +83,29 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
+    /// Convolution plus bias. On the CPU (f32) one fused op from `crate::kernels` (im2col +
+    /// GEMM, with its own backward); elsewhere candle's `conv2d` and a broadcast add.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (rows, cols) = self.padding;
-        // candle pads both axes alike; asymmetric kernels (1×7) pad by hand.
-        let (x, pad) = if rows == cols {
-            (x.clone(), rows)
-        } else {
-            (
-                x.pad_with_zeros(2, rows, rows)?
-                    .pad_with_zeros(3, cols, cols)?,
-                0,
-            )
-        };
-        let out_channels = self.bias.dims()[0];
-        x.conv2d(self.weight.as_tensor(), pad, self.stride, 1, 1)?
-            .broadcast_add(&self.bias.as_tensor().reshape((1, out_channels, 1, 1))?)
+        crate::kernels::conv2d_bias(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_tensor(),
+            self.stride,
+            self.padding,
+            false,
+        )
+    }
+
+    /// `relu(self.forward(x))` as one op on the CPU (the ReLU and its backward fused into the
+    /// convolution's), the same values as `forward(x)?.relu()`.
+    pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        crate::kernels::conv2d_bias(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_tensor(),
+            self.stride,
+            self.padding,
+            true,
+        )
     }
 }

@@ -88,6 +88,9 @@ pub struct Forward {
     pub logits: [Tensor; TASKS],
 }
 
+/// Parameters as host values: (name, shape, values), sorted by name.
+pub type HostParams = Vec<(String, Vec<usize>, Vec<f32>)>;
+
 pub struct Network {
     pub preset: Preset,
     pub trunk: Trunk,
@@ -231,7 +234,7 @@ impl Network {
     }
 
     /// Copy every parameter's values to the host: (name, shape, values), sorted by name.
-    pub fn export(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn export(&self) -> Result<HostParams> {
         self.named_vars()?
             .into_iter()
             .map(|(name, var)| {

@@ -38,7 +38,7 @@ impl Trunk {
             Trunk::Tiny(convs) => {
                 let mut x = x.clone();
                 for conv in convs {
-                    x = conv.forward(&x)?.relu()?.max_pool2d(2)?;
+                    x = crate::kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?;
                 }
                 x.flatten_from(1)
             }
@@ -62,7 +62,7 @@ impl ResidualBlock {
         for branch in &self.branches {
             let mut y = x.clone();
             for conv in branch {
-                y = conv.forward(&y)?.relu()?;
+                y = conv.forward_relu(&y)?;
             }
             outs.push(y);
         }
@@ -82,10 +82,21 @@ pub struct PaperTrunk {
     block8: ResidualBlock,
 }
 
+/// The code's 3×3/stride-2 max-pool, as a 2×2/stride-2 pool of the input cropped to the same
+/// output size: candle has no backward for overlapping pooling windows, and our pooling
+/// kernel covers window = stride. Output sizes match the 3×3/2 pool's ((n − 3)/2 + 1).
+fn overlapping_pool(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let out_h = (h - 3) / 2 + 1;
+    let out_w = (w - 3) / 2 + 1;
+    let x = x.narrow(2, 0, 2 * out_h)?.narrow(3, 0, 2 * out_w)?;
+    crate::kernels::max_pool2d(&x, 2)
+}
+
 fn chain(x: &Tensor, convs: &[Conv2d]) -> Result<Tensor> {
     let mut y = x.clone();
     for conv in convs {
-        y = conv.forward(&y)?.relu()?;
+        y = conv.forward_relu(&y)?;
     }
     Ok(y)
 }
@@ -190,21 +201,21 @@ impl PaperTrunk {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         // 160 → 79 → 77 → 77 → pool 38 → 38 → 36 → 17
         let x = chain(x, &self.stem)?;
-        let x = x.max_pool2d_with_stride(3, 2)?;
+        let x = overlapping_pool(&x)?;
         let mut x = chain(&x, &self.stem_after_pool)?;
         for block in &self.block35 {
             x = block.forward(&x)?;
         }
         // 17 → 8, channels 256 + 384 + 256 = 896
-        let pooled = x.max_pool2d_with_stride(3, 2)?;
-        let a0 = self.reduction_a.0.forward(&x)?.relu()?;
+        let pooled = overlapping_pool(&x)?;
+        let a0 = self.reduction_a.0.forward_relu(&x)?;
         let a1 = chain(&x, &self.reduction_a.1)?;
         let mut x = Tensor::cat(&[pooled, a0, a1], 1)?;
         for block in &self.block17 {
             x = block.forward(&x)?;
         }
         // 8 → 3, channels 896 + 384 + 256 + 256 = 1792
-        let mut parts = vec![x.max_pool2d_with_stride(3, 2)?];
+        let mut parts = vec![overlapping_pool(&x)?];
         for branch in &self.reduction_b {
             parts.push(chain(&x, branch)?);
         }

@@ -14,7 +14,7 @@ pub struct TrainerSnapshot {
     pub step: u64,
     pub wall_secs: f64,
     /// (name, shape, values) of every parameter, sorted by name.
-    pub params: Vec<(String, Vec<usize>, Vec<f32>)>,
+    pub params: crate::model::HostParams,
     pub centres: Vec<f32>,
     pub network_optimizer: Vec<Vec<f32>>,
     pub psi_optimizer: Vec<Vec<f32>>,

@@ -101,8 +101,8 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
                 ui.label(egui::RichText::new(h).strong());
             }
             ui.end_row();
-            for i in 0..TASKS {
-                ui.colored_label(TASK_COLOURS[i], Task::ALL[i].key());
+            for (i, colour) in TASK_COLOURS.iter().enumerate() {
+                ui.colored_label(*colour, Task::ALL[i].key());
                 ui.label(format!("{:.3}", e.weights[i]));
                 ui.label(format!("{:.3}", e.losses[i]));
                 ui.label(format!("{:.3}", e.inverse_losses[i]));

@@ -17,7 +17,7 @@ impl MinMaxPyramid {
         self.levels[0].push((value, value));
         let mut level = 0;
         // Whenever a level gains a complete pair, the level above gains their merge.
-        while self.levels[level].len() % 2 == 0 {
+        while self.levels[level].len().is_multiple_of(2) {
             let n = self.levels[level].len();
             let (a, b) = (self.levels[level][n - 2], self.levels[level][n - 1]);
             if self.levels.len() == level + 1 {

@@ -87,7 +87,11 @@ pub struct ProjectorState {
 /// A readable colour per identity: golden-ratio hues at two lightness levels.
 pub fn identity_colour(identity: usize) -> Color32 {
     let hue = (identity as f32 * 0.618_034).fract();
-    let value = if identity % 2 == 0 { 0.85 } else { 0.65 };
+    let value = if identity.is_multiple_of(2) {
+        0.85
+    } else {
+        0.65
+    };
     egui::ecolor::Hsva::new(hue, 0.8, value, 1.0).into()
 }
 

@@ -8,6 +8,9 @@ use crate::toy::{ToyConfig, ToyRow, ToyRule, simulate};
 
 const TOY_COLOURS: [egui::Color32; 3] = super::TASK_COLOURS;
 
+/// Both runs of the last settings (left config, right rule) and their rows or error.
+type ToyCache = (ToyConfig, ToyRule, Result<[Vec<ToyRow>; 2], String>);
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ToyPanel {
@@ -15,7 +18,7 @@ pub struct ToyPanel {
     pub config: ToyConfig,
     pub right_rule: ToyRule,
     #[serde(skip)]
-    cache: Option<(ToyConfig, ToyRule, Result<[Vec<ToyRow>; 2], String>)>,
+    cache: Option<ToyCache>,
 }
 
 impl Default for ToyPanel {

@@ -1,0 +1,173 @@
+//! Where the time of the reference training step (BENCH-MODEL.md, `cari-mtl bench --reference`)
+//! goes: forward, backward and optimiser timed apart, for three ways of writing the trunk —
+//! `plain` (conv.forward + relu + candle max_pool2d, as the crate's callers do today),
+//! `relu` (conv.forward_relu + candle max_pool2d) and `fused` (forward_relu +
+//! kernels::max_pool2d) — plus the embedding pass for each.
+//!
+//! cargo run --release --example step_profile [steps]
+
+use std::time::Instant;
+
+use anyhow::Result;
+use candle_core::{D, DType, Device, Tensor};
+use cari_mtl::kernels;
+use cari_mtl::model::layers::Builder;
+use cari_mtl::train::config::OptimizerKind;
+use cari_mtl::train::losses::{centre_loss, masked_cross_entropy};
+use cari_mtl::train::optim::Optimizer;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() -> Result<()> {
+    let steps: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let device = Device::Cpu;
+    let varmap = candle_nn::VarMap::new();
+    let mut b = Builder::new(&varmap, &device);
+    let convs = [
+        b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
+        b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
+        b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
+        b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
+    ];
+    let mut heads = Vec::new();
+    for h in 0..3 {
+        heads.push((
+            b.linear(&format!("h{h}.a"), 256, 128)?,
+            b.linear(&format!("h{h}.b"), 128, 200)?,
+        ));
+    }
+    let psi = b.linear("psi", 256, 3)?;
+    for var in varmap.all_vars() {
+        var.set(&(Tensor::randn(0f32, 1.0, var.dims(), &device)? * 0.05)?)?;
+    }
+    let all_vars = varmap.all_vars();
+    let mut opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, all_vars)?;
+    let batch = 64;
+    let images = Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), &device)?;
+    let labels: Vec<Tensor> = (0..3)
+        .map(|_| {
+            Tensor::rand(0f32, 200.0, batch, &device)?
+                .floor()?
+                .to_dtype(DType::U32)
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let ones = Tensor::ones(batch, DType::F32, &device)?;
+    let centres = Tensor::zeros((batch, 128), DType::F32, &device)?;
+    let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
+
+    for variant in ["plain", "relu", "fused"] {
+        let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
+            let mut x = x.clone();
+            for (i, conv) in convs.iter().enumerate() {
+                x = match variant {
+                    "plain" => conv.forward(&x)?.relu()?,
+                    _ => conv.forward_relu(&x)?,
+                };
+                if i < 3 {
+                    x = match variant {
+                        "fused" => kernels::max_pool2d(&x, 2)?,
+                        _ => x.max_pool2d(2)?,
+                    };
+                }
+            }
+            x.mean(D::Minus1)?.mean(D::Minus1)
+        };
+        let (mut fwd, mut bwd, mut upd, mut total) = (vec![], vec![], vec![], vec![]);
+        for s in 0..steps + 3 {
+            let t0 = Instant::now();
+            let z = trunk(&images)?;
+            let mut losses = Vec::new();
+            for (h, (a, bl)) in heads.iter().enumerate() {
+                let hidden = a.forward(&z)?.relu()?;
+                let logits = bl.forward(&hidden)?;
+                let mut loss = masked_cross_entropy(&logits, &labels[h], &ones, batch)?;
+                if h == 0 {
+                    loss = (loss + (centre_loss(&hidden, &centres)? * 0.01)?)?;
+                }
+                losses.push(loss);
+            }
+            let losses = Tensor::stack(&losses, 0)?;
+            let w = candle_nn::ops::softmax_last_dim(&psi.forward(&z)?)?.mean(0)?;
+            let net = (w.detach() * &losses)?.sum_all()?;
+            let l4 = (w * losses.detach().recip()?)?.sum_all()?;
+            let loss = (net + l4)?;
+            let t1 = Instant::now();
+            let grads = loss.backward()?;
+            let t2 = Instant::now();
+            opt.step(&grads, 0.01, 0.0)?;
+            let t3 = Instant::now();
+            if s >= 3 {
+                fwd.push((t1 - t0).as_secs_f64() * 1e3);
+                bwd.push((t2 - t1).as_secs_f64() * 1e3);
+                upd.push((t3 - t2).as_secs_f64() * 1e3);
+                total.push((t3 - t0).as_secs_f64() * 1e3);
+            }
+        }
+        let t = Instant::now();
+        for k in 0..10 {
+            let x = all.narrow(0, k * 200, 200)?.detach();
+            let z = trunk(&x)?;
+            let h = heads[0].0.forward(&z)?.relu()?;
+            let _ = h.to_vec2::<f32>()?;
+        }
+        let embed = t.elapsed().as_secs_f64();
+        println!(
+            "{variant:>6}: step {:.1} ms (forward {:.1}, backward {:.1}, optimiser {:.1}); embedding pass {:.2} s",
+            median(total),
+            median(fwd),
+            median(bwd),
+            median(upd),
+            embed
+        );
+    }
+
+    // candle's max_pool2d backward vs kernels::max_pool2d on one 2×2 window with one maximum.
+    let x = candle_core::Var::from_slice(&[1f32, 4., 2., 3.], (1, 1, 2, 2), &device)?;
+    for (name, y) in [
+        ("candle ", x.as_tensor().max_pool2d(2)?),
+        ("kernels", kernels::max_pool2d(x.as_tensor(), 2)?),
+    ] {
+        let g = y.sum_all()?.backward()?;
+        let dx = g
+            .get(x.as_tensor())
+            .map(|t| t.flatten_all()?.to_vec1::<f32>());
+        println!("{name} max_pool2d gradient of the window [1, 4, 2, 3]: {dx:?}");
+    }
+
+    // Per-layer conv timings (batch 64), forward and backward, ours vs candle's.
+    let shapes = [(3, 32, 64), (32, 64, 32), (64, 128, 16), (128, 256, 8)];
+    for (c, o, hw) in shapes {
+        let x =
+            candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (batch, c, hw, hw), &device)?)?;
+        let w = candle_core::Var::from_tensor(&Tensor::randn(0f32, 0.1, (o, c, 3, 3), &device)?)?;
+        let time = |f: &dyn Fn() -> candle_core::Result<()>| -> candle_core::Result<f64> {
+            f()?;
+            let mut v = Vec::new();
+            for _ in 0..5 {
+                let t = Instant::now();
+                f()?;
+                v.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok(median(v))
+        };
+        let ours_f =
+            time(&|| kernels::conv2d(x.as_tensor(), w.as_tensor(), 1, (1, 1)).map(|_| ()))?;
+        let ours_fb = time(&|| {
+            kernels::conv2d(x.as_tensor(), w.as_tensor(), 1, (1, 1))?
+                .sum_all()?
+                .backward()
+                .map(|_| ())
+        })?;
+        let theirs_f = time(&|| x.as_tensor().conv2d(w.as_tensor(), 1, 1, 1, 1).map(|_| ()))?;
+        println!(
+            "conv {c:>3}→{o:>3} at {hw:>2}×{hw:<2}: ours forward {ours_f:.1} ms, forward+backward {ours_fb:.1} ms; candle forward {theirs_f:.1} ms"
+        );
+    }
+    Ok(())
+}

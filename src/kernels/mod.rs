@@ -1,0 +1,13 @@
+//! Hand-written CPU kernels as candle custom ops, for the parts of a training step where
+//! candle's own CPU code is slow (convolution backward above all).
+//!
+//! This is the only place in the crate where `unsafe` is allowed: the calls into the `gemm`
+//! crate take raw pointers. Each such call sits behind a safe wrapper that checks the bounds
+//! first, and carries a `// SAFETY:` note.
+#![allow(unsafe_code)]
+
+pub mod conv;
+pub mod pool;
+
+pub use conv::{conv2d, conv2d_bias};
+pub use pool::max_pool2d;
