@@ -263,45 +263,46 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         &open_out.embeddings[0][r * dim..(r + 1) * dim]
     };
 
-    // Verification pairs.
+    // Verification pairs: the protocol's, or generated caricature–photo pairs of the
+    // held-out identities.
+    let generated = || {
+        let labelled: Vec<(usize, usize, bool)> = dataset
+            .splits
+            .open
+            .iter()
+            .map(|&i| {
+                (
+                    i,
+                    samples[i].identity,
+                    samples[i].modality == Modality::Caricature,
+                )
+            })
+            .collect();
+        metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
+    };
     let raw_pairs: Vec<(usize, usize, bool, usize)> = match protocol {
         Some(p) if !p.verification.is_empty() => p
             .verification
             .iter()
             .map(|v| (v.a, v.b, v.same, v.fold))
             .collect(),
-        _ => {
-            let labelled: Vec<(usize, usize, bool)> = dataset
-                .splits
-                .open
-                .iter()
-                .map(|&i| {
-                    (
-                        i,
-                        samples[i].identity,
-                        samples[i].modality == Modality::Caricature,
-                    )
-                })
-                .collect();
-            metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
-        }
+        _ => generated(),
     };
     if raw_pairs.is_empty() {
         return Err(EvalError::Data(
             "no caricature–photo pairs among the held-out identities".into(),
         ));
     }
-    let mut scored = Vec::with_capacity(raw_pairs.len());
-    let mut pairs = Vec::with_capacity(raw_pairs.len());
-    for &(a, b, same, fold) in &raw_pairs {
-        let d = metrics::squared_distance(emb(a), emb(b));
-        scored.push(metrics::ScoredPair {
-            distance: d,
-            same,
-            fold,
-        });
-        pairs.push((a, b, d, same));
-    }
+    // Scored pairs for the metrics, and (a, b, distance, same) for the failure inspector.
+    let score = |raw: &[(usize, usize, bool, usize)]| -> (Vec<metrics::ScoredPair>, Vec<(usize, usize, f32, bool)>) {
+        raw.iter()
+            .map(|&(a, b, same, fold)| {
+                let distance = metrics::squared_distance(emb(a), emb(b));
+                (metrics::ScoredPair { distance, same, fold }, (a, b, distance, same))
+            })
+            .unzip()
+    };
+    let (mut scored, mut pairs) = score(&raw_pairs);
     // A protocol restricted to the held-out identities can leave a fold without same or
     // without different pairs: its pairs are then spread over 10 stratified folds again, and
     // if even that is too few, generated caricature–photo pairs of the held-out identities
@@ -318,31 +319,8 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
                     v
                 }
                 Err(_) => {
-                    let labelled: Vec<(usize, usize, bool)> = dataset
-                        .splits
-                        .open
-                        .iter()
-                        .map(|&i| {
-                            (
-                                i,
-                                samples[i].identity,
-                                samples[i].modality == Modality::Caricature,
-                            )
-                        })
-                        .collect();
-                    scored.clear();
-                    pairs.clear();
-                    for (a, b, same, fold) in metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
-                    {
-                        let d = metrics::squared_distance(emb(a), emb(b));
-                        scored.push(metrics::ScoredPair {
-                            distance: d,
-                            same,
-                            fold,
-                        });
-                        pairs.push((a, b, d, same));
-                    }
-                    folds_note = " for identification; too few of its verification pairs fall among held-out identities, so verification uses generated pairs of them";
+                    (scored, pairs) = score(&generated());
+                    folds_note = " where it applies; too few of its verification pairs fall among held-out identities, so verification uses generated caricature–photo pairs of them";
                     metrics::verification(&scored).map_err(|e| {
                         EvalError::Data(format!("{first}; with generated pairs: {e}"))
                     })?
