@@ -498,3 +498,37 @@ fn paper_preset_takes_a_training_step() {
         .unwrap();
     assert_ne!(before, after, "Ψ trains under the paper preset too");
 }
+
+#[test]
+fn explain_panel_shows_the_trainers_numbers() {
+    let data = tiny_dataset(10);
+    let config = TrainConfig {
+        seed: 10,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let mut t = Trainer::new(config, data, &Device::Cpu).unwrap();
+    t.step().unwrap();
+    let row = t.step().unwrap();
+    let e = cari_mtl::ui::explain::explain(&row);
+    assert_eq!(e.step, row.step);
+    for i in 0..3 {
+        assert_eq!(e.weights[i], row.weights[i] as f64);
+        assert_eq!(e.losses[i], row.losses[i] as f64);
+        assert!((e.inverse_losses[i] - 1.0 / (row.losses[i] as f64 + 0.01)).abs() < 1e-12);
+    }
+    let total: f64 = (0..3)
+        .map(|i| row.weights[i] as f64 * row.losses[i] as f64)
+        .sum();
+    assert!((e.total_loss - total).abs() < 1e-9);
+    // The sentence names the task whose loss the trainer reported largest.
+    let hardest = (0..3)
+        .max_by(|&a, &b| row.losses[a].total_cmp(&row.losses[b]))
+        .unwrap();
+    assert!(
+        e.sentence
+            .starts_with(cari_mtl::protocol::Task::ALL[hardest].key()),
+        "{}",
+        e.sentence
+    );
+}

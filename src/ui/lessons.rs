@@ -30,15 +30,17 @@ pub enum Lesson {
     ProposedChases,
     SwitchMidRun,
     HardestChanges,
+    ReadingEmbeddings,
 }
 
 impl Lesson {
-    pub const ALL: [Lesson; 5] = [
+    pub const ALL: [Lesson; 6] = [
         Lesson::TwoTasksToy,
         Lesson::NaiveStarves,
         Lesson::ProposedChases,
         Lesson::SwitchMidRun,
         Lesson::HardestChanges,
+        Lesson::ReadingEmbeddings,
     ];
 
     pub fn title(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Lesson {
             Lesson::ProposedChases => "3 · Proposed chases the hard task",
             Lesson::SwitchMidRun => "4 · Switching strategy mid-run",
             Lesson::HardestChanges => "5 · When the hardest task changes",
+            Lesson::ReadingEmbeddings => "6 · Reading the t-SNE and the failures",
         }
     }
 
@@ -68,6 +71,9 @@ impl Lesson {
             Lesson::HardestChanges => {
                 "Make photo identification unlearnable with 'visual: shuffle-labels' in both runs: its loss jumps to the top. Proposed moves its largest weight to visual within a few dozen steps; naive turns away from it. Restore it with 'none'."
             }
+            Lesson::ReadingEmbeddings => {
+                "Press Play, wait for the evaluation at step 200, then 'Project runs A and B'. Each colour is one held-out person, circles are photos and triangles caricatures: a good verification embedding puts a person's caricatures next to their photos. On the right, the worst false positives (different people judged the same) and false negatives; select a card to see where its two images sit in both projections."
+            }
         }
     }
 
@@ -80,6 +86,7 @@ impl Lesson {
                 Control::Strategy | Control::Fork | Control::Explain
             ),
             Lesson::HardestChanges => matches!(control, Control::Perturb | Control::Explain),
+            Lesson::ReadingEmbeddings => matches!(control, Control::Strategy),
         }
     }
 
@@ -112,6 +119,14 @@ impl Lesson {
                 ];
                 s.explain_run = if self == Lesson::NaiveStarves { 1 } else { 0 };
                 s.show_explain = true;
+            }
+            Lesson::ReadingEmbeddings => {
+                s.tab = Tab::Projector;
+                s.strategies = [
+                    StrategyConfig::new(Strategy::Proposed),
+                    StrategyConfig::new(Strategy::Naive),
+                ];
+                s.eval_every = 200;
             }
             Lesson::SwitchMidRun => {
                 s.tab = Tab::Lab;
