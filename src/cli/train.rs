@@ -150,7 +150,13 @@ pub fn load_dataset(config: &TrainConfig, quiet: bool) -> Result<Arc<Dataset>> {
     let dataset = crate::data::load(config, &progress)
         .with_context(|| format!("dataset '{}'", config.dataset))?;
     bar.finish_and_clear();
-    if !quiet && !dataset.report.skipped_images.is_empty() {
+    if !quiet {
+        eprintln!(
+            "dataset {}: {} images of {} identities",
+            dataset.name,
+            dataset.images.len(),
+            dataset.images.identities.len()
+        );
         eprintln!("{}", crate::data::report_text(&dataset.report));
     }
     Ok(Arc::new(dataset))
