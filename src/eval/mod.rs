@@ -120,7 +120,7 @@ pub struct EvalReport {
     pub spread: BTreeMap<String, f64>,
     pub verification: metrics::Verification,
     /// Verification pairs (sample a, sample b, squared distance, same person).
-    pub pairs: Vec<(usize, usize, f32, bool)>,
+    pub pairs: Vec<DistancePair>,
     pub c2p: Vec<ProbeOutcome>,
     pub p2c: Vec<ProbeOutcome>,
     /// The verification embeddings of `open` samples, for the projector.
@@ -280,7 +280,7 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
             .collect();
         metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
     };
-    let raw_pairs: Vec<(usize, usize, bool, usize)> = match protocol {
+    let raw_pairs: Vec<RawPair> = match protocol {
         Some(p) if !p.verification.is_empty() => p
             .verification
             .iter()
@@ -294,11 +294,18 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         ));
     }
     // Scored pairs for the metrics, and (a, b, distance, same) for the failure inspector.
-    let score = |raw: &[(usize, usize, bool, usize)]| -> (Vec<metrics::ScoredPair>, Vec<(usize, usize, f32, bool)>) {
+    let score = |raw: &[RawPair]| -> (Vec<metrics::ScoredPair>, Vec<DistancePair>) {
         raw.iter()
             .map(|&(a, b, same, fold)| {
                 let distance = metrics::squared_distance(emb(a), emb(b));
-                (metrics::ScoredPair { distance, same, fold }, (a, b, distance, same))
+                (
+                    metrics::ScoredPair {
+                        distance,
+                        same,
+                        fold,
+                    },
+                    (a, b, distance, same),
+                )
             })
             .unzip()
     };
@@ -443,6 +450,11 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         },
     })
 }
+
+/// A verification pair before scoring: (sample a, sample b, same person, fold).
+type RawPair = (usize, usize, bool, usize);
+/// A scored pair for the failure inspector: (sample a, sample b, squared distance, same person).
+type DistancePair = (usize, usize, f32, bool);
 
 /// Mean and population standard deviation (NaN for an empty list).
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
