@@ -106,11 +106,6 @@ pub enum Command {
 /// Events a trainer thread sends out.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// Dataset generation or model building progress, 0..=1, with what is being done.
-    Preparing {
-        what: String,
-        fraction: f32,
-    },
     /// The dataset and model are ready; training can start.
     Ready(RunInfo),
     /// New step rows, oldest first.

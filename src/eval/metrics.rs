@@ -14,6 +14,8 @@
 
 use rayon::prelude::*;
 use std::cmp::Ordering;
+
+use super::mean_std;
 use std::collections::{BTreeMap, HashSet};
 
 /// FAR target of [`Verification::val_far_0_1`]: 0.1 %.
@@ -294,17 +296,6 @@ pub fn auc(pairs: &[ScoredPair]) -> Result<f64, String> {
         same_before += s;
     }
     Ok(u2 as f64 / (2.0 * n_same as f64 * n_diff as f64))
-}
-
-/// Mean and population standard deviation (ddof 0).
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0);
-    }
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-    (mean, var.sqrt())
 }
 
 /// Full ROC over `pairs` (one point per distinct distance, from (0,0) to (1,1)), thinned to at most

@@ -9,7 +9,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::trainer::{TrainError, Trainer};
@@ -26,17 +25,12 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub struct TrainerHandle {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl TrainerHandle {
     /// Send a command; false when the thread has ended.
     pub fn send(&self, command: Command) -> bool {
         self.commands.send(command).is_ok()
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 }
 
@@ -56,7 +50,8 @@ where
 {
     let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
     let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
-    let thread = std::thread::Builder::new()
+    // The thread is detached: a UI never waits for a step to finish (see Drop).
+    std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
             let fatal = |message: String| {
@@ -107,7 +102,6 @@ where
     Ok(TrainerHandle {
         commands: command_tx,
         events: event_rx,
-        thread: Some(thread),
     })
 }
 

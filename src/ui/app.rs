@@ -12,7 +12,7 @@ use crate::train::config::{LearningRates, TrainConfig};
 use crate::train::worker::Waker;
 use crate::weighting::{Strategy, StrategyConfig};
 
-use super::files::{FileAction, FileDialogs};
+use super::files::FileDialogs;
 use super::lessons::Lesson;
 use super::run::{RunSlot, RunStatus, SlotRequest};
 use super::toy::ToyPanel;
@@ -601,25 +601,7 @@ impl eframe::App for LabApp {
     }
 }
 
-/// For `FileAction` users that need to know a slot's name.
+/// The name of run slot 0 or 1.
 pub fn slot_name(slot: usize) -> &'static str {
     if slot == 0 { "A" } else { "B" }
-}
-
-impl FileAction {
-    pub fn describe(&self) -> String {
-        match self {
-            FileAction::ExportCsv(s) => format!("export run {} metrics as CSV", slot_name(*s)),
-            FileAction::SavePlotsPng => "save the window as PNG".into(),
-            FileAction::SaveCheckpoint(s) => format!("save run {} checkpoint", slot_name(*s)),
-            FileAction::LoadCheckpoint(s) => {
-                format!("load a checkpoint into run {}", slot_name(*s))
-            }
-            FileAction::SaveConfig => "save the run configuration".into(),
-            FileAction::LoadConfig => "load a run configuration".into(),
-            FileAction::ExportFailureSheet(s) => {
-                format!("export run {} failure sheet", slot_name(*s))
-            }
-        }
-    }
 }

@@ -304,12 +304,12 @@ fn plot_ui(
                 Quantity::Losses => bounds.max()[1],
             };
             for marker in &history.markers {
-                let x = history
-                    .rows
-                    .iter()
-                    .position(|r| r.step >= marker.step)
-                    .map(|i| x_of(history, i, wall))
-                    .unwrap_or(marker.step as f64);
+                let i = history.rows.partition_point(|r| r.step < marker.step);
+                let x = if i < history.len() {
+                    x_of(history, i, wall)
+                } else {
+                    marker.step as f64
+                };
                 let colour = if k == 0 {
                     Color32::from_rgb(160, 60, 200)
                 } else {

@@ -58,10 +58,6 @@ pub struct FileDialogs {
 }
 
 impl FileDialogs {
-    pub fn is_open(&self) -> bool {
-        self.pending.is_some()
-    }
-
     /// Open a dialog for `action` on a thread.
     pub fn open(&mut self, action: FileAction) -> Result<(), String> {
         if self.pending.is_some() {

@@ -175,26 +175,6 @@ impl RunHistory {
         }
     }
 
-    /// Drop rows after `step` (a restore went back in time).
-    pub fn truncate_after(&mut self, step: u64) {
-        let keep = self.rows.partition_point(|r| r.step <= step);
-        if keep == self.rows.len() {
-            return;
-        }
-        let rows: Vec<StepMetrics> = self.rows[..keep].to_vec();
-        let markers: Vec<Marker> = self
-            .markers
-            .iter()
-            .filter(|m| m.step <= step)
-            .cloned()
-            .collect();
-        *self = RunHistory::new(self.smoothing);
-        for r in rows {
-            self.push(r);
-        }
-        self.markers = markers;
-    }
-
     /// Index range of rows whose x (step or wall seconds) lies in `[x0, x1]`, one row of margin.
     pub fn visible_range(&self, x0: f64, x1: f64, wall_time: bool) -> (usize, usize) {
         let x = |r: &StepMetrics| {

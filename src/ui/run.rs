@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::data::Dataset;
 use crate::eval::EvalReport;
-use crate::protocol::{Command, Event, RunInfo, TASKS, Task};
+use crate::protocol::{Command, Event, RunInfo, TASKS};
 use crate::train::config::{Perturbation, TrainConfig};
 use crate::train::snapshot::TrainerSnapshot;
 use crate::train::trainer::{Trainer, select_device};
@@ -136,7 +136,6 @@ impl RunSlot {
     /// Apply one event to the slot's state.
     pub fn apply(&mut self, event: Event) -> Option<SlotRequest> {
         match event {
-            Event::Preparing { .. } => {}
             Event::Ready(info) => {
                 self.info = Some(info);
                 self.status = RunStatus::Paused("ready".into());
@@ -243,21 +242,5 @@ impl RunSlot {
             }
         }
         None
-    }
-
-    /// Latest raw weights and losses, if any step was taken.
-    pub fn latest(&self) -> Option<([f32; TASKS], [f32; TASKS])> {
-        self.history.rows.last().map(|r| (r.weights, r.losses))
-    }
-
-    /// The task with the largest smoothed loss now.
-    pub fn hardest_task(&self) -> Option<Task> {
-        let n = self.history.len();
-        if n == 0 {
-            return None;
-        }
-        let (_, losses) = self.history.smoothed_at(n - 1);
-        let i = (0..TASKS).max_by(|&a, &b| losses[a].total_cmp(&losses[b]))?;
-        Some(Task::ALL[i])
     }
 }

@@ -36,10 +36,7 @@ impl Dwa {
         for i in 0..TASKS {
             ratio[i] = last[i] / previous[i].max(1e-12);
         }
-        let max = ratio.iter().cloned().fold(f32::MIN, f32::max);
-        let exp = ratio.map(|r| ((r - max) / temperature).exp());
-        let sum: f32 = exp.iter().sum();
-        exp.map(|e| TASKS as f32 * e / sum)
+        super::softmax(ratio.map(|r| r / temperature)).map(|w| TASKS as f32 * w)
     }
 
     fn current(&self) -> [f32; TASKS] {

@@ -227,6 +227,14 @@ pub fn normalised(w: [f32; TASKS]) -> [f32; TASKS] {
     }
 }
 
+/// Softmax over the tasks (the maximum is subtracted first, so large inputs stay finite).
+pub fn softmax(x: [f32; TASKS]) -> [f32; TASKS] {
+    let max = x.iter().copied().fold(f32::MIN, f32::max);
+    let exp = x.map(|v| (v - max).exp());
+    let sum: f32 = exp.iter().sum();
+    exp.map(|e| e / sum)
+}
+
 /// What a rule sees each step.
 pub struct WeightInputs<'a> {
     /// The trunk's output Z, `[batch, z_dim]`, attached to the graph.

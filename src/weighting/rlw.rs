@@ -24,10 +24,7 @@ impl Rlw {
 
     pub fn draw(&mut self) -> [f32; TASKS] {
         let eps: [f32; TASKS] = std::array::from_fn(|_| StandardNormal.sample(&mut self.rng));
-        let max = eps.iter().cloned().fold(f32::MIN, f32::max);
-        let exp = eps.map(|e| (e - max).exp());
-        let sum: f32 = exp.iter().sum();
-        exp.map(|e| e / sum)
+        super::softmax(eps)
     }
 }
 
