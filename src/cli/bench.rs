@@ -117,10 +117,11 @@ pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
     let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
         let mut x = x.clone();
         for (i, conv) in convs.iter().enumerate() {
-            x = conv.forward_relu(&x)?;
-            if i < 3 {
-                x = crate::kernels::max_pool2d(&x, 2)?;
-            }
+            x = if i < 3 {
+                conv.forward_relu_pool(&x, 2)?
+            } else {
+                conv.forward_relu(&x)?
+            };
         }
         x.mean(D::Minus1)?.mean(D::Minus1)
     };

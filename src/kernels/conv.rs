@@ -12,6 +12,13 @@
 //! - grad weight: `dW = Σ_n dout_n · col_nᵀ`, summed per thread over a slice of the batch and
 //!   the partial sums added at the end; the bias gradient is `Σ_n Σ_l dout_n`.
 //!
+//! The op can end with a ReLU and a max-pool ([`conv2d_bias_relu_pool`]): each image's
+//! convolution output is pooled in a scratch buffer while it is in cache, and the forward keeps
+//! one byte per output saying where its value came from (the window position of the maximum,
+//! or "ReLU off"). The backward is one sweep over the batch: per image it rebuilds the unpooled
+//! gradient from those bytes in a scratch buffer, then computes `dx_n` and adds to `dW`, so no
+//! full-size intermediate tensor (unpooled output, its gradient, a ReLU mask) is ever stored.
+//!
 //! A 1×1 convolution with stride 1 and no padding has `col_n = x_n` and skips the copies.
 //! Images are spread over rayon's threads (one single-threaded GEMM each) when the batch is
 //! at least twice the thread count; otherwise images go one by one and each GEMM uses all
@@ -20,6 +27,7 @@
 //! On other devices or dtypes, [`conv2d`] and [`conv2d_bias`] fall back to candle's own ops.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
@@ -33,7 +41,7 @@ pub fn conv2d(
     padding: (usize, usize),
 ) -> Result<Tensor> {
     if use_fast_path(x, weight) {
-        x.apply_op2(weight, Conv2d { stride, padding })
+        x.apply_op2(weight, ConvNoBias(Conv::new(stride, padding, Tail::NONE)))
     } else {
         candle_conv2d(x, weight, stride, padding)
     }
@@ -49,25 +57,46 @@ pub fn conv2d_bias(
     padding: (usize, usize),
     relu: bool,
 ) -> Result<Tensor> {
+    conv2d_bias_tail(x, weight, bias, stride, padding, Tail { relu, pool: 1 })
+}
+
+/// `max_pool2d(relu(conv2d(x, weight) + bias), pool)` as one op: each image's convolution
+/// output is pooled while it is still in cache and never stored, and the backward pass sends
+/// each pooled gradient straight to its window's maximum (the same values as
+/// [`super::max_pool2d`] after [`conv2d_bias`] with the ReLU). Windows are `pool × pool` with
+/// stride `pool`, `1 ≤ pool ≤ 15`.
+pub fn conv2d_bias_relu_pool(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: (usize, usize),
+    pool: usize,
+) -> Result<Tensor> {
+    conv2d_bias_tail(x, weight, bias, stride, padding, Tail { relu: true, pool })
+}
+
+fn conv2d_bias_tail(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: (usize, usize),
+    tail: Tail,
+) -> Result<Tensor> {
     if use_fast_path(x, weight) && bias.device().is_cpu() && bias.dtype() == DType::F32 {
-        x.apply_op3(
-            weight,
-            bias,
-            Conv2dBias {
-                stride,
-                padding,
-                relu,
-            },
-        )
+        x.apply_op3(weight, bias, ConvBias(Conv::new(stride, padding, tail)))
     } else {
         let out_channels = bias.dim(0)?;
-        let y = candle_conv2d(x, weight, stride, padding)?.broadcast_add(&bias.reshape((
-            1,
-            out_channels,
-            1,
-            1,
-        ))?)?;
-        if relu { y.relu() } else { Ok(y) }
+        let mut y = candle_conv2d(x, weight, stride, padding)?
+            .broadcast_add(&bias.reshape((1, out_channels, 1, 1))?)?;
+        if tail.relu {
+            y = y.relu()?;
+        }
+        if tail.pool > 1 {
+            y = super::max_pool2d(&y, tail.pool)?;
+        }
+        Ok(y)
     }
 }
 
@@ -380,156 +409,449 @@ fn matmul(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The three computations
+// Pooling and the ReLU inside the op
 
-/// Output `[N, O, OH, OW]` of the convolution, bias added and ReLU applied if asked.
-fn forward(g: &Geom, x: &[f32], w: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
-    let (k, l) = (g.k(), g.l());
-    let mut out = vec![0f32; g.n * g.out_image_len()];
-    let par = g.gemm_parallelism();
-    let image = |col: &mut Vec<f32>, dst: &mut [f32], src: &[f32]| {
-        let col: &[f32] = if g.pointwise() {
-            src
-        } else {
-            col.resize(k * l, 0.0);
-            im2col(g, src, col);
-            col
-        };
-        if let Some(bias) = bias {
-            for (row, &b) in dst.chunks_exact_mut(l).zip(bias) {
-                row.fill(b);
-            }
+/// Marks an output whose gradient is zero: the ReLU was off (its value ≤ 0).
+const INACTIVE: u8 = u8::MAX;
+
+/// Largest pooling window side: window positions must fit in a `u8` below [`INACTIVE`].
+const MAX_POOL: usize = 15;
+
+/// Geometry of the pooled output: `k × k` windows with stride `k` over the convolution's
+/// `OH × OW` output; rows and columns left over at the bottom and right are dropped.
+#[derive(Clone, Copy, Debug)]
+struct Pool {
+    k: usize,
+    ph: usize,
+    pw: usize,
+}
+
+impl Pool {
+    fn new(g: &Geom, k: usize) -> Result<Pool> {
+        if k == 0 || k > MAX_POOL {
+            bail!("conv2d: pooling window {k} must be between 1 and {MAX_POOL}");
         }
-        let lhs = Mat {
-            data: w,
-            rs: k,
-            cs: 1,
-        };
-        let rhs = Mat {
-            data: col,
-            rs: l,
-            cs: 1,
-        };
-        matmul(g.o, l, k, dst, l, bias.is_some(), lhs, rhs, par);
-        if relu {
-            for v in dst.iter_mut() {
-                *v = v.max(0.0);
-            }
+        if g.oh < k || g.ow < k {
+            bail!(
+                "conv2d: pooling window {k} does not fit the {}×{} output",
+                g.oh,
+                g.ow
+            );
         }
+        Ok(Pool {
+            k,
+            ph: g.oh / k,
+            pw: g.ow / k,
+        })
+    }
+
+    /// Pooled values per image.
+    fn image_len(&self, g: &Geom) -> usize {
+        g.o * self.ph * self.pw
+    }
+}
+
+/// Max-pools one image's convolution output `pre` (`[O, OH, OW]`) into `dst` (`[O, PH, PW]`),
+/// then applies the ReLU if `relu`. `route` gets, per pooled value, the position of the
+/// window's maximum (row-major; the first one on ties, as in PyTorch) or [`INACTIVE`] where the
+/// ReLU is off. NaN propagates: a window holding one pools to NaN.
+fn pool_image(g: &Geom, p: &Pool, relu: bool, pre: &[f32], dst: &mut [f32], route: &mut [u8]) {
+    let plane_len = p.ph * p.pw;
+    for ((plane, dst), route) in pre
+        .chunks_exact(g.l())
+        .zip(dst.chunks_exact_mut(plane_len))
+        .zip(route.chunks_exact_mut(plane_len))
+    {
+        // Literal window sizes let the compiler specialise (and vectorise) the common cases.
+        match p.k {
+            2 => pool_plane(2, g.ow, p, relu, plane, dst, route),
+            3 => pool_plane(3, g.ow, p, relu, plane, dst, route),
+            k => pool_plane(k, g.ow, p, relu, plane, dst, route),
+        }
+    }
+}
+
+/// Windows handled together in [`pool_plane`]: a fixed count the compiler can unroll into
+/// vector lanes.
+const LANES: usize = 8;
+
+/// [`pool_image`] for one channel, `LANES` neighbouring windows at a time (each a vector lane,
+/// the window position of the maximum kept as an f32 so that all lanes have one width); the
+/// comparisons are written without short-circuits so that they become selects, not branches
+/// mispredicted half the time.
+#[inline(always)]
+fn pool_plane(
+    k: usize,
+    ow: usize,
+    p: &Pool,
+    relu: bool,
+    plane: &[f32],
+    dst: &mut [f32],
+    route: &mut [u8],
+) {
+    let finish = |best: f32, at: f32, d: &mut f32, r: &mut u8| {
+        // `!(best <= 0)` keeps NaN.
+        let active = !relu || !(best <= 0.0);
+        *d = if active { best } else { 0.0 };
+        *r = if active { at as u8 } else { INACTIVE };
     };
-    let (in_len, out_len) = (g.image_len(), g.out_image_len());
+    for (py, (drow, rrow)) in dst
+        .chunks_exact_mut(p.pw)
+        .zip(route.chunks_exact_mut(p.pw))
+        .enumerate()
+    {
+        let top = py * k * ow;
+        let mut px = 0;
+        while px + LANES <= p.pw {
+            let mut best = [0f32; LANES];
+            let mut at = [0f32; LANES];
+            let mut nan = [false; LANES];
+            for ky in 0..k {
+                let start = top + ky * ow + px * k;
+                let row = &plane[start..start + LANES * k];
+                for kx in 0..k {
+                    let pos = (ky * k + kx) as f32;
+                    for lane in 0..LANES {
+                        let v = row[lane * k + kx];
+                        let better = (ky == 0 && kx == 0) | (v > best[lane]);
+                        best[lane] = if better { v } else { best[lane] };
+                        at[lane] = if better { pos } else { at[lane] };
+                        // Kept apart from `better`: folding the NaN test into the select makes
+                        // this loop seven times slower.
+                        nan[lane] |= v.is_nan();
+                    }
+                }
+            }
+            for lane in 0..LANES {
+                let best = if nan[lane] { f32::NAN } else { best[lane] };
+                finish(best, at[lane], &mut drow[px + lane], &mut rrow[px + lane]);
+            }
+            px += LANES;
+        }
+        for px in px..p.pw {
+            let mut best = plane[top + px * k];
+            let mut at = 0f32;
+            let mut nan = false;
+            for ky in 0..k {
+                for kx in 0..k {
+                    let v = plane[top + ky * ow + px * k + kx];
+                    let better = v > best;
+                    best = if better { v } else { best };
+                    at = if better { (ky * k + kx) as f32 } else { at };
+                    nan |= v.is_nan();
+                }
+            }
+            let best = if nan { f32::NAN } else { best };
+            finish(best, at, &mut drow[px], &mut rrow[px]);
+        }
+    }
+}
+
+/// Inverse of [`pool_image`] for gradients: `dpre` (`[O, OH, OW]`) gets each pooled gradient
+/// at its window's maximum and zeros elsewhere.
+fn unpool_image(g: &Geom, p: &Pool, grad: &[f32], route: &[u8], dpre: &mut [f32]) {
+    let plane_len = p.ph * p.pw;
+    for ((plane, grad), route) in dpre
+        .chunks_exact_mut(g.l())
+        .zip(grad.chunks_exact(plane_len))
+        .zip(route.chunks_exact(plane_len))
+    {
+        match p.k {
+            2 => unpool_plane(2, g.ow, p, grad, route, plane),
+            3 => unpool_plane(3, g.ow, p, grad, route, plane),
+            k => unpool_plane(k, g.ow, p, grad, route, plane),
+        }
+    }
+}
+
+/// [`unpool_image`] for one channel: every position of every window is written (the gradient
+/// where the route points, zero elsewhere), so nothing needs clearing first but the rows and
+/// columns the pooling dropped.
+#[inline(always)]
+fn unpool_plane(k: usize, ow: usize, p: &Pool, grad: &[f32], route: &[u8], plane: &mut [f32]) {
+    for (py, (grow, rrow)) in grad
+        .chunks_exact(p.pw)
+        .zip(route.chunks_exact(p.pw))
+        .enumerate()
+    {
+        for ky in 0..k {
+            let row = &mut plane[(py * k + ky) * ow..(py * k + ky + 1) * ow];
+            let (windows, right) = row.split_at_mut(p.pw * k);
+            right.fill(0.0);
+            for kx in 0..k {
+                let pos = (ky * k + kx) as u8;
+                for ((window, &d), &r) in windows.chunks_exact_mut(k).zip(grow).zip(rrow) {
+                    window[kx] = if r == pos { d } else { 0.0 };
+                }
+            }
+        }
+    }
+    plane[p.ph * k * ow..].fill(0.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The computations
+
+/// What follows the convolution and its bias inside the op.
+#[derive(Clone, Copy, Debug)]
+struct Tail {
+    relu: bool,
+    /// Pooling window (1 = none).
+    pool: usize,
+}
+
+impl Tail {
+    const NONE: Tail = Tail {
+        relu: false,
+        pool: 1,
+    };
+
+    /// The backward pass needs to know where each output came from.
+    fn routes(&self) -> bool {
+        self.relu || self.pool > 1
+    }
+}
+
+/// One image: `dst` (`[O, PH, PW]`) from `src` (`[C, H, W]`), with scratch buffers for the
+/// patches and the unpooled output.
+#[allow(clippy::too_many_arguments)]
+fn forward_image(
+    g: &Geom,
+    p: &Pool,
+    tail: Tail,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    par: Parallelism,
+    (col, pre): &mut (Vec<f32>, Vec<f32>),
+    src: &[f32],
+    dst: &mut [f32],
+    route: &mut [u8],
+) {
+    let (k, l) = (g.k(), g.l());
+    let col: &[f32] = if g.pointwise() {
+        src
+    } else {
+        col.resize(k * l, 0.0);
+        im2col(g, src, col);
+        col
+    };
+    let target: &mut [f32] = if tail.pool > 1 {
+        pre.resize(g.out_image_len(), 0.0);
+        pre
+    } else {
+        dst
+    };
+    if let Some(bias) = bias {
+        for (row, &b) in target.chunks_exact_mut(l).zip(bias) {
+            row.fill(b);
+        }
+    }
+    let lhs = Mat {
+        data: w,
+        rs: k,
+        cs: 1,
+    };
+    let rhs = Mat {
+        data: col,
+        rs: l,
+        cs: 1,
+    };
+    matmul(g.o, l, k, target, l, bias.is_some(), lhs, rhs, par);
+    if tail.pool > 1 {
+        pool_image(g, p, tail.relu, pre, dst, route);
+    } else if tail.relu {
+        for (v, r) in dst.iter_mut().zip(route.iter_mut()) {
+            let active = !(*v <= 0.0);
+            *v = if active { *v } else { 0.0 };
+            *r = if active { 0 } else { INACTIVE };
+        }
+    }
+}
+
+/// The op's output `[N, O, PH, PW]` and, if the tail routes gradients, one route byte per
+/// output value (see [`pool_image`]).
+fn forward(
+    g: &Geom,
+    p: &Pool,
+    tail: Tail,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> (Vec<f32>, Vec<u8>) {
+    let (in_len, out_len) = (g.image_len(), p.image_len(g));
+    let mut out = vec![0f32; g.n * out_len];
+    let mut route = vec![0u8; if tail.routes() { g.n * out_len } else { 0 }];
+    let mut routes: Vec<&mut [u8]> = if tail.routes() {
+        route.chunks_mut(out_len).collect()
+    } else {
+        (0..g.n).map(|_| &mut [][..]).collect()
+    };
+    let par = g.gemm_parallelism();
+    let image = |scratch: &mut (Vec<f32>, Vec<f32>),
+                 ((dst, src), route): ((&mut [f32], &[f32]), &mut [u8])| {
+        forward_image(g, p, tail, w, bias, par, scratch, src, dst, route);
+    };
     if g.batch_threads() > 1 {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
-            .for_each_init(Vec::new, |col, (dst, src)| image(col, dst, src));
+            .zip(routes.par_iter_mut().map(|r| &mut **r))
+            .for_each_init(Default::default, image);
     } else {
-        let mut col = Vec::new();
-        for (dst, src) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            image(&mut col, dst, src);
+        let mut scratch = Default::default();
+        for item in out
+            .chunks_mut(out_len)
+            .zip(x.chunks(in_len))
+            .zip(routes.iter_mut().map(|r| &mut **r))
+        {
+            image(&mut scratch, item);
         }
     }
-    out
+    drop(routes);
+    (out, route)
 }
 
-/// Gradient with respect to the input, `[N, C, H, W]`, from `dout` `[N, O, OH, OW]`.
-fn grad_input(g: &Geom, dout: &[f32], w: &[f32]) -> Vec<f32> {
+/// Adds one image's gradient with respect to its input to `dx` (`[C, H, W]`, zeroed by the
+/// caller) from `dout` (`[O, OH, OW]`).
+fn grad_input_image(
+    g: &Geom,
+    dout: &[f32],
+    w: &[f32],
+    dcol: &mut Vec<f32>,
+    dx: &mut [f32],
+    par: Parallelism,
+) {
     let (k, l) = (g.k(), g.l());
-    let mut dx = vec![0f32; g.n * g.image_len()];
-    let par = g.gemm_parallelism();
     // Wᵀ: element (kk, o) of the [K, O] matrix is w[o·K + kk].
     let wt = Mat {
         data: w,
         rs: 1,
         cs: k,
     };
-    let image = |col: &mut Vec<f32>, dst: &mut [f32], src: &[f32]| {
-        let rhs = Mat {
-            data: src,
-            rs: l,
-            cs: 1,
-        };
-        if g.pointwise() {
-            matmul(k, l, g.o, dst, l, false, wt, rhs, par);
-        } else {
-            col.resize(k * l, 0.0);
-            matmul(k, l, g.o, col, l, false, wt, rhs, par);
-            col2im(g, col, dst);
-        }
+    let rhs = Mat {
+        data: dout,
+        rs: l,
+        cs: 1,
     };
-    let (in_len, out_len) = (g.image_len(), g.out_image_len());
-    if g.batch_threads() > 1 {
-        dx.par_chunks_mut(in_len)
-            .zip(dout.par_chunks(out_len))
-            .for_each_init(Vec::new, |col, (dst, src)| image(col, dst, src));
+    if g.pointwise() {
+        matmul(k, l, g.o, dx, l, false, wt, rhs, par);
     } else {
-        let mut col = Vec::new();
-        for (dst, src) in dx.chunks_mut(in_len).zip(dout.chunks(out_len)) {
-            image(&mut col, dst, src);
-        }
+        dcol.resize(k * l, 0.0);
+        matmul(k, l, g.o, dcol, l, false, wt, rhs, par);
+        col2im(g, dcol, dx);
     }
-    dx
 }
 
-/// Gradient with respect to the weight (`[O, K]` flattened), followed by the bias gradient
-/// (`[O]`) if `with_bias`.
-fn grad_weight(g: &Geom, dout: &[f32], x: &[f32], with_bias: bool) -> Vec<f32> {
+/// One image's weight gradient `dout · colᵀ`, written to `dw` (`[O, K]`) or added to it if
+/// `accumulate`, and its bias gradient added to `db` (`[O]`, or empty for no bias).
+#[allow(clippy::too_many_arguments)]
+fn grad_weight_image(
+    g: &Geom,
+    dout: &[f32],
+    x: &[f32],
+    col: &mut Vec<f32>,
+    dw: &mut [f32],
+    db: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
     let (k, l) = (g.k(), g.l());
-    let (in_len, out_len) = (g.image_len(), g.out_image_len());
-    let len = g.o * k + if with_bias { g.o } else { 0 };
-    let par = g.gemm_parallelism();
-    // Partial sums over images `range`.
-    let partial = |range: std::ops::Range<usize>| -> Vec<f32> {
-        let mut acc = vec![0f32; len];
-        let mut col = Vec::new();
-        let (dw, db) = acc.split_at_mut(g.o * k);
-        for (i, img) in range.enumerate() {
-            let src = &x[img * in_len..(img + 1) * in_len];
-            let d = &dout[img * out_len..(img + 1) * out_len];
-            let col: &[f32] = if g.pointwise() {
-                src
-            } else {
-                col.resize(k * l, 0.0);
-                im2col(g, src, &mut col);
-                &col
-            };
-            let lhs = Mat {
-                data: d,
-                rs: l,
-                cs: 1,
-            };
-            // col_nᵀ: element (p, kk) of the [L, K] matrix is col[kk·L + p].
-            let rhs = Mat {
-                data: col,
-                rs: 1,
-                cs: l,
-            };
-            matmul(g.o, k, l, dw, k, i > 0, lhs, rhs, par);
-            if with_bias {
-                for (b, row) in db.iter_mut().zip(d.chunks_exact(l)) {
-                    *b += row.iter().sum::<f32>();
-                }
-            }
-        }
-        acc
+    let col: &[f32] = if g.pointwise() {
+        x
+    } else {
+        col.resize(k * l, 0.0);
+        im2col(g, x, col);
+        col
     };
+    let lhs = Mat {
+        data: dout,
+        rs: l,
+        cs: 1,
+    };
+    // colᵀ: element (p, kk) of the [L, K] matrix is col[kk·L + p].
+    let rhs = Mat {
+        data: col,
+        rs: 1,
+        cs: l,
+    };
+    matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
+    for (b, row) in db.iter_mut().zip(dout.chunks_exact(l)) {
+        *b += row.iter().sum::<f32>();
+    }
+}
+
+/// The whole backward pass in one sweep over the batch: `[dx (if input_grad), dW, db (if
+/// with_bias)]` flattened, from the gradient of the op's output `grad` (`[N, O, PH, PW]`) and
+/// the forward's route bytes (`route`, empty when the op has neither ReLU nor pooling). Each
+/// image's unpooled gradient lives only in a scratch buffer.
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    g: &Geom,
+    p: &Pool,
+    route: &[u8],
+    grad: &[f32],
+    x: &[f32],
+    w: &[f32],
+    input_grad: bool,
+    with_bias: bool,
+) -> Vec<f32> {
+    let (in_len, grad_len) = (g.image_len(), p.image_len(g));
+    let wlen = g.o * g.k();
+    let plen = wlen + if with_bias { g.o } else { 0 };
+    let dx_len = if input_grad { g.n * in_len } else { 0 };
+    let mut out = vec![0f32; dx_len + plen];
+    let par = g.gemm_parallelism();
+    // Images `range`; `dx` holds their input gradients, `params` gets [dW, db] for them.
+    let sweep = |range: std::ops::Range<usize>, dx: &mut [f32], params: &mut [f32]| {
+        let (mut dpre, mut col, mut dcol) = (Vec::new(), Vec::new(), Vec::new());
+        let (dw, db) = params.split_at_mut(wlen);
+        for (i, img) in range.enumerate() {
+            let grad_n = &grad[img * grad_len..(img + 1) * grad_len];
+            let dout: &[f32] = if route.is_empty() {
+                grad_n
+            } else {
+                dpre.resize(g.out_image_len(), 0.0);
+                let route_n = &route[img * grad_len..(img + 1) * grad_len];
+                unpool_image(g, p, grad_n, route_n, &mut dpre);
+                &dpre
+            };
+            if input_grad {
+                let dx_n = &mut dx[i * in_len..(i + 1) * in_len];
+                grad_input_image(g, dout, w, &mut dcol, dx_n, par);
+            }
+            let x_n = &x[img * in_len..(img + 1) * in_len];
+            grad_weight_image(g, dout, x_n, &mut col, dw, db, i > 0, par);
+        }
+    };
+    let (dx, params) = out.split_at_mut(dx_len);
     let parts = g.batch_threads();
     if parts > 1 {
-        let ranges: Vec<_> = (0..parts)
-            .map(|p| p * g.n / parts..(p + 1) * g.n / parts)
-            .collect();
-        ranges
+        let bounds: Vec<usize> = (0..=parts).map(|part| part * g.n / parts).collect();
+        let mut chunks = Vec::with_capacity(parts);
+        let mut rest = dx;
+        for part in 0..parts {
+            let images = bounds[part + 1] - bounds[part];
+            let (chunk, tail) = rest.split_at_mut(if input_grad { images * in_len } else { 0 });
+            chunks.push(chunk);
+            rest = tail;
+        }
+        let sums = chunks
             .into_par_iter()
-            .map(partial)
-            .reduce_with(|mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += *y;
-                }
-                a
+            .enumerate()
+            .map(|(part, chunk)| {
+                let mut partial = vec![0f32; plen];
+                sweep(bounds[part]..bounds[part + 1], chunk, &mut partial);
+                partial
             })
-            .unwrap_or_else(|| vec![0f32; len])
+            .collect::<Vec<_>>();
+        for partial in sums {
+            for (total, value) in params.iter_mut().zip(&partial) {
+                *total += *value;
+            }
+        }
     } else {
-        partial(0..g.n)
+        sweep(0..g.n, dx, params);
     }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,57 +893,102 @@ pub(super) fn f32_data<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<C
 // ---------------------------------------------------------------------------------------------
 // The ops
 
-/// Backward of a convolution given the gradient of its (pre-ReLU) output.
-fn conv_backward(
-    x: &Tensor,
-    w: &Tensor,
-    dout: &Tensor,
+/// The forward op: convolution, optional bias, ReLU and pooling. It keeps the forward's route
+/// bytes for its backward (the op lives in the graph as long as its output does).
+struct Conv {
     stride: usize,
     padding: (usize, usize),
-    with_bias: bool,
-) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
-    let (_, _, h, wd) = x.dims4()?;
-    let (o, c, kh, kw) = w.dims4()?;
-    // The first layer's input (the images) needs no gradient.
-    let dx = if x.track_op() {
-        Some(dout.apply_op2_no_bwd(
-            w,
-            &GradInput {
-                stride,
-                padding,
-                h,
-                w: wd,
-            },
-        )?)
-    } else {
-        None
-    };
-    let all = dout.apply_op2_no_bwd(
-        x,
-        &GradWeight {
+    tail: Tail,
+    route: Mutex<Arc<Vec<u8>>>,
+}
+
+impl Conv {
+    fn new(stride: usize, padding: (usize, usize), tail: Tail) -> Conv {
+        Conv {
             stride,
             padding,
-            kh,
-            kw,
-            with_bias,
-        },
-    )?;
-    let wlen = o * c * kh * kw;
-    let dw = all.narrow(0, 0, wlen)?.reshape((o, c, kh, kw))?;
-    let db = if with_bias {
-        Some(all.narrow(0, wlen, o)?)
-    } else {
-        None
-    };
-    Ok((dx, dw, db))
+            tail,
+            route: Mutex::default(),
+        }
+    }
+
+    fn run(
+        &self,
+        (s1, l1): (&CpuStorage, &Layout),
+        (s2, l2): (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = Geom::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
+        let p = Pool::new(&g, self.tail.pool)?;
+        let x = f32_data(s1, l1)?;
+        let w = f32_data(s2, l2)?;
+        let b = match bias {
+            Some((s3, l3)) => {
+                if l3.dims() != [g.o] {
+                    bail!(
+                        "conv2d: bias {:?} does not match {} outputs",
+                        l3.dims(),
+                        g.o
+                    );
+                }
+                Some(f32_data(s3, l3)?)
+            }
+            None => None,
+        };
+        let (out, route) = forward(&g, &p, self.tail, &x, &w, b.as_deref());
+        *self.route.lock().map_err(|_| poisoned())? = Arc::new(route);
+        Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, p.ph, p.pw))))
+    }
+
+    /// `(dx, dW, db)` for the op's inputs, from the gradient of its output.
+    fn grads(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        grad: &Tensor,
+        with_bias: bool,
+    ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
+        let (n, c, h, wd) = x.dims4()?;
+        let (o, _, kh, kw) = w.dims4()?;
+        let route = self.route.lock().map_err(|_| poisoned())?.clone();
+        // The first layer's input (the images) needs no gradient.
+        let input_grad = x.track_op();
+        let all = grad.apply_op3_no_bwd(
+            x,
+            w,
+            &ConvBackward {
+                stride: self.stride,
+                padding: self.padding,
+                pool: self.tail.pool,
+                route,
+                input_grad,
+                with_bias,
+            },
+        )?;
+        let dx_len = if input_grad { n * c * h * wd } else { 0 };
+        let wlen = o * c * kh * kw;
+        let dx = if input_grad {
+            Some(all.narrow(0, 0, dx_len)?.reshape((n, c, h, wd))?)
+        } else {
+            None
+        };
+        let dw = all.narrow(0, dx_len, wlen)?.reshape((o, c, kh, kw))?;
+        let db = if with_bias {
+            Some(all.narrow(0, dx_len + wlen, o)?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
+    }
 }
 
-struct Conv2d {
-    stride: usize,
-    padding: (usize, usize),
+fn poisoned() -> candle_core::Error {
+    candle_core::Error::Msg("conv2d: a thread panicked while holding the route lock".into())
 }
 
-impl CustomOp2 for Conv2d {
+struct ConvNoBias(Conv);
+
+impl CustomOp2 for ConvNoBias {
     fn name(&self) -> &'static str {
         "fast-conv2d"
     }
@@ -633,11 +1000,7 @@ impl CustomOp2 for Conv2d {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geom::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
-        let x = f32_data(s1, l1)?;
-        let w = f32_data(s2, l2)?;
-        let out = forward(&g, &x, &w, None, false);
-        Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.oh, g.ow))))
+        self.0.run((s1, l1), (s2, l2), None)
     }
 
     fn bwd(
@@ -647,18 +1010,14 @@ impl CustomOp2 for Conv2d {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = conv_backward(x, w, grad, self.stride, self.padding, false)?;
+        let (dx, dw, _) = self.0.grads(x, w, grad, false)?;
         Ok((dx, Some(dw)))
     }
 }
 
-struct Conv2dBias {
-    stride: usize,
-    padding: (usize, usize),
-    relu: bool,
-}
+struct ConvBias(Conv);
 
-impl CustomOp3 for Conv2dBias {
+impl CustomOp3 for ConvBias {
     fn name(&self) -> &'static str {
         "fast-conv2d-bias"
     }
@@ -672,19 +1031,7 @@ impl CustomOp3 for Conv2dBias {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let g = Geom::new(l1.dims(), l2.dims(), self.stride, self.padding)?;
-        if l3.dims() != [g.o] {
-            bail!(
-                "conv2d: bias {:?} does not match {} outputs",
-                l3.dims(),
-                g.o
-            );
-        }
-        let x = f32_data(s1, l1)?;
-        let w = f32_data(s2, l2)?;
-        let b = f32_data(s3, l3)?;
-        let out = forward(&g, &x, &w, Some(&b), self.relu);
-        Ok((CpuStorage::F32(out), Shape::from((g.n, g.o, g.oh, g.ow))))
+        self.0.run((s1, l1), (s2, l2), Some((s3, l3)))
     }
 
     fn bwd(
@@ -692,110 +1039,27 @@ impl CustomOp3 for Conv2dBias {
         x: &Tensor,
         w: &Tensor,
         _b: &Tensor,
-        res: &Tensor,
+        _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dout = if self.relu {
-            grad.apply_op2_no_bwd(res, &ReluMask)?
-        } else {
-            grad.clone()
-        };
-        let (dx, dw, db) = conv_backward(x, w, &dout, self.stride, self.padding, true)?;
+        let (dx, dw, db) = self.0.grads(x, w, grad, true)?;
         Ok((dx, Some(dw), db))
     }
 }
 
-/// `grad · [res > 0]`: the gradient through a ReLU, given the ReLU's output.
-struct ReluMask;
-
-impl CustomOp2 for ReluMask {
-    fn name(&self) -> &'static str {
-        "relu-mask"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        if l1.dims() != l2.dims() {
-            bail!(
-                "relu-mask: shapes {:?} and {:?} differ",
-                l1.dims(),
-                l2.dims()
-            );
-        }
-        let grad = f32_data(s1, l1)?;
-        let res = f32_data(s2, l2)?;
-        let mut out = vec![0f32; grad.len()];
-        const CHUNK: usize = 1 << 14;
-        out.par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK).zip(res.par_chunks(CHUNK)))
-            .for_each(|(o, (g, r))| {
-                for ((o, &g), &r) in o.iter_mut().zip(g).zip(r) {
-                    *o = if r > 0.0 { g } else { 0.0 };
-                }
-            });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-}
-
-/// `(dout, weight) → dx`.
-struct GradInput {
+/// `(grad, x, weight) → [dx (if input_grad), dW, db (if with_bias)]`, flattened.
+struct ConvBackward {
     stride: usize,
     padding: (usize, usize),
-    h: usize,
-    w: usize,
-}
-
-impl CustomOp2 for GradInput {
-    fn name(&self) -> &'static str {
-        "fast-conv2d-grad-input"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let &[n, _, oh, ow] = l1.dims() else {
-            bail!("conv2d grad: output gradient must have rank 4")
-        };
-        let &[_, c, _, _] = l2.dims() else {
-            bail!("conv2d grad: weight must have rank 4")
-        };
-        let g = Geom::new(
-            &[n, c, self.h, self.w],
-            l2.dims(),
-            self.stride,
-            self.padding,
-        )?;
-        if (g.o, g.oh, g.ow) != (l1.dims()[1], oh, ow) {
-            bail!("conv2d grad: output gradient {:?} does not fit", l1.dims());
-        }
-        let dout = f32_data(s1, l1)?;
-        let w = f32_data(s2, l2)?;
-        let dx = grad_input(&g, &dout, &w);
-        Ok((CpuStorage::F32(dx), Shape::from((n, c, self.h, self.w))))
-    }
-}
-
-/// `(dout, x) → [dW flattened, db]`.
-struct GradWeight {
-    stride: usize,
-    padding: (usize, usize),
-    kh: usize,
-    kw: usize,
+    pool: usize,
+    route: Arc<Vec<u8>>,
+    input_grad: bool,
     with_bias: bool,
 }
 
-impl CustomOp2 for GradWeight {
+impl CustomOp3 for ConvBackward {
     fn name(&self) -> &'static str {
-        "fast-conv2d-grad-weight"
+        "fast-conv2d-backward"
     }
 
     fn cpu_fwd(
@@ -804,25 +1068,30 @@ impl CustomOp2 for GradWeight {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let &[_, o, oh, ow] = l1.dims() else {
-            bail!("conv2d grad: output gradient must have rank 4")
-        };
-        let &[_, c, _, _] = l2.dims() else {
-            bail!("conv2d grad: input must have rank 4")
-        };
-        let g = Geom::new(
-            l2.dims(),
-            &[o, c, self.kh, self.kw],
-            self.stride,
-            self.padding,
-        )?;
-        if (g.n, g.oh, g.ow) != (l1.dims()[0], oh, ow) {
+        let g = Geom::new(l2.dims(), l3.dims(), self.stride, self.padding)?;
+        let p = Pool::new(&g, self.pool)?;
+        if l1.dims() != [g.n, g.o, p.ph, p.pw] {
             bail!("conv2d grad: output gradient {:?} does not fit", l1.dims());
         }
-        let dout = f32_data(s1, l1)?;
+        if !self.route.is_empty() && self.route.len() != g.n * p.image_len(&g) {
+            bail!("conv2d grad: the forward's routes do not fit the gradient");
+        }
+        let grad = f32_data(s1, l1)?;
         let x = f32_data(s2, l2)?;
-        let out = grad_weight(&g, &dout, &x, self.with_bias);
+        let w = f32_data(s3, l3)?;
+        let out = backward(
+            &g,
+            &p,
+            &self.route,
+            &grad,
+            &x,
+            &w,
+            self.input_grad,
+            self.with_bias,
+        );
         let len = out.len();
         Ok((CpuStorage::F32(out), Shape::from(len)))
     }
@@ -992,6 +1261,103 @@ mod tests {
         check(&[2, 7, 8, 8], (5, 4, 3, 3), 2, (1, 1), |t| {
             t.narrow(1, 2, 4).unwrap()
         });
+    }
+
+    /// The fused conv + bias + ReLU + max-pool op against the same computation written with
+    /// candle's own ops (conv2d, broadcast add, relu, pooling by reshape and `max`), forward
+    /// and all three gradients, for a loss weighting every output differently.
+    fn check_pooled(input_dims: &[usize], weight_dims: (usize, usize, usize, usize), pool: usize) {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, input_dims, &dev).unwrap()).unwrap();
+        let w = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims, &dev).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims.0, &dev).unwrap()).unwrap();
+        let label = format!("input {input_dims:?} weight {weight_dims:?} pool {pool}");
+        let ours =
+            conv2d_bias_relu_pool(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1, (1, 1), pool)
+                .unwrap();
+        let theirs = candle_conv2d(x.as_tensor(), w.as_tensor(), 1, (1, 1))
+            .unwrap()
+            .broadcast_add(&b.as_tensor().reshape((1, weight_dims.0, 1, 1)).unwrap())
+            .unwrap()
+            .relu()
+            .unwrap();
+        let theirs = crate::kernels::pool::max_pool2d_by_reduction(&theirs, pool).unwrap();
+        assert_close(&format!("{label}: forward"), &ours, &theirs);
+        let probe = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
+        let g_ours = (&ours * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g_theirs = (&theirs * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (name, var) in [("grad input", &x), ("grad weight", &w), ("grad bias", &b)] {
+            assert_close(
+                &format!("{label}: {name}"),
+                g_ours.get(var.as_tensor()).unwrap(),
+                g_theirs.get(var.as_tensor()).unwrap(),
+            );
+        }
+    }
+
+    #[test]
+    fn kernels_conv_relu_pool_matches_candle_ops() {
+        // Whole windows, one image at a time (GEMMs threaded).
+        check_pooled(&[1, 3, 8, 8], (5, 3, 3, 3), 2);
+        // Rows and columns dropped by the pooling; a window of 3; rows of more than 8
+        // windows (the vector loop plus its remainder).
+        check_pooled(&[2, 4, 9, 11], (6, 4, 3, 3), 2);
+        check_pooled(&[1, 2, 20, 38], (3, 2, 3, 3), 2);
+        check_pooled(&[2, 3, 10, 8], (4, 3, 3, 3), 3);
+        // Batch ≥ 2 × threads: images spread over threads, per-thread weight sums.
+        check_pooled(&[9, 3, 12, 18], (5, 3, 3, 3), 2);
+    }
+
+    #[test]
+    fn kernels_pool_routes_to_the_maximum_and_back() {
+        // One channel, 4×5 convolution output (the last column is dropped by a 2×2 pool).
+        #[rustfmt::skip]
+        let pre = [
+            1f32, 5., 0., -1., 100.,
+            2., 3., 4., 4., 100.,  // a tie in the second window: the first 4 wins
+            -3., -2., f32::NAN, 8., 100.,
+            -4., -1., 7., 6., 100.,
+        ];
+        let g = Geom::new(&[1, 1, 4, 5], &[1, 1, 1, 1], 1, (0, 0)).unwrap();
+        let p = Pool::new(&g, 2).unwrap();
+        let (mut dst, mut route) = ([0f32; 4], [0u8; 4]);
+        pool_image(&g, &p, true, &pre, &mut dst, &mut route);
+        assert_eq!(&dst[..2], &[5., 4.]);
+        assert_eq!(dst[2], 0.0, "ReLU of −1");
+        assert!(dst[3].is_nan(), "NaN propagates: {dst:?}");
+        assert_eq!(&route[..3], &[1, 2, INACTIVE]);
+        // Without the ReLU the negative window keeps its maximum.
+        pool_image(&g, &p, false, &pre, &mut dst, &mut route);
+        assert_eq!((dst[2], route[2]), (-1.0, 3));
+
+        let mut dpre = [9f32; 20];
+        pool_image(&g, &p, true, &pre, &mut dst, &mut route);
+        unpool_image(&g, &p, &[10., 20., 30., 40.], &route, &mut dpre);
+        #[rustfmt::skip]
+        let expected = [
+            0f32, 10., 0., 0., 0.,
+            0., 0., 20., 0., 0.,
+            0., 0., 0., 0., 0.,
+            0., 0., 0., 0., 0.,
+        ];
+        // The NaN window's gradient lands somewhere inside that window; where does not matter.
+        let mut got = dpre;
+        let nan_window = [12, 13, 17, 18];
+        assert_eq!(nan_window.iter().map(|&i| got[i]).sum::<f32>(), 40.0);
+        for i in nan_window {
+            got[i] = 0.0;
+        }
+        assert_eq!(got, expected);
     }
 
     #[test]

@@ -9,5 +9,5 @@
 pub mod conv;
 pub mod pool;
 
-pub use conv::{conv2d, conv2d_bias};
+pub use conv::{conv2d, conv2d_bias, conv2d_bias_relu_pool};
 pub use pool::max_pool2d;

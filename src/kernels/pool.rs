@@ -4,7 +4,8 @@
 //!
 //! candle 0.11's own `max_pool2d` backward takes about ten full-size passes and multiplies the
 //! gradient by (number of maxima in the window) / k², so a 2×2 pool passes on only a quarter of
-//! the gradient; this op passes all of it, like PyTorch.
+//! the gradient; this op passes all of it, like PyTorch. Off the CPU,
+//! [`max_pool2d_by_reduction`] does the same with candle's reshape and `max`.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
@@ -18,8 +19,27 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() == DType::F32 {
         x.apply_op1(MaxPool { k })
     } else {
-        x.max_pool2d(k)
+        max_pool2d_by_reduction(x, k)
     }
+}
+
+/// The same pooling from candle's own ops, for other devices and dtypes: each window becomes
+/// two axes of a reshaped tensor and is reduced with `max`, whose backward sends the whole
+/// gradient to the maximum (to every one of tied maxima). candle's `max_pool2d` is not used
+/// because its backward scales the gradient by (maxima in the window) / k².
+pub fn max_pool2d_by_reduction(x: &Tensor, k: usize) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    if k == 0 || h < k || w < k {
+        bail!("max_pool2d: window {k} does not fit {h}×{w}");
+    }
+    let (oh, ow) = (h / k, w / k);
+    x.narrow(2, 0, oh * k)?
+        .narrow(3, 0, ow * k)?
+        .contiguous()?
+        .reshape((n, c, oh, k, ow, k))?
+        .max_keepdim(5)?
+        .max_keepdim(3)?
+        .reshape((n, c, oh, ow))
 }
 
 struct MaxPool {
@@ -58,11 +78,16 @@ impl CustomOp1 for MaxPool {
                     for ky in 0..k {
                         let srow = &src[(oy * k + ky) * w..(oy * k + ky) * w + ow * k];
                         for (d, win) in drow.iter_mut().zip(srow.chunks_exact(k)) {
+                            let mut nan = false;
                             for &v in win {
-                                // NaN propagates, as in candle and PyTorch.
-                                if v > *d || v.is_nan() {
-                                    *d = v;
-                                }
+                                // A select, not a branch (which is mispredicted half the
+                                // time); NaN is tracked apart, which keeps this loop fast.
+                                *d = if v > *d { v } else { *d };
+                                nan |= v.is_nan();
+                            }
+                            // NaN propagates, as in candle and PyTorch.
+                            if nan {
+                                *d = f32::NAN;
                             }
                         }
                     }
@@ -110,12 +135,13 @@ impl CustomOp2 for MaxPoolGrad {
                 for oy in 0..oh {
                     for ox in 0..ow {
                         let mut best = (oy * k) * w + ox * k;
+                        let mut top = src[best];
                         for ky in 0..k {
                             let row = (oy * k + ky) * w + ox * k;
-                            for i in row..row + k {
-                                if src[i] > src[best] || (src[i].is_nan() && !src[best].is_nan()) {
-                                    best = i;
-                                }
+                            for (i, &v) in src[row..row + k].iter().enumerate() {
+                                let better = (v > top) | (v.is_nan() & !top.is_nan());
+                                top = if better { v } else { top };
+                                best = if better { row + i } else { best };
                             }
                         }
                         dst[best] += d[oy * ow + ox];
@@ -167,6 +193,47 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert_eq!(d, 0.0);
+    }
+
+    #[test]
+    fn kernels_max_pool_by_reduction_matches_the_kernel() {
+        // The fallback used off the CPU, checked on the CPU against the kernel: forward and
+        // gradient, with a dropped row and column.
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 9, 7), &dev).unwrap()).unwrap();
+        for k in [2, 3] {
+            let ours = max_pool2d(x.as_tensor(), k).unwrap();
+            let theirs = max_pool2d_by_reduction(x.as_tensor(), k).unwrap();
+            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
+            let diff = |a: &Tensor, b: &Tensor| {
+                (a - b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            assert_eq!(diff(&ours, &theirs), 0.0, "forward k {k}");
+            let g1 = (&ours * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g2 = (&theirs * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (g1, g2) = (
+                g1.get(x.as_tensor()).unwrap(),
+                g2.get(x.as_tensor()).unwrap(),
+            );
+            assert_eq!(diff(g1, g2), 0.0, "gradient k {k}");
+        }
     }
 
     #[test]

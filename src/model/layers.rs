@@ -108,4 +108,17 @@ impl Conv2d {
             true,
         )
     }
+
+    /// `max_pool2d(self.forward_relu(x), pool)` (windows `pool × pool`, stride `pool`) as one
+    /// op on the CPU: the unpooled output is never stored.
+    pub fn forward_relu_pool(&self, x: &Tensor, pool: usize) -> Result<Tensor> {
+        crate::kernels::conv2d_bias_relu_pool(
+            x,
+            self.weight.as_tensor(),
+            self.bias.as_tensor(),
+            self.stride,
+            self.padding,
+            pool,
+        )
+    }
 }

@@ -38,7 +38,7 @@ impl Trunk {
             Trunk::Tiny(convs) => {
                 let mut x = x.clone();
                 for conv in convs {
-                    x = crate::kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?;
+                    x = conv.forward_relu_pool(&x, 2)?;
                 }
                 x.flatten_from(1)
             }
