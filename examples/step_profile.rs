@@ -1,8 +1,8 @@
 //! Where the time of the reference training step (BENCH-MODEL.md, `cari-mtl bench --reference`)
-//! goes: forward, backward and optimiser timed apart, for three ways of writing the trunk —
-//! `plain` (conv.forward + relu + candle max_pool2d, as the crate's callers do today),
-//! `relu` (conv.forward_relu + candle max_pool2d) and `fused` (forward_relu +
-//! kernels::max_pool2d) — plus the embedding pass for each.
+//! goes: forward, backward and optimiser timed apart, for two ways of writing the trunk —
+//! `separate` (conv.forward_relu, then kernels::max_pool2d as its own op) and `fused`
+//! (conv.forward_relu_pool: one op, as the crate's trunks and the benchmark do) — plus the
+//! embedding pass for each, and per-layer convolution timings against candle's conv2d.
 //!
 //! cargo run --release --example step_profile [steps]
 
@@ -61,20 +61,15 @@ fn main() -> Result<()> {
     let centres = Tensor::zeros((batch, 128), DType::F32, &device)?;
     let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
 
-    for variant in ["plain", "relu", "fused"] {
+    for variant in ["separate", "fused"] {
         let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
             let mut x = x.clone();
             for (i, conv) in convs.iter().enumerate() {
-                x = match variant {
-                    "plain" => conv.forward(&x)?.relu()?,
-                    _ => conv.forward_relu(&x)?,
+                x = match (i < 3, variant) {
+                    (true, "fused") => conv.forward_relu_pool(&x, 2)?,
+                    (true, _) => kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?,
+                    (false, _) => conv.forward_relu(&x)?,
                 };
-                if i < 3 {
-                    x = match variant {
-                        "fused" => kernels::max_pool2d(&x, 2)?,
-                        _ => x.max_pool2d(2)?,
-                    };
-                }
             }
             x.mean(D::Minus1)?.mean(D::Minus1)
         };
@@ -93,7 +88,7 @@ fn main() -> Result<()> {
                 losses.push(loss);
             }
             let losses = Tensor::stack(&losses, 0)?;
-            let w = candle_nn::ops::softmax_last_dim(&psi.forward(&z)?)?.mean(0)?;
+            let w = candle_nn::ops::softmax(&psi.forward(&z)?, D::Minus1)?.mean(0)?;
             let net = (w.detach() * &losses)?.sum_all()?;
             let l4 = (w * losses.detach().recip()?)?.sum_all()?;
             let loss = (net + l4)?;
@@ -118,7 +113,7 @@ fn main() -> Result<()> {
         }
         let embed = t.elapsed().as_secs_f64();
         println!(
-            "{variant:>6}: step {:.1} ms (forward {:.1}, backward {:.1}, optimiser {:.1}); embedding pass {:.2} s",
+            "{variant:>8}: step {:.1} ms (forward {:.1}, backward {:.1}, optimiser {:.1}); embedding pass {:.2} s",
             median(total),
             median(fwd),
             median(bwd),

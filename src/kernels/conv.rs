@@ -741,14 +741,31 @@ fn grad_input_image(
     }
 }
 
+/// `dst` (`[cols, rows]`) = the transpose of `src` (`[rows, cols]`), in tiles that stay in
+/// cache.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 16;
+    for i0 in (0..rows).step_by(TILE) {
+        for j0 in (0..cols).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(rows) {
+                let row = &src[i * cols..(i + 1) * cols];
+                for j in j0..(j0 + TILE).min(cols) {
+                    dst[j * rows + i] = row[j];
+                }
+            }
+        }
+    }
+}
+
 /// One image's weight gradient `dout · colᵀ`, written to `dw` (`[O, K]`) or added to it if
-/// `accumulate`, and its bias gradient added to `db` (`[O]`, or empty for no bias).
+/// `accumulate`, and its bias gradient added to `db` (`[O]`, or empty for no bias). `col` and
+/// `col_t` are scratch.
 #[allow(clippy::too_many_arguments)]
 fn grad_weight_image(
     g: &Geom,
     dout: &[f32],
     x: &[f32],
-    col: &mut Vec<f32>,
+    (col, col_t): &mut (Vec<f32>, Vec<f32>),
     dw: &mut [f32],
     db: &mut [f32],
     accumulate: bool,
@@ -762,16 +779,21 @@ fn grad_weight_image(
         im2col(g, x, col);
         col
     };
+    // colᵀ stored row-major ([L, K]): gemm runs this product about three times faster with
+    // the right-hand side's rows contiguous than when reading `col` with a column stride of
+    // L (measured for the 32→64 layer of the reference workload: 0.57 → 0.17 ms per image),
+    // far more than the transpose costs.
+    col_t.resize(k * l, 0.0);
+    transpose(col, k, l, col_t);
     let lhs = Mat {
         data: dout,
         rs: l,
         cs: 1,
     };
-    // colᵀ: element (p, kk) of the [L, K] matrix is col[kk·L + p].
     let rhs = Mat {
-        data: col,
-        rs: 1,
-        cs: l,
+        data: col_t,
+        rs: k,
+        cs: 1,
     };
     matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
     for (b, row) in db.iter_mut().zip(dout.chunks_exact(l)) {
@@ -802,7 +824,7 @@ fn backward(
     let par = g.gemm_parallelism();
     // Images `range`; `dx` holds their input gradients, `params` gets [dW, db] for them.
     let sweep = |range: std::ops::Range<usize>, dx: &mut [f32], params: &mut [f32]| {
-        let (mut dpre, mut col, mut dcol) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut dpre, mut cols, mut dcol) = (Vec::new(), Default::default(), Vec::new());
         let (dw, db) = params.split_at_mut(wlen);
         for (i, img) in range.enumerate() {
             let grad_n = &grad[img * grad_len..(img + 1) * grad_len];
@@ -819,7 +841,7 @@ fn backward(
                 grad_input_image(g, dout, w, &mut dcol, dx_n, par);
             }
             let x_n = &x[img * in_len..(img + 1) * in_len];
-            grad_weight_image(g, dout, x_n, &mut col, dw, db, i > 0, par);
+            grad_weight_image(g, dout, x_n, &mut cols, dw, db, i > 0, par);
         }
     };
     let (dx, params) = out.split_at_mut(dx_len);
