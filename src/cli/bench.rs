@@ -173,10 +173,14 @@ pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
     for _ in 0..5 {
         step()?;
     }
+    // On a GPU the ops only queue work: wait for it before each clock reading (a no-op on
+    // the CPU).
+    device.synchronize()?;
     let mut times = Vec::new();
     for _ in 0..steps {
         let t = Instant::now();
         step()?;
+        device.synchronize()?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(|a, b| a.total_cmp(b));

@@ -490,8 +490,8 @@ fn pool_plane(
     route: &mut [u8],
 ) {
     let finish = |best: f32, at: f32, d: &mut f32, r: &mut u8| {
-        // `!(best <= 0)` keeps NaN.
-        let active = !relu || !(best <= 0.0);
+        // NaN stays NaN, so that a diverged step shows in the losses instead of vanishing.
+        let active = !relu || best > 0.0 || best.is_nan();
         *d = if active { best } else { 0.0 };
         *r = if active { at as u8 } else { INACTIVE };
     };
@@ -661,7 +661,7 @@ fn forward_image(
         pool_image(g, p, tail.relu, pre, dst, route);
     } else if tail.relu {
         for (v, r) in dst.iter_mut().zip(route.iter_mut()) {
-            let active = !(*v <= 0.0);
+            let active = *v > 0.0 || v.is_nan();
             *v = if active { *v } else { 0.0 };
             *r = if active { 0 } else { INACTIVE };
         }
