@@ -741,20 +741,46 @@ fn grad_input_image(
     }
 }
 
-/// `dst` (`[cols, rows]`) = the transpose of `src` (`[rows, cols]`), in tiles that stay in
-/// cache.
+/// `dst` (`[cols, rows]`) = the transpose of `src` (`[rows, cols]`), through 8×8 tiles held in
+/// registers (fixed-size loops, so no bounds checks and whole-row copies).
 fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const TILE: usize = 16;
-    for i0 in (0..rows).step_by(TILE) {
-        for j0 in (0..cols).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(rows) {
-                let row = &src[i * cols..(i + 1) * cols];
-                for j in j0..(j0 + TILE).min(cols) {
-                    dst[j * rows + i] = row[j];
+    const B: usize = 8;
+    let (full_rows, full_cols) = (rows / B * B, cols / B * B);
+    for i0 in (0..full_rows).step_by(B) {
+        for j0 in (0..full_cols).step_by(B) {
+            let mut tile = [[0f32; B]; B];
+            for (i, line) in tile.iter_mut().enumerate() {
+                line.copy_from_slice(&src[(i0 + i) * cols + j0..(i0 + i) * cols + j0 + B]);
+            }
+            for j in 0..B {
+                let out = &mut dst[(j0 + j) * rows + i0..(j0 + j) * rows + i0 + B];
+                for (o, line) in out.iter_mut().zip(&tile) {
+                    *o = line[j];
                 }
             }
         }
     }
+    // The ragged right and bottom edges.
+    for i in 0..rows {
+        let start = if i < full_rows { full_cols } else { 0 };
+        for j in start..cols {
+            dst[j * rows + i] = src[i * cols + j];
+        }
+    }
+}
+
+/// Sum of `values` in eight interleaved partial sums, which the compiler can keep in one
+/// vector register (a single running sum is a chain of dependent scalar adds).
+fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// One image's weight gradient `dout · colᵀ`, written to `dw` (`[O, K]`) or added to it if
@@ -797,7 +823,7 @@ fn grad_weight_image(
     };
     matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
     for (b, row) in db.iter_mut().zip(dout.chunks_exact(l)) {
-        *b += row.iter().sum::<f32>();
+        *b += sum(row);
     }
 }
 
@@ -1338,6 +1364,33 @@ mod tests {
         check_pooled(&[2, 3, 10, 8], (4, 3, 3, 3), 3);
         // Batch ≥ 2 × threads: images spread over threads, per-thread weight sums.
         check_pooled(&[9, 3, 12, 18], (5, 3, 3, 3), 2);
+    }
+
+    #[test]
+    fn kernels_transpose_and_sum_handle_ragged_edges() {
+        for (rows, cols) in [(1, 1), (8, 8), (3, 17), (27, 4096 / 64), (19, 9)] {
+            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+            let mut dst = vec![-1f32; rows * cols];
+            transpose(&src, rows, cols, &mut dst);
+            for i in 0..rows {
+                for j in 0..cols {
+                    assert_eq!(
+                        dst[j * rows + i],
+                        src[i * cols + j],
+                        "{rows}×{cols} at ({i}, {j})"
+                    );
+                }
+            }
+        }
+        // Integers, so every order of summation is exact: n(n − 1)/2.
+        for n in [0usize, 1, 7, 8, 9, 100] {
+            let values: Vec<f32> = (0..n).map(|v| v as f32).collect();
+            assert_eq!(
+                sum(&values),
+                (n * n.saturating_sub(1) / 2) as f32,
+                "n = {n}"
+            );
+        }
     }
 
     #[test]
