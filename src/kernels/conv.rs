@@ -455,18 +455,29 @@ impl Pool {
 /// then applies the ReLU if `relu`. `route` gets, per pooled value, the position of the
 /// window's maximum (row-major; the first one on ties, as in PyTorch) or [`INACTIVE`] where the
 /// ReLU is off. NaN propagates: a window holding one pools to NaN.
-fn pool_image(g: &Geom, p: &Pool, relu: bool, pre: &[f32], dst: &mut [f32], route: &mut [u8]) {
+#[allow(clippy::too_many_arguments)]
+fn pool_image(
+    g: &Geom,
+    p: &Pool,
+    relu: bool,
+    bias: Option<&[f32]>,
+    pre: &[f32],
+    dst: &mut [f32],
+    route: &mut [u8],
+) {
     let plane_len = p.ph * p.pw;
-    for ((plane, dst), route) in pre
+    for (o, ((plane, dst), route)) in pre
         .chunks_exact(g.l())
         .zip(dst.chunks_exact_mut(plane_len))
         .zip(route.chunks_exact_mut(plane_len))
+        .enumerate()
     {
+        let b = bias.map_or(0.0, |bias| bias[o]);
         // Literal window sizes let the compiler specialise (and vectorise) the common cases.
         match p.k {
-            2 => pool_plane(2, g.ow, p, relu, plane, dst, route),
-            3 => pool_plane(3, g.ow, p, relu, plane, dst, route),
-            k => pool_plane(k, g.ow, p, relu, plane, dst, route),
+            2 => pool_plane(2, g.ow, p, relu, b, plane, dst, route),
+            3 => pool_plane(3, g.ow, p, relu, b, plane, dst, route),
+            k => pool_plane(k, g.ow, p, relu, b, plane, dst, route),
         }
     }
 }
@@ -480,16 +491,20 @@ const LANES: usize = 8;
 /// comparisons are written without short-circuits so that they become selects, not branches
 /// mispredicted half the time.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn pool_plane(
     k: usize,
     ow: usize,
     p: &Pool,
     relu: bool,
+    bias: f32,
     plane: &[f32],
     dst: &mut [f32],
     route: &mut [u8],
 ) {
     let finish = |best: f32, at: f32, d: &mut f32, r: &mut u8| {
+        // The bias is the same across a window, so it is added after the maximum.
+        let best = best + bias;
         // NaN stays NaN, so that a diverged step shows in the losses instead of vanishing.
         let active = !relu || best > 0.0 || best.is_nan();
         *d = if active { best } else { 0.0 };
@@ -641,11 +656,6 @@ fn forward_image(
     } else {
         dst
     };
-    if let Some(bias) = bias {
-        for (row, &b) in target.chunks_exact_mut(l).zip(bias) {
-            row.fill(b);
-        }
-    }
     let lhs = Mat {
         data: w,
         rs: k,
@@ -656,10 +666,21 @@ fn forward_image(
         rs: l,
         cs: 1,
     };
-    matmul(g.o, l, k, target, l, bias.is_some(), lhs, rhs, par);
+    matmul(g.o, l, k, target, l, false, lhs, rhs, par);
+    // The bias is added in the pass over the output that follows anyway (pooling, ReLU),
+    // not by filling the output before the GEMM: one pass less over it.
     if tail.pool > 1 {
-        pool_image(g, p, tail.relu, pre, dst, route);
-    } else if tail.relu {
+        pool_image(g, p, tail.relu, bias, pre, dst, route);
+        return;
+    }
+    if let Some(bias) = bias {
+        for (row, &b) in dst.chunks_exact_mut(l).zip(bias) {
+            for v in row {
+                *v += b;
+            }
+        }
+    }
+    if tail.relu {
         for (v, r) in dst.iter_mut().zip(route.iter_mut()) {
             let active = *v > 0.0 || v.is_nan();
             *v = if active { *v } else { 0.0 };
@@ -1406,17 +1427,17 @@ mod tests {
         let g = Geom::new(&[1, 1, 4, 5], &[1, 1, 1, 1], 1, (0, 0)).unwrap();
         let p = Pool::new(&g, 2).unwrap();
         let (mut dst, mut route) = ([0f32; 4], [0u8; 4]);
-        pool_image(&g, &p, true, &pre, &mut dst, &mut route);
+        pool_image(&g, &p, true, None, &pre, &mut dst, &mut route);
         assert_eq!(&dst[..2], &[5., 4.]);
         assert_eq!(dst[2], 0.0, "ReLU of −1");
         assert!(dst[3].is_nan(), "NaN propagates: {dst:?}");
         assert_eq!(&route[..3], &[1, 2, INACTIVE]);
         // Without the ReLU the negative window keeps its maximum.
-        pool_image(&g, &p, false, &pre, &mut dst, &mut route);
+        pool_image(&g, &p, false, None, &pre, &mut dst, &mut route);
         assert_eq!((dst[2], route[2]), (-1.0, 3));
 
         let mut dpre = [9f32; 20];
-        pool_image(&g, &p, true, &pre, &mut dst, &mut route);
+        pool_image(&g, &p, true, None, &pre, &mut dst, &mut route);
         unpool_image(&g, &p, &[10., 20., 30., 40.], &route, &mut dpre);
         #[rustfmt::skip]
         let expected = [
