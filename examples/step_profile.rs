@@ -9,11 +9,10 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{Device, Tensor};
+use cari_mtl::cli::bench::ReferenceWorkload;
 use cari_mtl::kernels;
-use cari_mtl::model::layers::Builder;
 use cari_mtl::train::config::OptimizerKind;
-use cari_mtl::train::losses::{centre_loss, masked_cross_entropy};
 use cari_mtl::train::optim::Optimizer;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -27,71 +26,16 @@ fn main() -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let device = Device::Cpu;
-    let varmap = candle_nn::VarMap::new();
-    let mut b = Builder::new(&varmap, &device);
-    let convs = [
-        b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
-        b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
-        b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
-        b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
-    ];
-    let mut heads = Vec::new();
-    for h in 0..3 {
-        heads.push((
-            b.linear(&format!("h{h}.a"), 256, 128)?,
-            b.linear(&format!("h{h}.b"), 128, 200)?,
-        ));
-    }
-    let psi = b.linear("psi", 256, 3)?;
-    for var in varmap.all_vars() {
-        var.set(&(Tensor::randn(0f32, 1.0, var.dims(), &device)? * 0.05)?)?;
-    }
-    let all_vars = varmap.all_vars();
-    let mut opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, all_vars)?;
-    let batch = 64;
-    let images = Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), &device)?;
-    let labels: Vec<Tensor> = (0..3)
-        .map(|_| {
-            Tensor::rand(0f32, 200.0, batch, &device)?
-                .floor()?
-                .to_dtype(DType::U32)
-        })
-        .collect::<candle_core::Result<_>>()?;
-    let ones = Tensor::ones(batch, DType::F32, &device)?;
-    let centres = Tensor::zeros((batch, 128), DType::F32, &device)?;
+    let work = ReferenceWorkload::new(&device)?;
+    let mut opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.varmap.all_vars())?;
+    let batch = ReferenceWorkload::BATCH;
     let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
 
-    for variant in ["separate", "fused"] {
-        let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
-            let mut x = x.clone();
-            for (i, conv) in convs.iter().enumerate() {
-                x = match (i < 3, variant) {
-                    (true, "fused") => conv.forward_relu_pool(&x, 2)?,
-                    (true, _) => kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?,
-                    (false, _) => conv.forward_relu(&x)?,
-                };
-            }
-            x.mean(D::Minus1)?.mean(D::Minus1)
-        };
+    for (variant, fused) in [("separate", false), ("fused", true)] {
         let (mut fwd, mut bwd, mut upd, mut total) = (vec![], vec![], vec![], vec![]);
         for s in 0..steps + 3 {
             let t0 = Instant::now();
-            let z = trunk(&images)?;
-            let mut losses = Vec::new();
-            for (h, (a, bl)) in heads.iter().enumerate() {
-                let hidden = a.forward(&z)?.relu()?;
-                let logits = bl.forward(&hidden)?;
-                let mut loss = masked_cross_entropy(&logits, &labels[h], &ones, batch)?;
-                if h == 0 {
-                    loss = (loss + (centre_loss(&hidden, &centres)? * 0.01)?)?;
-                }
-                losses.push(loss);
-            }
-            let losses = Tensor::stack(&losses, 0)?;
-            let w = candle_nn::ops::softmax(&psi.forward(&z)?, D::Minus1)?.mean(0)?;
-            let net = (w.detach() * &losses)?.sum_all()?;
-            let l4 = (w * losses.detach().recip()?)?.sum_all()?;
-            let loss = (net + l4)?;
+            let loss = work.loss(&work.trunk(&work.images, fused)?)?;
             let t1 = Instant::now();
             let grads = loss.backward()?;
             let t2 = Instant::now();
@@ -106,10 +50,7 @@ fn main() -> Result<()> {
         }
         let t = Instant::now();
         for k in 0..10 {
-            let x = all.narrow(0, k * 200, 200)?.detach();
-            let z = trunk(&x)?;
-            let h = heads[0].0.forward(&z)?.relu()?;
-            let _ = h.to_vec2::<f32>()?;
+            work.embed(&all.narrow(0, k * 200, 200)?.detach(), fused)?;
         }
         let embed = t.elapsed().as_secs_f64();
         println!(

@@ -4,6 +4,12 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::time::Instant;
 
+use candle_core::{D, DType, Device, Tensor, Var};
+
+use crate::model::layers::{Builder, Conv2d, Linear};
+use crate::train::config::OptimizerKind;
+use crate::train::losses::{centre_loss, masked_cross_entropy};
+use crate::train::optim::Optimizer;
 use crate::train::trainer::{Trainer, device_label, select_device};
 
 #[derive(Args, Debug)]
@@ -80,92 +86,137 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The speed-comparison workload of ../shared/reference/BENCH-MODEL.md, twin of
-/// bench/torch_reference.py: one training step (batch 64, 3×64×64, four 3×3 convs, three heads,
-/// centre term, weight module, plain SGD lr 0.01) and an embedding pass over 2,000 images.
-pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
-    use crate::model::layers::Builder;
-    use crate::train::config::OptimizerKind;
-    use crate::train::losses::{centre_loss, masked_cross_entropy};
-    use crate::train::optim::Optimizer;
-    use candle_core::{D, DType, Tensor};
+/// The network and the batch of the speed-comparison workload of
+/// ../shared/reference/BENCH-MODEL.md (twin of bench/torch_reference.py): four 3×3 convolutions,
+/// three heads with a centre term on the verification head's hidden vector, the weight module
+/// Ψ, batch 64 of 3×64×64. Shared by `bench --reference` and examples/step_profile.rs.
+pub struct ReferenceWorkload {
+    pub varmap: candle_nn::VarMap,
+    convs: [Conv2d; 4],
+    /// (Linear 256→128, Linear 128→200) per task.
+    heads: Vec<(Linear, Linear)>,
+    psi: Linear,
+    pub images: Tensor,
+    labels: Vec<Tensor>,
+    ones: Tensor,
+    centres: Tensor,
+}
 
-    let device = select_device(device)
-        .map_err(anyhow::Error::msg)
-        .context("--device")?;
-    let varmap = candle_nn::VarMap::new();
-    let mut b = Builder::new(&varmap, &device);
-    let convs = [
-        b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
-        b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
-        b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
-        b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
-    ];
-    let mut heads = Vec::new();
-    for h in 0..3 {
-        heads.push((
-            b.linear(&format!("h{h}.a"), 256, 128)?,
-            b.linear(&format!("h{h}.b"), 128, 200)?,
-        ));
+impl ReferenceWorkload {
+    pub const BATCH: usize = 64;
+
+    pub fn new(device: &Device) -> candle_core::Result<ReferenceWorkload> {
+        let varmap = candle_nn::VarMap::new();
+        let mut b = Builder::new(&varmap, device);
+        let convs = [
+            b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
+            b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
+            b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
+            b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
+        ];
+        let heads = (0..3)
+            .map(|h| {
+                Ok((
+                    b.linear(&format!("h{h}.a"), 256, 128)?,
+                    b.linear(&format!("h{h}.b"), 128, 200)?,
+                ))
+            })
+            .collect::<candle_core::Result<_>>()?;
+        let psi = b.linear("psi", 256, 3)?;
+        // Small random values (they do not matter for timing, only that they are finite).
+        for var in varmap.all_vars() {
+            var.set(&(Tensor::randn(0f32, 1.0, var.dims(), device)? * 0.05)?)?;
+        }
+        let batch = Self::BATCH;
+        let labels = (0..3)
+            .map(|_| {
+                Tensor::rand(0f32, 200.0, batch, device)?
+                    .floor()?
+                    .to_dtype(DType::U32)
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(ReferenceWorkload {
+            varmap,
+            convs,
+            heads,
+            psi,
+            images: Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), device)?,
+            labels,
+            ones: Tensor::ones(batch, DType::F32, device)?,
+            centres: Tensor::zeros((batch, 128), DType::F32, device)?,
+        })
     }
-    let psi = b.linear("psi", 256, 3)?;
-    // Small random init (values do not matter for timing, only that they are finite).
-    for (i, var) in varmap.all_vars().iter().enumerate() {
-        let t = (Tensor::randn(0f32, 1.0, var.dims(), &device)? * (0.05 / (1.0 + i as f64 * 0.0)))?;
-        var.set(&t)?;
-    }
-    let trunk = |x: &Tensor| -> candle_core::Result<Tensor> {
+
+    /// Z (`[N, 256]`). `fused_pool`: each conv + ReLU + 2×2 max-pool as one op (as the crate's
+    /// trunks do); otherwise the pooling is a separate op.
+    pub fn trunk(&self, x: &Tensor, fused_pool: bool) -> candle_core::Result<Tensor> {
         let mut x = x.clone();
-        for (i, conv) in convs.iter().enumerate() {
-            x = if i < 3 {
-                conv.forward_relu_pool(&x, 2)?
-            } else {
-                conv.forward_relu(&x)?
+        for (i, conv) in self.convs.iter().enumerate() {
+            x = match (i < 3, fused_pool) {
+                (true, true) => conv.forward_relu_pool(&x, 2)?,
+                (true, false) => crate::kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?,
+                (false, _) => conv.forward_relu(&x)?,
             };
         }
         x.mean(D::Minus1)?.mean(D::Minus1)
-    };
-    let psi_vars = vec![psi.weight.clone(), psi.bias.clone()];
-    let net_vars: Vec<_> = varmap
-        .all_vars()
-        .into_iter()
-        .filter(|v| {
-            !psi_vars
-                .iter()
-                .any(|p| p.as_tensor().id() == v.as_tensor().id())
-        })
-        .collect();
-    let mut net_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, net_vars)?;
-    let mut psi_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, psi_vars)?;
-    let batch = 64;
-    let images = Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), &device)?;
-    let labels: Vec<Tensor> = (0..3)
-        .map(|_| {
-            Tensor::rand(0f32, 200.0, batch, &device)?
-                .floor()?
-                .to_dtype(DType::U32)
-        })
-        .collect::<candle_core::Result<_>>()?;
-    let ones = Tensor::ones(batch, DType::F32, &device)?;
-    let centres = Tensor::zeros((batch, 128), DType::F32, &device)?;
-    let mut step = || -> candle_core::Result<()> {
-        let z = trunk(&images)?;
+    }
+
+    /// The step's loss from Z of [`Self::images`]: Σ w_i·L_i with w held constant, plus
+    /// L4 = Σ w_i / L_i with L held constant.
+    pub fn loss(&self, z: &Tensor) -> candle_core::Result<Tensor> {
         let mut losses = Vec::new();
-        for (h, (a, bl)) in heads.iter().enumerate() {
-            let hidden = a.forward(&z)?.relu()?;
-            let logits = bl.forward(&hidden)?;
-            let mut loss = masked_cross_entropy(&logits, &labels[h], &ones, batch)?;
+        for (h, (a, b)) in self.heads.iter().enumerate() {
+            let hidden = a.forward(z)?.relu()?;
+            let logits = b.forward(&hidden)?;
+            let mut loss = masked_cross_entropy(&logits, &self.labels[h], &self.ones, Self::BATCH)?;
             if h == 0 {
-                loss = (loss + (centre_loss(&hidden, &centres)? * 0.01)?)?;
+                loss = (loss + (centre_loss(&hidden, &self.centres)? * 0.01)?)?;
             }
             losses.push(loss);
         }
         let losses = Tensor::stack(&losses, 0)?;
-        // candle-nn's softmax_last_dim has no backward (the gradient silently stops): use the composed softmax.
-        let w = candle_nn::ops::softmax(&psi.forward(&z)?, D::Minus1)?.mean(0)?;
+        // candle-nn's softmax_last_dim has no backward (the gradient silently stops): use the
+        // composed softmax.
+        let w = candle_nn::ops::softmax(&self.psi.forward(z)?, D::Minus1)?.mean(0)?;
         let net = (w.detach() * &losses)?.sum_all()?;
         let l4 = (w * losses.detach().recip()?)?.sum_all()?;
-        let grads = (net + l4)?.backward()?;
+        net + l4
+    }
+
+    /// The verification head's hidden vectors of `x`, copied to the host.
+    pub fn embed(&self, x: &Tensor, fused_pool: bool) -> candle_core::Result<Vec<Vec<f32>>> {
+        let z = self.trunk(x, fused_pool)?;
+        self.heads[0].0.forward(&z)?.relu()?.to_vec2::<f32>()
+    }
+
+    /// Ψ's parameters (they get their own optimiser).
+    pub fn psi_vars(&self) -> Vec<Var> {
+        vec![self.psi.weight.clone(), self.psi.bias.clone()]
+    }
+
+    /// Every parameter but Ψ's.
+    pub fn net_vars(&self) -> Vec<Var> {
+        let psi = self.psi_vars();
+        self.varmap
+            .all_vars()
+            .into_iter()
+            .filter(|v| !psi.iter().any(|p| p.as_tensor().id() == v.as_tensor().id()))
+            .collect()
+    }
+}
+
+/// `bench --reference`: one training step of [`ReferenceWorkload`] (plain SGD lr 0.01 for both
+/// parameter sets) and an embedding pass over 2,000 images in batches of 200.
+pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
+    let device = select_device(device)
+        .map_err(anyhow::Error::msg)
+        .context("--device")?;
+    let work = ReferenceWorkload::new(&device)?;
+    let mut net_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.net_vars())?;
+    let mut psi_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.psi_vars())?;
+    let mut step = || -> candle_core::Result<()> {
+        let z = work.trunk(&work.images, true)?;
+        let grads = work.loss(&z)?.backward()?;
         net_opt.step(&grads, 0.01, 0.0)?;
         psi_opt.step(&grads, 0.01, 0.0)?;
         Ok(())
@@ -188,10 +239,7 @@ pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
     let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
     let embed = || -> candle_core::Result<()> {
         for k in 0..10 {
-            let x = all.narrow(0, k * 200, 200)?.detach();
-            let z = trunk(&x)?;
-            let h = heads[0].0.forward(&z)?.relu()?;
-            let _ = h.to_vec2::<f32>()?;
+            work.embed(&all.narrow(0, k * 200, 200)?.detach(), true)?;
         }
         Ok(())
     };

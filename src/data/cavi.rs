@@ -59,17 +59,7 @@ pub(crate) fn load(
     let mut people: BTreeMap<String, Vec<(Modality, PathBuf)>> = BTreeMap::new();
     for (modality, folder) in &folders {
         let Some(folder) = folder else { continue };
-        for person in real::list_dir(folder)? {
-            if real::is_ignored_file(&person.name) {
-                continue;
-            }
-            if !person.is_dir {
-                report.skipped_images.push((
-                    person.path.display().to_string(),
-                    "not inside a person folder: not read".to_string(),
-                ));
-                continue;
-            }
+        for person in real::person_dirs(folder, &mut report)? {
             let files = match real::list_dir(&person.path) {
                 Ok(f) => f,
                 Err(e) => {

@@ -271,6 +271,26 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<DirItem>, LoadError> {
     Ok(items)
 }
 
+/// The person folders in `dir` (a `<root>/<Person>/` layout), sorted by name: system files are
+/// skipped silently, any other file is reported in `report` as not read.
+pub(crate) fn person_dirs(dir: &Path, report: &mut LoadReport) -> Result<Vec<DirItem>, LoadError> {
+    let mut people = Vec::new();
+    for item in list_dir(dir)? {
+        if is_ignored_file(&item.name) {
+            continue;
+        }
+        if item.is_dir {
+            people.push(item);
+        } else {
+            report.skipped_images.push((
+                item.path.display().to_string(),
+                "not inside a person folder: not read".to_string(),
+            ));
+        }
+    }
+    Ok(people)
+}
+
 /// The sub-folder of `dir` called `name`, matched exactly first, then ignoring letter case.
 pub(crate) fn find_child_dir(dir: &Path, name: &str) -> Option<PathBuf> {
     let exact = dir.join(name);

@@ -73,17 +73,7 @@ pub(crate) fn load(
     let mut report = LoadReport::default();
     let mut names = Vec::new();
     let mut entries = Vec::new();
-    for person in real::list_dir(&originals)? {
-        if real::is_ignored_file(&person.name) {
-            continue;
-        }
-        if !person.is_dir {
-            report.skipped_images.push((
-                person.path.display().to_string(),
-                "not inside a person folder: not read".to_string(),
-            ));
-            continue;
-        }
+    for person in real::person_dirs(&originals, &mut report)? {
         let files = match real::list_dir(&person.path) {
             Ok(files) => files,
             Err(e) => {

@@ -1206,20 +1206,8 @@ impl CustomOp3 for ConvBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::testing::max_diff;
     use candle_core::{Device, Var};
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn max_abs(a: &Tensor) -> f32 {
         a.abs()
@@ -1237,6 +1225,26 @@ mod tests {
         let d = max_diff(ours, theirs);
         let scale = max_abs(theirs).max(1.0);
         assert!(d <= 1e-4 * scale, "{what}: max diff {d} (scale {scale})");
+    }
+
+    /// Compares the gradients of Σ probe·ours and Σ probe·theirs (a loss with a different
+    /// weight per output element, so every gradient entry matters) with respect to `vars`.
+    fn assert_grads_close(
+        label: &str,
+        ours: &Tensor,
+        theirs: &Tensor,
+        probe: &Tensor,
+        vars: &[(&str, &Var)],
+    ) {
+        let grads = |t: &Tensor| (t * probe).unwrap().sum_all().unwrap().backward().unwrap();
+        let (g_ours, g_theirs) = (grads(ours), grads(theirs));
+        for (name, var) in vars {
+            assert_close(
+                &format!("{label}: {name}"),
+                g_ours.get(var.as_tensor()).unwrap(),
+                g_theirs.get(var.as_tensor()).unwrap(),
+            );
+        }
     }
 
     /// Compares forward and both gradients (and the bias gradient, with and without ReLU)
@@ -1262,27 +1270,14 @@ mod tests {
         let ours = conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
         let theirs = candle_conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
         assert_close(&format!("{label}: forward"), &ours, &theirs);
-        // A loss with a different weight per output element, so every gradient entry matters.
         let probe = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
-        let g_ours = (&ours * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_theirs = (&theirs * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in [("grad input", &x), ("grad weight", &w)] {
-            assert_close(
-                &format!("{label}: {name}"),
-                g_ours.get(var.as_tensor()).unwrap(),
-                g_theirs.get(var.as_tensor()).unwrap(),
-            );
-        }
+        assert_grads_close(
+            &label,
+            &ours,
+            &theirs,
+            &probe,
+            &[("grad input", &x), ("grad weight", &w)],
+        );
 
         // Fused bias, with and without ReLU.
         for relu in [false, true] {
@@ -1299,25 +1294,13 @@ mod tests {
                 &ours,
                 &theirs,
             );
-            let g_ours = (&ours * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            let g_theirs = (&theirs * &probe)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            for (name, var) in [("grad input", &x), ("grad weight", &w), ("grad bias", &b)] {
-                assert_close(
-                    &format!("{label}: {name} bias relu={relu}"),
-                    g_ours.get(var.as_tensor()).unwrap(),
-                    g_theirs.get(var.as_tensor()).unwrap(),
-                );
-            }
+            assert_grads_close(
+                &format!("{label} bias relu={relu}"),
+                &ours,
+                &theirs,
+                &probe,
+                &[("grad input", &x), ("grad weight", &w), ("grad bias", &b)],
+            );
         }
     }
 
@@ -1390,25 +1373,13 @@ mod tests {
         let theirs = crate::kernels::pool::max_pool2d_by_reduction(&theirs, pool).unwrap();
         assert_close(&format!("{label}: forward"), &ours, &theirs);
         let probe = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
-        let g_ours = (&ours * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g_theirs = (&theirs * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (name, var) in [("grad input", &x), ("grad weight", &w), ("grad bias", &b)] {
-            assert_close(
-                &format!("{label}: {name}"),
-                g_ours.get(var.as_tensor()).unwrap(),
-                g_theirs.get(var.as_tensor()).unwrap(),
-            );
-        }
+        assert_grads_close(
+            &label,
+            &ours,
+            &theirs,
+            &probe,
+            &[("grad input", &x), ("grad weight", &w), ("grad bias", &b)],
+        );
     }
 
     #[test]

@@ -11,3 +11,23 @@ pub mod pool;
 
 pub use conv::{conv2d, conv2d_bias, conv2d_bias_relu_pool};
 pub use pool::max_pool2d;
+
+/// Helpers shared by the kernels' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use candle_core::Tensor;
+
+    /// The largest |a − b| over all elements.
+    pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+}

@@ -155,6 +155,7 @@ impl CustomOp2 for MaxPoolGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::testing::max_diff;
     use candle_core::{Device, Var};
 
     #[test]
@@ -166,17 +167,7 @@ mod tests {
                 let ours = max_pool2d(&x, k).unwrap();
                 let theirs = x.max_pool2d(k).unwrap();
                 assert_eq!(ours.dims(), theirs.dims());
-                let d = (ours - theirs)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
-                assert_eq!(d, 0.0, "{dims:?} k {k}");
+                assert_eq!(max_diff(&ours, &theirs), 0.0, "{dims:?} k {k}");
             }
         }
         // Non-contiguous input.
@@ -184,14 +175,7 @@ mod tests {
             .unwrap()
             .transpose(2, 3)
             .unwrap();
-        let d = (max_pool2d(&x, 2).unwrap() - x.max_pool2d(2).unwrap())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = max_diff(&max_pool2d(&x, 2).unwrap(), &x.max_pool2d(2).unwrap());
         assert_eq!(d, 0.0);
     }
 
@@ -205,17 +189,7 @@ mod tests {
             let ours = max_pool2d(x.as_tensor(), k).unwrap();
             let theirs = max_pool2d_by_reduction(x.as_tensor(), k).unwrap();
             let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            };
-            assert_eq!(diff(&ours, &theirs), 0.0, "forward k {k}");
+            assert_eq!(max_diff(&ours, &theirs), 0.0, "forward k {k}");
             let g1 = (&ours * &probe)
                 .unwrap()
                 .sum_all()
@@ -232,7 +206,7 @@ mod tests {
                 g1.get(x.as_tensor()).unwrap(),
                 g2.get(x.as_tensor()).unwrap(),
             );
-            assert_eq!(diff(g1, g2), 0.0, "gradient k {k}");
+            assert_eq!(max_diff(g1, g2), 0.0, "gradient k {k}");
         }
     }
 
