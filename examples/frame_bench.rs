@@ -3,9 +3,10 @@
 //!
 //!     cargo run --release --example frame_bench [-- STEPS FRAMES]
 
-use cari_mtl::protocol::StepMetrics;
+use cari_mtl::train::metrics::StepMetrics;
 use cari_mtl::ui::LabApp;
-use cari_mtl::ui::app::{DatasetState, Settings};
+use cari_mtl::ui::dataset::DatasetState;
+use cari_mtl::ui::settings::Settings;
 use std::time::Instant;
 
 fn main() {

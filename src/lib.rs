@@ -1,17 +1,35 @@
 //! cari-mtl: a desktop lab for dynamic multi-task learning, after Ming, Burie & Luqman,
 //! "Dynamic Deep Multi-task Learning for Caricature-Visual Face Recognition" (GREC 2019).
 //!
-//! Flow is one-way: `data` → `model` → `train` → `protocol` (typed commands and events) → `ui`.
-//! The UI owns no tensors; the trainer knows nothing of egui.
+//! # Layers
+//!
+//! Each line imports only from the lines below it (checked by `tests/architecture.rs`):
+//!
+//! ```text
+//! cli        the command line: `cari-mtl` opens the window, subcommands run headless
+//! ui         the window: panels push UiActions, LabApp applies them once per frame
+//! session    window ↔ trainer threads: typed Commands in, Events out, bounded channels
+//! train      Trainer (one run's model, optimisers, step), losses, optimisers, step metrics
+//! eval       Tables I–IV on held-out data; embeddings for the projector
+//! embed      t-SNE
+//! weighting  the loss-weighting rules (one file each), their shared math, the toy model
+//! model      the network: presets, trunk, branches, Ψ
+//! data       the synthetic faces, real-dataset loaders (data/real), batches
+//! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash)
+//! ```
+//!
+//! The trainer owns every tensor; the window owns none and draws the numbers that come back.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod data;
 pub mod embed;
 pub mod eval;
 pub mod kernels;
 pub mod model;
-pub mod protocol;
-pub mod toy;
+pub mod seeded;
+pub mod session;
+pub mod task;
 pub mod train;
 pub mod ui;
 pub mod weighting;

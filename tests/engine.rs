@@ -5,10 +5,10 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use cari_mtl::data::synthetic::SyntheticConfig;
+use cari_mtl::model::psi::{Psi, PsiWiring};
 use cari_mtl::train::config::{OptimizerKind, TrainConfig};
 use cari_mtl::train::optim::Optimizer;
 use cari_mtl::train::trainer::Trainer;
-use cari_mtl::weighting::psi::{Psi, PsiWiring};
 use cari_mtl::weighting::{Strategy, StrategyConfig};
 use std::sync::Arc;
 
@@ -296,7 +296,7 @@ fn weights_under_each_rule_sum_to_one_and_stay_in_bounds() {
             assert!((sum - 1.0).abs() < 1e-4, "{strategy:?}: {:?}", r.weights);
             if strategy.uses_psi() {
                 let (lo, hi) =
-                    cari_mtl::weighting::psi::weight_bounds(3, strategy.default_scale() as f64);
+                    cari_mtl::weighting::math::weight_bounds(3, strategy.default_scale() as f64);
                 assert!(
                     r.weights
                         .iter()
@@ -527,7 +527,7 @@ fn explain_panel_shows_the_trainers_numbers() {
         .unwrap();
     assert!(
         e.sentence
-            .starts_with(cari_mtl::protocol::Task::ALL[hardest].key()),
+            .starts_with(cari_mtl::task::Task::ALL[hardest].key()),
         "{}",
         e.sentence
     );

@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
 
 use cari_mtl::data::synthetic::SyntheticConfig;
+use cari_mtl::session::PauseReason;
 use cari_mtl::ui::LabApp;
-use cari_mtl::ui::app::{Layout, Settings};
 use cari_mtl::ui::lessons::Lesson;
 use cari_mtl::ui::run::RunStatus;
+use cari_mtl::ui::settings::{Layout, Settings};
 use cari_mtl::weighting::{Strategy, StrategyConfig};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -83,7 +84,7 @@ fn step_advances_exactly_one_step() {
     wait_for(&mut h, "one step each", |app| {
         app.runs
             .iter()
-            .all(|r| r.step == 1 && r.status == RunStatus::Paused("stepped".into()))
+            .all(|r| r.step == 1 && r.status == RunStatus::Paused(PauseReason::Stepped))
     });
     // Nothing more arrives afterwards.
     for _ in 0..20 {
@@ -104,8 +105,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 3);
     {
         let app = h.state_mut();
-        app.settings.strategies[0] = StrategyConfig::new(Strategy::Naive);
-        app.apply_strategy(0);
+        app.set_strategy(0, StrategyConfig::new(Strategy::Naive));
     }
     wait_for(&mut h, "rows from the new strategy", |app| {
         app.runs[0]
@@ -173,12 +173,10 @@ fn export_writes_csv_with_the_train_header() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.csv");
     let rows = h.state().runs[0].history.len();
-    let message = cari_mtl::ui::files::perform(
-        h.state_mut(),
-        cari_mtl::ui::files::FileAction::ExportCsv(0),
-        &path,
-    )
-    .unwrap();
+    let message = h
+        .state_mut()
+        .perform_file_action(cari_mtl::ui::files::FileAction::ExportCsv(0), &path)
+        .unwrap();
     assert!(message.contains(&format!("{rows} rows")));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
@@ -190,7 +188,12 @@ fn export_writes_csv_with_the_train_header() {
     assert_eq!(body.len(), rows);
     assert!(body[0].starts_with("1,"));
     assert_eq!(body[0].split(',').count(), 10);
-    assert!(!dir.path().join("a.csv.tmp").exists());
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "no temporary file is left beside the export"
+    );
 }
 
 #[test]
@@ -229,14 +232,14 @@ fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
 
 #[test]
 fn selecting_a_failure_card_highlights_both_points() {
-    use cari_mtl::ui::app::Tab;
+    use cari_mtl::ui::settings::Tab;
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Step").click();
     wait_for(&mut h, "one step", |app| {
         app.runs.iter().all(|r| r.step == 1)
     });
-    h.state_mut().runs[0].send(cari_mtl::protocol::Command::Evaluate);
+    h.state_mut().runs[0].send(cari_mtl::session::Command::Evaluate);
     wait_for(&mut h, "an evaluation", |app| {
         app.runs[0].last_report.is_some()
     });

@@ -5,7 +5,7 @@ use clap::Args;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::eval::{METRIC_KEYS, mean_std, metric_title};
+use crate::eval::{METRIC_KEYS, mean_std, table_markdown};
 use crate::train::trainer::select_device;
 use crate::weighting::Strategy;
 
@@ -117,20 +117,18 @@ pub fn markdown_table(
     strategies: &[String],
     results: &BTreeMap<String, BTreeMap<String, Vec<f64>>>,
 ) -> String {
-    let mut out = String::from("| strategy |");
-    for key in METRIC_KEYS {
-        out.push_str(&format!(" {} |", metric_title(key)));
-    }
-    out.push_str("\n|---|");
-    out.push_str(&"---:|".repeat(METRIC_KEYS.len()));
-    out.push('\n');
-    for strategy in strategies {
-        out.push_str(&format!("| {strategy} |"));
-        for key in METRIC_KEYS {
-            let (mean, std) = mean_std(&results[strategy][key]);
-            out.push_str(&format!(" {:.1} ± {:.1} |", 100.0 * mean, 100.0 * std));
-        }
-        out.push('\n');
-    }
-    out
+    let rows: Vec<(String, Vec<String>)> = strategies
+        .iter()
+        .map(|strategy| {
+            let cells = METRIC_KEYS
+                .iter()
+                .map(|key| {
+                    let (mean, std) = mean_std(&results[strategy][*key]);
+                    format!("{:.1} ± {:.1}", 100.0 * mean, 100.0 * std)
+                })
+                .collect();
+            (strategy.clone(), cells)
+        })
+        .collect();
+    table_markdown("strategy", &rows)
 }

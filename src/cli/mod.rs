@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+pub mod args;
 pub mod bench;
 pub mod compare;
 pub mod dataset;

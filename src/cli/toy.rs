@@ -3,7 +3,8 @@
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::toy::{ToyConfig, ToyRule, parse_list, simulate, to_csv};
+use super::args::parse_list;
+use crate::weighting::toy::{ToyConfig, ToyRule, simulate, to_csv};
 
 #[derive(Args, Debug)]
 pub struct ToyArgs {

@@ -10,14 +10,10 @@ use std::sync::Arc;
 use crate::data::Dataset;
 use crate::eval::EvalReport;
 use crate::model::Preset;
-use crate::protocol::StepMetrics;
 use crate::train::config::{LearningRates, ScheduledPerturbation, TrainConfig};
+use crate::train::metrics::{METRICS_HEADER, StepMetrics, csv_row};
 use crate::train::trainer::{Trainer, device_label, select_device};
 use crate::weighting::{Strategy, StrategyConfig};
-
-/// The header of metrics.csv (also used by the window's CSV export).
-pub const METRICS_HEADER: &str =
-    "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr";
 
 /// Settings shared by `train` and `compare`.
 #[derive(Args, Debug, Clone)]
@@ -92,7 +88,7 @@ impl RunArgs {
         let mut strategy = StrategyConfig::new(strategy);
         strategy.scale = self.scale;
         if let Some(w) = &self.static_weights {
-            let values = crate::toy::parse_list("--static-weights", w)?;
+            let values = super::args::parse_list("--static-weights", w)?;
             if values.len() != 3 {
                 bail!(
                     "--static-weights: expected 3 weights (verif, visual, cari), got {}",
@@ -106,7 +102,10 @@ impl RunArgs {
         let mut config = TrainConfig {
             seed,
             preset,
-            dataset: self.dataset.clone(),
+            data: crate::data::DataConfig {
+                dataset: self.dataset.clone(),
+                ..Default::default()
+            },
             strategy,
             rates: LearningRates {
                 lr,
@@ -118,14 +117,15 @@ impl RunArgs {
             device: self.device.clone(),
             ..TrainConfig::default()
         };
-        config.synthetic.seed = seed;
-        config.synthetic.image_size = preset.image_size();
-        config.synthetic.train_identities = self.identities;
-        config.synthetic.open_identities = self.open_identities;
-        config.synthetic.photos_per_identity = self.images_per_modality;
-        config.synthetic.caricatures_per_identity = self.images_per_modality;
-        config.synthetic.test_per_modality = self.test_images;
+        config.data.synthetic.seed = seed;
+        config.data.synthetic.image_size = preset.image_size();
+        config.data.synthetic.train_identities = self.identities;
+        config.data.synthetic.open_identities = self.open_identities;
+        config.data.synthetic.photos_per_identity = self.images_per_modality;
+        config.data.synthetic.caricatures_per_identity = self.images_per_modality;
+        config.data.synthetic.test_per_modality = self.test_images;
         config
+            .data
             .synthetic
             .validate()
             .context("synthetic dataset settings")?;
@@ -147,8 +147,9 @@ pub fn load_dataset(config: &TrainConfig, quiet: bool) -> Result<Arc<Dataset>> {
     );
     bar.set_message("dataset");
     let progress = |f: f32| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
-    let dataset = crate::data::load(config, &progress)
-        .with_context(|| format!("dataset '{}'", config.dataset))?;
+    let dataset = config
+        .load_dataset(&progress)
+        .with_context(|| format!("dataset '{}'", config.data.dataset))?;
     bar.finish_and_clear();
     if !quiet {
         eprintln!(
@@ -277,21 +278,4 @@ pub fn train_to_dir(
         report,
         train_secs,
     })
-}
-
-/// One metrics.csv line.
-pub fn csv_row(r: &StepMetrics) -> String {
-    format!(
-        "{},{:.4},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}",
-        r.step,
-        r.wall_secs,
-        r.strategy,
-        r.weights[0],
-        r.weights[1],
-        r.weights[2],
-        r.losses[0],
-        r.losses[1],
-        r.losses[2],
-        r.lr
-    )
 }

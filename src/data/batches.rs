@@ -5,6 +5,7 @@ use candle_core::{Device, Result, Tensor};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 
 use super::{Dataset, Modality};
 
@@ -145,10 +146,8 @@ impl HostBatch {
                 continue;
             }
             for x in &mut self.pixels[row * per_image..(row + 1) * per_image] {
-                // Box–Muller from two uniforms keeps this independent of rand_distr's algorithms.
-                let u1: f32 = rng.random_range(f32::EPSILON..1.0);
-                let u2: f32 = rng.random_range(0.0..1.0);
-                *x += sigma * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+                let noise: f32 = StandardNormal.sample(rng);
+                *x += sigma * noise;
             }
         }
     }

@@ -19,6 +19,9 @@ use std::time::Instant;
 
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::seeded::derive_seed;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tiny_skia::{
@@ -328,28 +331,13 @@ const TAG_IDENTITY: u64 = 0x1D;
 const TAG_NAMES: u64 = 0x4A3E;
 const TAG_IMAGE: u64 = 0x1A6E;
 
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn derive_seed(parts: &[u64]) -> u64 {
-    parts
-        .iter()
-        .fold(0x5EED_u64, |h, &p| splitmix64(h ^ splitmix64(p)))
-}
-
 fn rng_for(parts: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(derive_seed(parts))
 }
 
-/// Standard normal via Box–Muller (rand_distr is not a dependency).
+/// A standard normal draw.
 fn normal(rng: &mut impl Rng) -> f32 {
-    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
-    let u2: f32 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
+    StandardNormal.sample(rng)
 }
 
 fn uniform(rng: &mut impl Rng, lo: f32, hi: f32) -> f32 {

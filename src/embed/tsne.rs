@@ -18,7 +18,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr_free::normal;
+use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
 /// Configuration of a t-SNE run. Missing fields deserialise to their defaults.
@@ -79,16 +79,9 @@ pub enum TsneError {
     InvalidConfig(&'static str),
 }
 
-/// Minimal Box–Muller normal sampler (keeps the dependency list to `rand`).
-mod rand_distr_free {
-    use rand::Rng;
-
-    pub fn normal<R: Rng>(rng: &mut R) -> f64 {
-        // u1 in (0, 1] so ln is finite.
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
+/// A standard normal draw.
+fn normal<R: rand::Rng>(rng: &mut R) -> f64 {
+    StandardNormal.sample(rng)
 }
 
 const MIN_GAIN: f32 = 0.01;

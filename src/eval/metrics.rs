@@ -15,7 +15,8 @@
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
-use super::mean_std;
+use crate::seeded::SplitMix64;
+
 use std::collections::{BTreeMap, HashSet};
 
 /// FAR target of [`Verification::val_far_0_1`]: 0.1 %.
@@ -76,41 +77,6 @@ pub struct ScoredPair {
     pub distance: f32,
     pub same: bool,
     pub fold: usize,
-}
-
-/// Small deterministic generator (SplitMix64), so that shuffles do not depend on any crate's
-/// algorithm choices and stay identical across versions.
-#[derive(Clone, Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform integer in `0..n` (`n > 0`), by rejection (no modulo bias).
-    fn below(&mut self, n: usize) -> usize {
-        let n = n as u64;
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let x = self.next_u64();
-            if x < zone {
-                return (x % n) as usize;
-            }
-        }
-    }
-
-    /// Fisher–Yates shuffle.
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
 }
 
 /// Assign folds `0..k` round-robin after a seeded shuffle (deterministic), for pair lists that come
@@ -785,6 +751,17 @@ pub fn make_cross_modal_pairs(
         .zip(scored)
         .map(|((c, p, same), s)| (c, p, same, s.fold))
         .collect()
+}
+
+/// Mean and population standard deviation (NaN for an empty list).
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use crate::model::Network;
 
 pub mod metrics;
 
+pub use metrics::mean_std;
+
 /// Metric keys, in the order of the results table and `results.json`.
 pub const METRIC_KEYS: [&str; 10] = [
     "verif_acc",
@@ -41,6 +43,26 @@ pub fn metric_title(key: &str) -> &'static str {
         "auc" => "AUC",
         _ => "?",
     }
+}
+
+/// The paper's Table I as Markdown: a first column titled `first_column`, then one column per
+/// metric of [`METRIC_KEYS`]; each row is a name and its cells, already formatted.
+pub fn table_markdown(first_column: &str, rows: &[(String, Vec<String>)]) -> String {
+    let mut out = format!("| {first_column} |");
+    for key in METRIC_KEYS {
+        out.push_str(&format!(" {} |", metric_title(key)));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(METRIC_KEYS.len()));
+    out.push('\n');
+    for (name, cells) in rows {
+        out.push_str(&format!("| {name} |"));
+        for cell in cells {
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +150,26 @@ pub struct EvalReport {
     pub eval_secs: f64,
     /// How the figures were obtained, e.g. "synthetic held-out identities" or "WebCaricature View 2".
     pub protocol: String,
+    /// True once [`EvalReport::thin`] has dropped the per-pair and per-image detail.
+    pub thinned: bool,
+}
+
+impl EvalReport {
+    /// Keep the figures, drop the detail (pairs, probes, embeddings, ROC points): what a queue
+    /// of evaluations waiting for an absent window shrinks to.
+    pub fn thin(&mut self) {
+        self.pairs = Vec::new();
+        self.c2p = Vec::new();
+        self.p2c = Vec::new();
+        self.open_embeddings.values = Vec::new();
+        self.open_embeddings.samples = Vec::new();
+        self.verification.roc = Vec::new();
+        self.thinned = true;
+    }
+
+    pub fn is_thin(&self) -> bool {
+        self.thinned
+    }
 }
 
 /// Rows of per-image outputs from one forward pass.
@@ -448,6 +490,7 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
             Some(_) => format!("{} evaluation protocol{folds_note}", dataset.name),
             None => "held-out identities (open set) and held-out images (closed set)".into(),
         },
+        thinned: false,
     })
 }
 
@@ -455,14 +498,3 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
 type RawPair = (usize, usize, bool, usize);
 /// A scored pair for the failure inspector: (sample a, sample b, squared distance, same person).
 type DistancePair = (usize, usize, f32, bool);
-
-/// Mean and population standard deviation (NaN for an empty list).
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
-}

@@ -26,11 +26,12 @@
 //!
 //! On other devices or dtypes, [`conv2d`] and [`conv2d_bias`] fall back to candle's own ops.
 
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
+
+use super::storage::f32_data;
 use rayon::prelude::*;
 
 /// `x` `[N, C, H, W]` convolved with `weight` `[O, C, kh, kw]`, no bias.
@@ -958,42 +959,6 @@ fn backward(
     weights_from_channels_last(g, &total[..wlen], dw);
     db.copy_from_slice(&total[wlen..]);
     out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Storage helpers
-
-/// The f32 elements of a storage in row-major order of `layout`, borrowed when contiguous.
-pub(super) fn f32_data<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<Cow<'a, [f32]>> {
-    let CpuStorage::F32(data) = storage else {
-        bail!("conv kernels take f32 tensors")
-    };
-    if let Some((start, end)) = layout.contiguous_offsets() {
-        return Ok(Cow::Borrowed(&data[start..end]));
-    }
-    // Strided: walk the index like an odometer.
-    let dims = layout.dims();
-    let strides = layout.stride();
-    let total: usize = dims.iter().product();
-    let mut out = Vec::with_capacity(total);
-    if total == 0 {
-        return Ok(Cow::Owned(out));
-    }
-    let mut index = vec![0usize; dims.len()];
-    let mut offset = layout.start_offset();
-    for _ in 0..total {
-        out.push(data[offset]);
-        for axis in (0..dims.len()).rev() {
-            index[axis] += 1;
-            offset += strides[axis];
-            if index[axis] < dims[axis] {
-                break;
-            }
-            offset -= strides[axis] * dims[axis];
-            index[axis] = 0;
-        }
-    }
-    Ok(Cow::Owned(out))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::conv::f32_data;
+use super::storage::f32_data;
 
 /// `x` `[N, C, H, W]` max-pooled over `k × k` windows with stride `k` (the rows and columns
 /// left over at the bottom and right are dropped). Falls back to candle off the CPU or for

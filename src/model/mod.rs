@@ -9,66 +9,17 @@ use candle_nn::VarMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
-use serde::{Deserialize, Serialize};
 
-use crate::protocol::TASKS;
-use crate::weighting::Psi;
+use crate::task::TASKS;
 
 pub mod layers;
+pub mod preset;
+pub mod psi;
 pub mod trunk;
 
+pub use preset::Preset;
+pub use psi::Psi;
 pub use trunk::Trunk;
-
-/// Network sizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Preset {
-    /// Small CNN at 32×32, sized so the live demo moves on a 2-core CPU.
-    Tiny,
-    /// The authors' cut-down Inception-ResNet-v1 at 160×160; meant for CUDA.
-    Paper,
-}
-
-impl Preset {
-    pub const ALL: [Preset; 2] = [Preset::Tiny, Preset::Paper];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Preset::Tiny => "tiny",
-            Preset::Paper => "paper",
-        }
-    }
-
-    pub fn parse(text: &str) -> std::result::Result<Preset, String> {
-        Preset::ALL
-            .into_iter()
-            .find(|p| p.key() == text)
-            .ok_or_else(|| format!("unknown preset '{text}'; expected tiny or paper"))
-    }
-
-    /// Input side length in pixels.
-    pub fn image_size(self) -> usize {
-        match self {
-            Preset::Tiny => 32,
-            Preset::Paper => 160,
-        }
-    }
-
-    /// Hidden width of each branch before the embedding.
-    pub fn branch_hidden(self) -> usize {
-        match self {
-            Preset::Tiny => 128,
-            Preset::Paper => 512,
-        }
-    }
-
-    /// Embedding (bottleneck) size of each branch.
-    pub fn embedding_dim(self) -> usize {
-        match self {
-            Preset::Tiny => 64,
-            Preset::Paper => 128,
-        }
-    }
-}
 
 /// One branch: hidden layer, embedding, classifier. The classifier reads the embedding before
 /// normalisation (as FaceNet-style code does); distances and the centre loss use the normalised one.
@@ -218,7 +169,7 @@ impl Network {
             let h = branch.hidden.forward(&z)?.relu()?;
             let e = branch.embed.forward(&h)?;
             logits.push(branch.classifier.forward(&e)?);
-            embeddings.push(crate::weighting::psi::l2_normalise_rows(&e)?);
+            embeddings.push(psi::l2_normalise_rows(&e)?);
         }
         let [e0, e1, e2]: [Tensor; TASKS] = embeddings
             .try_into()

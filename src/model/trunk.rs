@@ -4,8 +4,8 @@
 
 use candle_core::{D, Result, Tensor};
 
-use super::Preset;
 use super::layers::{Builder, Conv2d};
+use super::preset::Preset;
 
 pub enum Trunk {
     Tiny(Vec<Conv2d>),

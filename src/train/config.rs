@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::synthetic::SyntheticConfig;
+use crate::data::DataConfig;
 use crate::model::Preset;
-use crate::protocol::Task;
+use crate::task::Task;
 use crate::weighting::StrategyConfig;
 
 /// Learning rates of the network and of the weight module Ψ.
@@ -116,9 +116,9 @@ impl Default for OptimizerKind {
 pub struct TrainConfig {
     pub seed: u64,
     pub preset: Preset,
-    /// `synthetic`, `webcaricature:PATH`, `cavi:PATH` or `folder:PATH`.
-    pub dataset: String,
-    pub synthetic: SyntheticConfig,
+    /// The dataset (its fields sit at the top level of config.json).
+    #[serde(flatten)]
+    pub data: DataConfig,
     pub strategy: StrategyConfig,
     pub rates: LearningRates,
     pub optimizer: OptimizerKind,
@@ -146,8 +146,7 @@ impl Default for TrainConfig {
         TrainConfig {
             seed: 1,
             preset: Preset::Tiny,
-            dataset: "synthetic".into(),
-            synthetic: SyntheticConfig::default(),
+            data: DataConfig::default(),
             strategy: StrategyConfig::default(),
             rates: LearningRates::default(),
             optimizer: OptimizerKind::default(),
@@ -173,6 +172,14 @@ pub struct ConfigError {
 }
 
 impl TrainConfig {
+    /// Make this run's dataset, at its preset's image size and from its seed.
+    pub fn load_dataset(
+        &self,
+        progress: &(dyn Fn(f32) + Sync),
+    ) -> Result<crate::data::Dataset, crate::data::DataError> {
+        crate::data::load(&self.data, self.seed, self.preset.image_size(), progress)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |field, reason: String| Err(ConfigError { field, reason });
         let positive_finite = |x: f64| x.is_finite() && x > 0.0;

@@ -1,12 +1,12 @@
-//! Training: the trainer (owns the model and optimisers), its background thread, losses and
-//! optimisers.
+//! Training: the trainer (owns the model and optimisers, takes one step at a time), its losses,
+//! optimisers and the step metrics it reports. Synchronous: `session` runs it on a thread.
 
 pub mod config;
 pub mod losses;
+pub mod metrics;
 pub mod optim;
 pub mod snapshot;
 pub mod trainer;
-pub mod worker;
 
 pub use config::TrainConfig;
 pub use trainer::{TrainError, Trainer};

@@ -4,7 +4,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{Perturbation, TrainConfig};
 use crate::data::batches::BatchSampler;
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 use crate::weighting::StrategyConfig;
 
 #[derive(Clone, Debug)]

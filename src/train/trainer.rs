@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use super::config::{ConfigError, LearningRates, Perturbation, TaskPerturbation, TrainConfig};
 use super::losses::{centre_loss, masked_cross_entropy, update_centres};
+use super::metrics::{RunInfo, StepMetrics};
 use super::optim::Optimizer;
 use super::snapshot::TrainerSnapshot;
 use crate::data::batches::{BatchSampler, HostBatch, class_of_identity};
 use crate::data::{Dataset, Modality};
 use crate::eval::{self, EmbeddingRequest, Embeddings, EvalReport};
 use crate::model::Network;
-use crate::protocol::{StepMetrics, TASKS, Task};
+use crate::task::{TASKS, Task};
 use crate::weighting::{self, PsiUpdate, StrategyConfig, WeightInputs, WeightingRule};
 
 #[derive(Debug, thiserror::Error)]
@@ -160,8 +161,8 @@ impl Trainer {
     }
 
     /// Facts about the run for the window.
-    pub fn info(&self) -> Result<crate::protocol::RunInfo, TrainError> {
-        Ok(crate::protocol::RunInfo {
+    pub fn info(&self) -> Result<RunInfo, TrainError> {
+        Ok(RunInfo {
             device: device_label(&self.network.device),
             preset: self.config.preset.key().to_string(),
             dataset: self.dataset.name.clone(),
@@ -367,8 +368,8 @@ impl Trainer {
         )?)
     }
 
-    /// Write parameters and centres as safetensors: to `path.tmp`, then renamed over `path`,
-    /// so a crash never leaves a half-written checkpoint.
+    /// Write parameters and centres as safetensors, atomically (a crash never leaves a
+    /// half-written checkpoint).
     pub fn save_checkpoint(&self, path: &Path) -> Result<(), TrainError> {
         let fail = |reason: String| TrainError::Checkpoint {
             path: path.display().to_string(),
@@ -387,12 +388,10 @@ impl Trainer {
                 &candle_core::Device::Cpu,
             )?,
         );
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        candle_core::safetensors::save(&tensors, &tmp).map_err(|e| fail(e.to_string()))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| fail(format!("could not rename the temporary file: {e}")))?;
+        crate::atomic_file::write_atomically(path, |tmp| {
+            candle_core::safetensors::save(&tensors, tmp)
+        })
+        .map_err(|e| fail(e.reason))?;
         Ok(())
     }
 

@@ -1,11 +1,11 @@
 //! The explain panel: equations (1), (5), (7) and the gradient (8) with the selected run's
 //! current numbers substituted, and a one-line reading of the state.
 
-use super::TASK_COLOURS;
-use super::app::LabApp;
-use crate::protocol::{StepMetrics, TASKS, Task};
-use crate::toy::{naive_gradient, proposed_gradient};
-use crate::weighting::proposed::L4_EPSILON;
+use super::colours::TASK_COLOURS;
+use super::run::RunSlot;
+use crate::task::{TASKS, Task};
+use crate::train::metrics::StepMetrics;
+use crate::weighting::math::{L4_EPSILON, naive_gradient, proposed_gradient};
 
 /// The numbers the panel shows for one step row, computed from the trainer's own figures.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,14 +65,17 @@ pub fn explain(row: &StepMetrics) -> Explanation {
     }
 }
 
-pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
+const EQ8_READING: &str = "Descending it moves weight toward the task with the largest loss (smallest c_i). Naive descends Σ w_iL_i instead: ∂/∂a_j = w_j·(L_j − Σ w_iL_i), which moves weight toward the smallest loss.";
+const STEP_NOTE: &str = "step = −∂/∂a_i of each rule's objective for the unbounded softmax; up raises the weight, down lowers it.";
+
+/// The panel; `explain_run` is which run it reads (0 or 1).
+pub fn ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
     ui.horizontal(|ui| {
         ui.heading("Explain");
-        ui.selectable_value(&mut app.settings.explain_run, 0, "run A");
-        ui.selectable_value(&mut app.settings.explain_run, 1, "run B");
+        ui.selectable_value(explain_run, 0, "run A");
+        ui.selectable_value(explain_run, 1, "run B");
     });
-    let run = &app.runs[app.settings.explain_run.min(1)];
-    let Some(row) = run.history.rows.last() else {
+    let Some(row) = runs[(*explain_run).min(1)].history.rows.last() else {
         ui.label("Press Play or Step: the equations fill with the run's numbers.");
         return;
     };
@@ -82,22 +85,63 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
     ui.label(egui::RichText::new(&e.sentence).strong());
     ui.add_space(6.0);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.label(egui::RichText::new("(1) network loss  L = Σ w_i·L_i").monospace());
-        let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.losses[i])).collect();
-        ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.total_loss)).monospace());
-        ui.add_space(4.0);
-        ui.label(egui::RichText::new("(5) w_i = softmax over tasks of Ψ's logits on Z").monospace());
-        ui.label(egui::RichText::new("    (L2-normalised logits × s: each weight is bounded)").monospace().small());
-        ui.add_space(4.0);
-        ui.label(egui::RichText::new("(7) Ψ's loss (proposed)  L4 = Σ w_i/(L_i+0.01)").monospace());
-        let terms: Vec<String> = (0..TASKS).map(|i| format!("{:.3}·{:.3}", e.weights[i], e.inverse_losses[i])).collect();
-        ui.label(egui::RichText::new(format!("    = {} = {:.4}", terms.join(" + "), e.l4)).monospace());
-        ui.add_space(4.0);
-        ui.label(egui::RichText::new("(8) ∂L4/∂a_j = w_j·(c_j − Σ w_ic_i), c_i = 1/(L_i+0.01)").monospace());
-        ui.label("Descending it moves weight toward the task with the largest loss (smallest c_i). Naive descends Σ w_iL_i instead: ∂/∂a_j = w_j·(L_j − Σ w_iL_i), which moves weight toward the smallest loss.");
-        ui.add_space(4.0);
-        egui::Grid::new("explain_grid").striped(true).show(ui, |ui| {
-            for h in ["task", "w_i", "L_i", "1/(L_i+0.01)", "proposed step", "naive step"] {
+        equations_ui(ui, &e);
+        steps_grid_ui(ui, &e);
+    });
+}
+
+fn mono(ui: &mut egui::Ui, text: impl Into<String>) {
+    ui.label(egui::RichText::new(text).monospace());
+}
+
+/// Equations (1), (5), (7) and (8) with the numbers substituted.
+fn equations_ui(ui: &mut egui::Ui, e: &Explanation) {
+    let products = |other: &[f64; TASKS]| -> String {
+        (0..TASKS)
+            .map(|i| format!("{:.3}·{:.3}", e.weights[i], other[i]))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    mono(ui, "(1) network loss  L = Σ w_i·L_i");
+    mono(
+        ui,
+        format!("    = {} = {:.4}", products(&e.losses), e.total_loss),
+    );
+    ui.add_space(4.0);
+    mono(ui, "(5) w_i = softmax over tasks of Ψ's logits on Z");
+    ui.label(
+        egui::RichText::new("    (L2-normalised logits × s: each weight is bounded)")
+            .monospace()
+            .small(),
+    );
+    ui.add_space(4.0);
+    mono(ui, "(7) Ψ's loss (proposed)  L4 = Σ w_i/(L_i+0.01)");
+    mono(
+        ui,
+        format!("    = {} = {:.4}", products(&e.inverse_losses), e.l4),
+    );
+    ui.add_space(4.0);
+    mono(
+        ui,
+        "(8) ∂L4/∂a_j = w_j·(c_j − Σ w_ic_i), c_i = 1/(L_i+0.01)",
+    );
+    ui.label(EQ8_READING);
+    ui.add_space(4.0);
+}
+
+/// Per task: the numbers and the direction each rule moves its logit.
+fn steps_grid_ui(ui: &mut egui::Ui, e: &Explanation) {
+    egui::Grid::new("explain_grid")
+        .striped(true)
+        .show(ui, |ui| {
+            for h in [
+                "task",
+                "w_i",
+                "L_i",
+                "1/(L_i+0.01)",
+                "proposed step",
+                "naive step",
+            ] {
                 ui.label(egui::RichText::new(h).strong());
             }
             ui.end_row();
@@ -111,8 +155,7 @@ pub fn explain_ui(app: &mut LabApp, ui: &mut egui::Ui) {
                 ui.end_row();
             }
         });
-        ui.label(egui::RichText::new("step = −∂/∂a_i of each rule's objective for the unbounded softmax; up raises the weight, down lowers it.").small());
-    });
+    ui.label(egui::RichText::new(STEP_NOTE).small());
 }
 
 fn arrow(x: f64) -> String {

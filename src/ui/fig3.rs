@@ -3,16 +3,23 @@
 //! faint behind, strategy-switch markers, and hover read-outs of every task.
 
 use egui::{Color32, Id};
-use egui_plot::{Line, LineStyle, Plot, PlotPoints, Text, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
 
-use super::TASK_COLOURS;
-use super::app::{LabApp, Layout};
+use super::actions::UiAction;
+use super::colours::{RUN_COLOURS, TASK_COLOURS};
 use super::history::{RunHistory, Series};
 use super::lessons::Control;
-use super::run::RunStatus;
-use crate::protocol::{Command, TASKS, Task};
+use super::run::{RunSlot, RunStatus};
+use super::settings::{Layout, Settings};
+use crate::task::{TASKS, Task};
 use crate::train::config::{Perturbation, TaskPerturbation};
 use crate::weighting::{Strategy, StrategyConfig};
+
+const SMOOTHING_HOVER: &str =
+    "Exponential moving average (TensorBoard's debiased form); the raw curve stays faint behind";
+const FOLLOW_HOVER: &str =
+    "Zooming or panning stops the plots from following the newest step; this brings them back";
+const PERTURB_HOVER: &str = "shuffle-labels gives every image a random label (unlearnable); noise adds strong noise to the images this task sees";
 
 /// Which of the two plots of a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -21,118 +28,366 @@ enum Quantity {
     Losses,
 }
 
-pub fn fig3_ui(app: &mut LabApp, ui: &mut egui::Ui) {
-    ui.horizontal_wrapped(|ui| {
-        if app.shows(Control::Layout) {
-            ui.selectable_value(&mut app.settings.layout, Layout::SideBySide, "A | B")
+/// The Lab tab's own view state.
+pub struct Fig3View {
+    /// The plots follow the newest step until the user zooms or pans.
+    pub follow_latest: bool,
+    /// Set for one frame to bring the plots back to following.
+    reset_view: bool,
+}
+
+impl Default for Fig3View {
+    fn default() -> Self {
+        Fig3View {
+            follow_latest: true,
+            reset_view: false,
+        }
+    }
+}
+
+impl Fig3View {
+    /// Bring the plots back to following the newest step.
+    pub fn follow_newest(&mut self) {
+        self.follow_latest = true;
+        self.reset_view = true;
+    }
+
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut Settings,
+        runs: &[RunSlot; 2],
+        actions: &mut Vec<UiAction>,
+    ) {
+        ui.horizontal_wrapped(|ui| self.view_controls_ui(ui, settings, actions));
+        ui.separator();
+        match settings.layout {
+            Layout::SideBySide => {
+                ui.columns(2, |columns| {
+                    for (slot, ui) in columns.iter_mut().enumerate() {
+                        ui.push_id(slot, |ui| {
+                            run_header_ui(ui, settings, runs, slot, actions);
+                            self.plots_ui(ui, settings, runs, &[slot]);
+                        });
+                    }
+                });
+            }
+            Layout::Overlay => {
+                ui.columns(2, |columns| {
+                    for (slot, ui) in columns.iter_mut().enumerate() {
+                        ui.push_id(slot, |ui| run_header_ui(ui, settings, runs, slot, actions));
+                    }
+                });
+                self.plots_ui(ui, settings, runs, &[0, 1]);
+            }
+        }
+        self.reset_view = false;
+    }
+
+    fn view_controls_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut Settings,
+        actions: &mut Vec<UiAction>,
+    ) {
+        if settings.shows(Control::Layout) {
+            ui.selectable_value(&mut settings.layout, Layout::SideBySide, "A | B")
                 .on_hover_text("Each run in its own column");
-            ui.selectable_value(&mut app.settings.layout, Layout::Overlay, "A over B")
+            ui.selectable_value(&mut settings.layout, Layout::Overlay, "A over B")
                 .on_hover_text("Both runs on one pair of plots: A solid, B dashed");
             ui.separator();
         }
         ui.label("smoothing");
+        let mut smoothing = settings.smoothing;
         if ui
-            .add(egui::Slider::new(&mut app.settings.smoothing, 0.0..=0.99))
-            .on_hover_text("Exponential moving average (TensorBoard's debiased form); the raw curve stays faint behind")
+            .add(egui::Slider::new(&mut smoothing, 0.0..=0.99))
+            .on_hover_text(SMOOTHING_HOVER)
             .changed()
         {
-            for run in &mut app.runs {
-                run.history.set_smoothing(app.settings.smoothing);
-            }
+            actions.push(UiAction::SetSmoothing(smoothing));
         }
-        ui.checkbox(&mut app.settings.wall_time_axis, "x = wall time")
+        ui.checkbox(&mut settings.wall_time_axis, "x = wall time")
             .on_hover_text("Plot against seconds of training instead of steps");
-        let follow = ui
-            .add_enabled(!app.follow_latest, egui::Button::new("Follow newest"))
-            .on_hover_text("Zooming or panning stops the plots from following the newest step; this brings them back");
-        if follow.clicked() {
-            app.follow_latest = true;
-            app.reset_view = true;
+        if ui
+            .add_enabled(!self.follow_latest, egui::Button::new("Follow newest"))
+            .on_hover_text(FOLLOW_HOVER)
+            .clicked()
+        {
+            self.follow_newest();
         }
-        if app.shows(Control::Explain) {
-            ui.checkbox(&mut app.settings.show_explain, "explain")
+        if settings.shows(Control::Explain) {
+            ui.checkbox(&mut settings.show_explain, "explain")
                 .on_hover_text("Show the equations with the current numbers beside the plots");
         }
-    });
-    ui.separator();
-    match app.settings.layout {
-        Layout::SideBySide => {
-            ui.columns(2, |columns| {
-                for (slot, ui) in columns.iter_mut().enumerate() {
-                    ui.push_id(slot, |ui| {
-                        run_header_ui(app, ui, slot);
-                        plots_ui(app, ui, &[slot]);
-                    });
-                }
-            });
-        }
-        Layout::Overlay => {
-            ui.columns(2, |columns| {
-                for (slot, ui) in columns.iter_mut().enumerate() {
-                    ui.push_id(slot, |ui| run_header_ui(app, ui, slot));
-                }
-            });
-            plots_ui(app, ui, &[0, 1]);
+    }
+
+    fn plots_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &Settings,
+        runs: &[RunSlot; 2],
+        slots: &[usize],
+    ) {
+        legend_ui(ui, slots.len() > 1);
+        let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
+        let link = Id::unique("fig3_x_link");
+        for quantity in [Quantity::Weights, Quantity::Losses] {
+            let hovered = self.plot_ui(ui, settings, runs, slots, quantity, height, link);
+            if let Some(index) = hovered {
+                hover_readout(ui, runs, index);
+            }
         }
     }
-    app.reset_view = false;
+
+    /// Draw one plot; returns the hovered row index of the first slot's history.
+    #[allow(clippy::too_many_arguments)]
+    fn plot_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &Settings,
+        runs: &[RunSlot; 2],
+        slots: &[usize],
+        quantity: Quantity,
+        height: f32,
+        link: Id,
+    ) -> Option<usize> {
+        let wall = settings.wall_time_axis;
+        let reset_view = self.reset_view;
+        let mut following = self.follow_latest;
+        let response = plot_frame(quantity, slots, height, link, wall).show(ui, |plot_ui| {
+            if reset_view {
+                plot_ui.set_auto_bounds([true, true]);
+            }
+            for (k, &slot) in slots.iter().enumerate() {
+                let run = &runs[slot];
+                if run.history.is_empty() {
+                    continue;
+                }
+                let style = if k == 0 {
+                    LineStyle::Solid
+                } else {
+                    LineStyle::dashed_loose()
+                };
+                let names = (slots.len() > 1).then_some(run.name);
+                draw_series(plot_ui, &run.history, quantity, settings, style, names);
+                draw_markers(plot_ui, run, quantity, wall, RUN_COLOURS[k]);
+            }
+            if !plot_ui.auto_bounds().x {
+                following = false;
+            }
+            let pointer = plot_ui.pointer_coordinate()?;
+            let history = &runs[slots[0]].history;
+            let row = history.row_at(pointer.x, wall)?;
+            Some(history.rows.partition_point(|r| r.step < row.step))
+        });
+        if !following && self.follow_latest && !reset_view {
+            self.follow_latest = false;
+        }
+        if response.response.hovered() {
+            response.inner
+        } else {
+            None
+        }
+    }
+}
+
+/// The empty plot with its axes, labels and links.
+fn plot_frame(
+    quantity: Quantity,
+    slots: &[usize],
+    height: f32,
+    link: Id,
+    wall: bool,
+) -> Plot<'static> {
+    let salt = (quantity == Quantity::Weights, slots.to_vec());
+    let plot = Plot::new(salt)
+        .height(height)
+        .link_axis(link, [true, false])
+        .link_cursor(link, [true, false])
+        .x_axis_label(if wall { "wall time (s)" } else { "step" })
+        .y_axis_label(match quantity {
+            Quantity::Weights => "task weight w",
+            Quantity::Losses => "task loss L",
+        })
+        .include_y(0.0)
+        .label_formatter(|_| None)
+        .show_x(false)
+        .show_y(false);
+    match quantity {
+        Quantity::Weights => plot.include_y(1.0).default_y_bounds(0.0, 1.0),
+        Quantity::Losses => plot,
+    }
+}
+
+/// The three tasks' curves of one run: the raw curve faint, the smoothed one on top.
+fn draw_series(
+    plot_ui: &mut PlotUi,
+    history: &RunHistory,
+    quantity: Quantity,
+    settings: &Settings,
+    style: LineStyle,
+    run_name: Option<&str>,
+) {
+    let wall = settings.wall_time_axis;
+    let bounds = plot_ui.plot_bounds();
+    let range = if plot_ui.auto_bounds().x {
+        (0, history.len())
+    } else {
+        history.visible_range(bounds.min()[0], bounds.max()[0], wall)
+    };
+    let columns = plot_ui.response().rect.width().max(50.0) as usize;
+    let series = match quantity {
+        Quantity::Weights => &history.weights,
+        Quantity::Losses => &history.losses,
+    };
+    for task in Task::ALL {
+        let colour = TASK_COLOURS[task.index()];
+        let name = match run_name {
+            Some(run) => format!("{run} {} ({})", task.key(), task.label()),
+            None => format!("{} ({})", task.key(), task.label()),
+        };
+        let points = |smooth| {
+            PlotPoints::from(series_points(
+                history,
+                &series[task.index()],
+                smooth,
+                range,
+                columns,
+                wall,
+            ))
+        };
+        if settings.smoothing > 0.0 {
+            plot_ui.line(
+                Line::new(name.clone(), points(false))
+                    .color(colour.gamma_multiply(0.25))
+                    .width(1.0)
+                    .style(style)
+                    .allow_hover(false),
+            );
+        }
+        plot_ui.line(
+            Line::new(name, points(true))
+                .color(colour)
+                .width(2.0)
+                .style(style),
+        );
+    }
+}
+
+/// A run's markers (rule switches, perturbations, forks) as labelled vertical lines.
+fn draw_markers(
+    plot_ui: &mut PlotUi,
+    run: &RunSlot,
+    quantity: Quantity,
+    wall: bool,
+    colour: Color32,
+) {
+    let history = &run.history;
+    let top = match quantity {
+        Quantity::Weights => 1.0,
+        Quantity::Losses => plot_ui.plot_bounds().max()[1],
+    };
+    for marker in &history.markers {
+        let i = history.rows.partition_point(|r| r.step < marker.step);
+        let x = if i < history.len() {
+            x_of(history, i, wall)
+        } else {
+            marker.step as f64
+        };
+        plot_ui.add(
+            VLine::new(format!("{} {}", run.name, marker.label), x)
+                .color(colour)
+                .style(LineStyle::dashed_dense())
+                .allow_hover(false),
+        );
+        plot_ui.text(
+            Text::new(
+                "",
+                egui_plot::PlotPoint::new(x, top),
+                egui::RichText::new(&marker.label).small().color(colour),
+            )
+            .anchor(egui::Align2::LEFT_TOP),
+        );
+    }
 }
 
 /// Title, strategy selector, fork and perturbation controls, status of one run.
-fn run_header_ui(app: &mut LabApp, ui: &mut egui::Ui, slot: usize) {
+fn run_header_ui(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    runs: &[RunSlot; 2],
+    slot: usize,
+    actions: &mut Vec<UiAction>,
+) {
+    let run = &runs[slot];
+    let other = &runs[1 - slot];
     ui.horizontal_wrapped(|ui| {
-        ui.heading(format!("Run {}", app.runs[slot].name));
-        ui.label(egui::RichText::new(&app.runs[slot].strategy_label).strong());
-        if app.shows(Control::Strategy) {
-            let mut config = app.settings.strategies[slot].clone();
-            let before = config.clone();
+        ui.heading(format!("Run {}", run.name));
+        ui.label(egui::RichText::new(run.strategy_label()).strong());
+        if settings.shows(Control::Strategy) {
+            let mut config = settings.strategies[slot].clone();
             strategy_selector_ui(ui, &mut config, slot);
-            if config != before {
-                app.settings.strategies[slot] = config;
-                app.apply_strategy(slot);
+            if config != settings.strategies[slot] {
+                actions.push(UiAction::SetStrategy { slot, config });
             }
         }
-        if app.shows(Control::Fork)
+        let fork_hover = format!(
+            "Copy run {} at its current state into slot {} (history too), to continue it with another weighting",
+            run.name, other.name
+        );
+        if settings.shows(Control::Fork)
             && ui
-                .add_enabled(app.runs[slot].is_ready() && app.runs[1 - slot].is_ready(), egui::Button::new(format!("Fork into {}", app.runs[1 - slot].name)))
-                .on_hover_text(format!(
-                    "Copy run {} at its current state into slot {} (history too), to continue it with another weighting",
-                    app.runs[slot].name,
-                    app.runs[1 - slot].name
-                ))
+                .add_enabled(
+                    run.is_ready() && other.is_ready(),
+                    egui::Button::new(format!("Fork into {}", other.name)),
+                )
+                .on_hover_text(fork_hover)
                 .clicked()
         {
-            app.fork(slot);
+            actions.push(UiAction::Fork { from: slot });
         }
     });
-    if app.shows(Control::Perturb) {
-        ui.horizontal_wrapped(|ui| {
-            ui.label("make harder:").on_hover_text("From the next step, make one task harder, or restore it; marked on the plots");
-            for task in Task::ALL {
-                let current = app.runs[slot].perturbations[task.index()];
-                let mut chosen = current;
-                egui::ComboBox::from_id_salt(("perturb", slot, task.index()))
-                    .selected_text(format!("{}: {}", task.key(), current.key()))
-                    .width(140.0)
-                    .show_ui(ui, |ui| {
-                        for p in [Perturbation::None, Perturbation::ShuffleLabels, Perturbation::Noise] {
-                            ui.selectable_value(&mut chosen, p, p.key());
-                        }
-                    })
-                    .response
-                    .on_hover_text(format!("{}: shuffle-labels gives every image a random label (unlearnable); noise adds strong noise to the images this task sees", task.label()));
-                if chosen != current {
-                    app.runs[slot].send(Command::Perturb(TaskPerturbation { task, perturbation: chosen }));
-                }
-            }
-        });
+    if settings.shows(Control::Perturb) {
+        ui.horizontal_wrapped(|ui| perturb_ui(ui, run, slot, actions));
     }
-    let run = &app.runs[slot];
     if let RunStatus::Failed(message) = &run.status {
         ui.colored_label(Color32::RED, format!("Run {} failed: {message}", run.name));
     }
     if let Some(w) = &run.warning {
         ui.colored_label(Color32::from_rgb(220, 120, 0), format!("warning: {w}"));
+    }
+}
+
+fn perturb_ui(ui: &mut egui::Ui, run: &RunSlot, slot: usize, actions: &mut Vec<UiAction>) {
+    ui.label("make harder:").on_hover_text(
+        "From the next step, make one task harder, or restore it; marked on the plots",
+    );
+    for task in Task::ALL {
+        let current = run.perturbations[task.index()];
+        let mut chosen = current;
+        egui::ComboBox::from_id_salt(("perturb", slot, task.index()))
+            .selected_text(format!("{}: {}", task.key(), current.key()))
+            .width(140.0)
+            .show_ui(ui, |ui| {
+                for p in [
+                    Perturbation::None,
+                    Perturbation::ShuffleLabels,
+                    Perturbation::Noise,
+                ] {
+                    ui.selectable_value(&mut chosen, p, p.key());
+                }
+            })
+            .response
+            .on_hover_text(format!("{}: {PERTURB_HOVER}", task.label()));
+        if chosen != current {
+            actions.push(UiAction::Perturb {
+                slot,
+                change: TaskPerturbation {
+                    task,
+                    perturbation: chosen,
+                },
+            });
+        }
     }
 }
 
@@ -205,153 +460,7 @@ fn legend_ui(ui: &mut egui::Ui, overlay: bool) {
     });
 }
 
-fn plots_ui(app: &mut LabApp, ui: &mut egui::Ui, slots: &[usize]) {
-    legend_ui(ui, slots.len() > 1);
-    let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
-    let link = Id::unique("fig3_x_link");
-    for quantity in [Quantity::Weights, Quantity::Losses] {
-        let hovered = plot_ui(app, ui, slots, quantity, height, link);
-        if let Some((slot, index)) = hovered {
-            hover_readout(app, ui, slot, index);
-        }
-    }
-}
-
-/// Draw one plot; returns the hovered (slot, row index).
-fn plot_ui(
-    app: &mut LabApp,
-    ui: &mut egui::Ui,
-    slots: &[usize],
-    quantity: Quantity,
-    height: f32,
-    link: Id,
-) -> Option<(usize, usize)> {
-    let wall = app.settings.wall_time_axis;
-    let salt = (quantity == Quantity::Weights, slots.to_vec());
-    let mut plot = Plot::new(salt)
-        .height(height)
-        .link_axis(link, [true, false])
-        .link_cursor(link, [true, false])
-        .x_axis_label(if wall { "wall time (s)" } else { "step" })
-        .y_axis_label(match quantity {
-            Quantity::Weights => "task weight w",
-            Quantity::Losses => "task loss L",
-        })
-        .include_y(0.0)
-        .label_formatter(|_| None)
-        .show_x(false)
-        .show_y(false);
-    if quantity == Quantity::Weights {
-        plot = plot.include_y(1.0).default_y_bounds(0.0, 1.0);
-    }
-    let reset_view = app.reset_view;
-    let mut following = app.follow_latest;
-    let response = plot.show(ui, |plot_ui| {
-        if reset_view {
-            plot_ui.set_auto_bounds([true, true]);
-        }
-        let auto_x = plot_ui.auto_bounds().x;
-        let bounds = plot_ui.plot_bounds();
-        let columns = plot_ui.response().rect.width().max(50.0) as usize;
-        for (k, &slot) in slots.iter().enumerate() {
-            let history = &app.runs[slot].history;
-            if history.is_empty() {
-                continue;
-            }
-            let range = if auto_x {
-                (0, history.len())
-            } else {
-                history.visible_range(bounds.min()[0], bounds.max()[0], wall)
-            };
-            let style = if k == 0 {
-                LineStyle::Solid
-            } else {
-                LineStyle::dashed_loose()
-            };
-            let series = match quantity {
-                Quantity::Weights => &history.weights,
-                Quantity::Losses => &history.losses,
-            };
-            for task in Task::ALL {
-                let colour = TASK_COLOURS[task.index()];
-                let name = if slots.len() > 1 {
-                    format!("{} {} ({})", app.runs[slot].name, task.key(), task.label())
-                } else {
-                    format!("{} ({})", task.key(), task.label())
-                };
-                if app.settings.smoothing > 0.0 {
-                    let raw =
-                        series_points(history, &series[task.index()], false, range, columns, wall);
-                    plot_ui.line(
-                        Line::new(name.clone(), PlotPoints::from(raw))
-                            .color(colour.gamma_multiply(0.25))
-                            .width(1.0)
-                            .style(style)
-                            .allow_hover(false),
-                    );
-                }
-                let smooth =
-                    series_points(history, &series[task.index()], true, range, columns, wall);
-                plot_ui.line(
-                    Line::new(name, PlotPoints::from(smooth))
-                        .color(colour)
-                        .width(2.0)
-                        .style(style),
-                );
-            }
-            let top = match quantity {
-                Quantity::Weights => 1.0,
-                Quantity::Losses => bounds.max()[1],
-            };
-            for marker in &history.markers {
-                let i = history.rows.partition_point(|r| r.step < marker.step);
-                let x = if i < history.len() {
-                    x_of(history, i, wall)
-                } else {
-                    marker.step as f64
-                };
-                let colour = if k == 0 {
-                    Color32::from_rgb(160, 60, 200)
-                } else {
-                    Color32::from_rgb(60, 160, 120)
-                };
-                plot_ui.add(
-                    VLine::new(format!("{} {}", app.runs[slot].name, marker.label), x)
-                        .color(colour)
-                        .style(LineStyle::dashed_dense())
-                        .allow_hover(false),
-                );
-                plot_ui.text(
-                    Text::new(
-                        "",
-                        egui_plot::PlotPoint::new(x, top),
-                        egui::RichText::new(&marker.label).small().color(colour),
-                    )
-                    .anchor(egui::Align2::LEFT_TOP),
-                );
-            }
-        }
-        if !plot_ui.auto_bounds().x {
-            following = false;
-        }
-        let pointer = plot_ui.pointer_coordinate()?;
-        let slot = slots[0];
-        let history = &app.runs[slot].history;
-        let row = history.row_at(pointer.x, wall)?;
-        let index = history.rows.partition_point(|r| r.step < row.step);
-        Some((slot, index))
-    });
-    if !following && app.follow_latest && !reset_view {
-        app.follow_latest = false;
-    }
-    if response.response.hovered() {
-        response.inner
-    } else {
-        None
-    }
-}
-
-fn hover_readout(app: &LabApp, ui: &mut egui::Ui, _slot: usize, index: usize) {
+fn hover_readout(ui: &mut egui::Ui, runs: &[RunSlot; 2], index: usize) {
     let pos = ui.ctx().pointer_hover_pos().unwrap_or_default();
     egui::Area::new(Id::unique("fig3_hover"))
         .fixed_pos(pos + egui::vec2(16.0, 16.0))
@@ -359,37 +468,38 @@ fn hover_readout(app: &LabApp, ui: &mut egui::Ui, _slot: usize, index: usize) {
         .interactable(false)
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
-                for run in &app.runs {
-                    let Some(row) = run
-                        .history
-                        .rows
-                        .get(index.min(run.history.len().saturating_sub(1)))
-                    else {
-                        continue;
-                    };
-                    let (ws, ls) = run.history.smoothed_at(index.min(run.history.len() - 1));
-                    ui.label(
-                        egui::RichText::new(format!(
-                            "run {} · step {} · {:.1} s · {}",
-                            run.name, row.step, row.wall_secs, row.strategy
-                        ))
-                        .strong(),
-                    );
-                    egui::Grid::new(("hover_grid", run.name)).show(ui, |ui| {
-                        ui.label("task");
-                        ui.label("weight");
-                        ui.label("loss");
-                        ui.label("smoothed w / L");
-                        ui.end_row();
-                        for t in 0..TASKS {
-                            ui.colored_label(TASK_COLOURS[t], Task::ALL[t].key());
-                            ui.label(format!("{:.3}", row.weights[t]));
-                            ui.label(format!("{:.3}", row.losses[t]));
-                            ui.label(format!("{:.3} / {:.3}", ws[t], ls[t]));
-                            ui.end_row();
-                        }
-                    });
+                for run in runs {
+                    readout_rows_ui(ui, run, index);
                 }
             });
         });
+}
+
+fn readout_rows_ui(ui: &mut egui::Ui, run: &RunSlot, index: usize) {
+    let Some(last) = run.history.len().checked_sub(1) else {
+        return;
+    };
+    let index = index.min(last);
+    let row = &run.history.rows[index];
+    let (ws, ls) = run.history.smoothed_at(index);
+    ui.label(
+        egui::RichText::new(format!(
+            "run {} · step {} · {:.1} s · {}",
+            run.name, row.step, row.wall_secs, row.strategy
+        ))
+        .strong(),
+    );
+    egui::Grid::new(("hover_grid", run.name)).show(ui, |ui| {
+        for h in ["task", "weight", "loss", "smoothed w / L"] {
+            ui.label(h);
+        }
+        ui.end_row();
+        for t in 0..TASKS {
+            ui.colored_label(TASK_COLOURS[t], Task::ALL[t].key());
+            ui.label(format!("{:.3}", row.weights[t]));
+            ui.label(format!("{:.3}", row.losses[t]));
+            ui.label(format!("{:.3} / {:.3}", ws[t], ls[t]));
+            ui.end_row();
+        }
+    });
 }

@@ -1,7 +1,8 @@
 //! A run's full metric history with what drawing it fast needs: debiased EMA smoothing
 //! (TensorBoard's) and min/max pyramids so a frame draws O(pixels) points, not O(steps).
 
-use crate::protocol::{StepMetrics, TASKS};
+use crate::task::TASKS;
+use crate::train::metrics::StepMetrics;
 
 /// A min/max pyramid over one series: level k holds (min, max) over blocks of 2^k samples.
 #[derive(Clone, Debug, Default)]

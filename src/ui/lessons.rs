@@ -1,12 +1,8 @@
-//! Guided lessons: each sets the parameters, hides the controls it does not need and shows two
-//! or three sentences. A lesson's state is saved with the settings (Files -> Save settings /
+//! Guided lessons: each sets the parameters (`Settings::open_lesson`), hides the controls it does
+//! not need and shows two or three sentences. A lesson's state is saved with the settings (Files -> Save settings /
 //! lesson) and reopened from that small JSON file.
 
 use serde::{Deserialize, Serialize};
-
-use super::app::{LabApp, Layout, Tab};
-use crate::toy::{ToyConfig, ToyRule};
-use crate::weighting::{Strategy, StrategyConfig};
 
 /// Controls a lesson can hide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,89 +86,8 @@ impl Lesson {
         }
     }
 
-    /// Set the app's parameters for this lesson.
-    pub fn apply(self, app: &mut LabApp) {
-        let s = &mut app.settings;
-        s.lesson = Some(self);
-        s.layout = Layout::SideBySide;
-        s.scale = None;
-        match self {
-            Lesson::TwoTasksToy => {
-                s.tab = Tab::Toy;
-                s.toy.config = ToyConfig {
-                    rule: ToyRule::Proposed,
-                    start_losses: vec![2.0, 0.5],
-                    floors: vec![0.1, 0.1],
-                    rates: vec![0.05, 0.5],
-                    lr: 1.0,
-                    steps: 200,
-                    ..ToyConfig::default()
-                };
-                s.toy.right_rule = ToyRule::Naive;
-                return;
-            }
-            Lesson::NaiveStarves | Lesson::ProposedChases | Lesson::HardestChanges => {
-                s.tab = Tab::Lab;
-                s.strategies = [
-                    StrategyConfig::new(Strategy::Proposed),
-                    StrategyConfig::new(Strategy::Naive),
-                ];
-                s.explain_run = if self == Lesson::NaiveStarves { 1 } else { 0 };
-                s.show_explain = true;
-            }
-            Lesson::ReadingEmbeddings => {
-                s.tab = Tab::Projector;
-                s.strategies = [
-                    StrategyConfig::new(Strategy::Proposed),
-                    StrategyConfig::new(Strategy::Naive),
-                ];
-                s.eval_every = 200;
-            }
-            Lesson::SwitchMidRun => {
-                s.tab = Tab::Lab;
-                s.strategies = [
-                    StrategyConfig::new(Strategy::Naive),
-                    StrategyConfig::new(Strategy::Naive),
-                ];
-                s.show_explain = true;
-            }
-        }
-        app.reset();
+    /// Whether the lesson trains the network (so opening it resets the runs).
+    pub fn trains(self) -> bool {
+        self != Lesson::TwoTasksToy
     }
-}
-
-pub fn lessons_menu_ui(app: &mut LabApp, ui: &mut egui::Ui) {
-    let mut chosen = None;
-    ui.menu_button("Lessons", |ui| {
-        for lesson in Lesson::ALL {
-            if ui
-                .button(lesson.title())
-                .on_hover_text(lesson.text())
-                .clicked()
-            {
-                chosen = Some(lesson);
-            }
-        }
-    })
-    .response
-    .on_hover_text(
-        "Short guided presets: each sets the parameters and hides what it does not need",
-    );
-    if let Some(lesson) = chosen {
-        lesson.apply(app);
-    }
-}
-
-pub fn lesson_banner_ui(app: &mut LabApp, ui: &mut egui::Ui, lesson: Lesson) {
-    ui.horizontal_wrapped(|ui| {
-        ui.label(egui::RichText::new(lesson.title()).strong());
-        ui.label(lesson.text());
-        if ui
-            .button("Leave lesson")
-            .on_hover_text("Show every control again")
-            .clicked()
-        {
-            app.settings.lesson = None;
-        }
-    });
 }

@@ -1,8 +1,14 @@
-//! The window: the paper's Fig. 3 live for two runs, evaluation, the toy model, explanations
-//! and lessons. The UI owns no tensors: it sends `protocol::Command`s and draws the numbers
-//! that come back as `protocol::Event`s.
+//! The window: the paper's Fig. 3 live for two runs, evaluation, the projector, the toy model,
+//! explanations and lessons. The window owns no tensors: it sends `session::Command`s and draws
+//! the numbers that come back as `session::Event`s.
+//!
+//! Panels draw from the state they need and push [`actions::UiAction`]s; [`app::LabApp`] applies
+//! them once per frame, after drawing, so no panel calls back into the app.
 
+pub mod actions;
 pub mod app;
+pub mod colours;
+pub mod dataset;
 pub mod explain;
 pub mod fig3;
 pub mod files;
@@ -11,18 +17,14 @@ pub mod lessons;
 pub mod metrics;
 pub mod projector;
 pub mod run;
+pub mod settings;
+pub mod status_bar;
+pub mod top_bar;
 pub mod toy;
 
 pub use app::LabApp;
-
-use egui::Color32;
-
-/// Fig. 3's colours: verif blue, visual orange, cari grey.
-pub const TASK_COLOURS: [Color32; 3] = [
-    Color32::from_rgb(31, 119, 180),
-    Color32::from_rgb(255, 127, 14),
-    Color32::from_rgb(127, 127, 127),
-];
+pub use colours::TASK_COLOURS;
+pub use run::slot_name;
 
 /// Open the window on the embedded synthetic data.
 pub fn run_app() -> anyhow::Result<()> {

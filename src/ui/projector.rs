@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::app::{DatasetState, LabApp};
+use super::actions::UiAction;
+use super::dataset::DatasetState;
+use super::run::RunSlot;
 use crate::data::{Dataset, Modality};
 use crate::embed::tsne::TsneConfig;
 use crate::embed::{TsneJob, TsneUpdate};
 use crate::eval::metrics::{Failure, mine_failures, squared_distance};
 use crate::eval::{EmbeddingRequest, EmbeddingSource, EvalReport, ProbeOutcome};
-use crate::protocol::Command;
+use crate::session::Waker;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Subset {
@@ -63,6 +65,72 @@ pub struct Projection {
     pub iterations: usize,
     pub job: Option<TsneJob>,
     pub error: Option<String>,
+}
+
+impl Projection {
+    /// Start t-SNE on a run's embeddings.
+    fn start(e: crate::eval::Embeddings, config: TsneConfig, wake: Waker) -> Projection {
+        let (job, error) = match crate::embed::start(e.values.clone(), e.dim, config.clone(), wake)
+        {
+            Ok(j) => (Some(j), None),
+            Err(err) => (None, Some(format!("could not start t-SNE: {err}"))),
+        };
+        Projection {
+            step: e.step,
+            source: e.source,
+            samples: e.samples,
+            dim: e.dim,
+            values: e.values,
+            positions: Vec::new(),
+            iteration: 0,
+            iterations: config.iterations,
+            job,
+            error,
+        }
+    }
+
+    /// The `k` samples nearest to `sample` in the embedding space, with squared distances;
+    /// None when `sample` is not projected.
+    fn nearest(&self, sample: usize, k: usize) -> Option<Vec<(f32, usize)>> {
+        let row_of = |j: usize| &self.values[j * self.dim..(j + 1) * self.dim];
+        let at = self.samples.iter().position(|&i| i == sample)?;
+        let mut near: Vec<(f32, usize)> = self
+            .samples
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != at)
+            .map(|(j, &i)| (squared_distance(row_of(at), row_of(j)), i))
+            .collect();
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        near.truncate(k);
+        Some(near)
+    }
+
+    /// Take the frames t-SNE has sent.
+    fn take_frames(&mut self) {
+        let updates: Vec<TsneUpdate> = self
+            .job
+            .as_ref()
+            .map(|j| j.updates.try_iter().collect())
+            .unwrap_or_default();
+        for u in updates {
+            match u {
+                TsneUpdate::Frame(f) => {
+                    self.iteration = f.iteration;
+                    self.positions = f.positions;
+                }
+                TsneUpdate::Done(f) => {
+                    self.iteration = f.iteration;
+                    self.positions = f.positions;
+                    self.job = None;
+                }
+                TsneUpdate::Error(e) => {
+                    self.error = Some(e);
+                    self.job = None;
+                }
+            }
+        }
+    }
 }
 
 /// A failure card the user selected: the two images to highlight and join.
@@ -145,56 +213,44 @@ pub fn subset_samples(
 }
 
 impl ProjectorState {
-    /// Take new embeddings and t-SNE frames; never blocks.
-    pub fn poll(app: &mut LabApp) {
-        for slot in 0..2 {
-            if let Some(e) = app.runs[slot].embeddings.take() {
-                let config = app.settings.projector.tsne.clone();
-                let wake: Arc<dyn Fn() + Send + Sync> =
-                    app.waker().unwrap_or_else(|| Arc::new(|| {}));
-                let job = crate::embed::start(e.values.clone(), e.dim, config.clone(), wake);
-                let (job, error) = match job {
-                    Ok(j) => (Some(j), None),
-                    Err(err) => (None, Some(format!("could not start t-SNE: {err}"))),
-                };
-                app.projector.projections[slot] = Some(Projection {
-                    step: e.step,
-                    source: e.source,
-                    samples: e.samples,
-                    dim: e.dim,
-                    values: e.values,
-                    positions: Vec::new(),
-                    iteration: 0,
-                    iterations: config.iterations,
-                    job,
-                    error,
-                });
+    /// Take new embeddings from the runs and new t-SNE frames; never blocks.
+    pub fn poll(&mut self, runs: &mut [RunSlot; 2], tsne: &TsneConfig, waker: Option<Waker>) {
+        for (slot, run) in runs.iter_mut().enumerate() {
+            if let Some(e) = run.embeddings.take() {
+                let wake: Waker = waker.clone().unwrap_or_else(|| Arc::new(|| {}));
+                self.projections[slot] = Some(Projection::start(*e, tsne.clone(), wake));
             }
-            if let Some(p) = &mut app.projector.projections[slot] {
-                let updates: Vec<TsneUpdate> = p
-                    .job
-                    .as_ref()
-                    .map(|j| j.updates.try_iter().collect())
-                    .unwrap_or_default();
-                for u in updates {
-                    match u {
-                        TsneUpdate::Frame(f) => {
-                            p.iteration = f.iteration;
-                            p.positions = f.positions;
-                        }
-                        TsneUpdate::Done(f) => {
-                            p.iteration = f.iteration;
-                            p.positions = f.positions;
-                            p.job = None;
-                        }
-                        TsneUpdate::Error(e) => {
-                            p.error = Some(e);
-                            p.job = None;
-                        }
-                    }
-                }
+            if let Some(p) = &mut self.projections[slot] {
+                p.take_frames();
             }
         }
+    }
+
+    /// What to ask each run for: steps to catch up (so both embed at the same step) and the
+    /// request. Clears the current projections.
+    pub fn requests(
+        &mut self,
+        dataset: &Dataset,
+        settings: &ProjectorSettings,
+        runs: &[RunSlot; 2],
+        playing: bool,
+    ) -> [(u64, EmbeddingRequest); 2] {
+        let report = runs.iter().find_map(|r| r.last_report.clone());
+        let samples = subset_samples(dataset, settings.subset, report.as_deref());
+        // While playing, a few steps of margin cover rows the window has not received yet.
+        let newest = runs.iter().map(|r| r.step).max().unwrap_or(0);
+        let target = if playing { newest + 5 } else { newest };
+        let request = EmbeddingRequest {
+            source: settings.source,
+            samples,
+            at_step: Some(target),
+        };
+        self.projections = [None, None];
+        std::array::from_fn(|slot| {
+            let behind = target.saturating_sub(runs[slot].step);
+            let catch_up = if playing { 0 } else { behind };
+            (catch_up, request.clone())
+        })
     }
 
     fn thumbnail(&mut self, ctx: &egui::Context, dataset: &Dataset, index: usize) -> TextureHandle {
@@ -213,32 +269,6 @@ impl ProjectorState {
     }
 }
 
-/// Ask the runs for embeddings of the chosen subset (both runs at their current step).
-pub fn compute(app: &mut LabApp) {
-    let DatasetState::Ready(dataset) = &app.dataset else {
-        return;
-    };
-    let report = app.runs.iter().find_map(|r| r.last_report.clone());
-    let samples = subset_samples(dataset, app.settings.projector.subset, report.as_deref());
-    // Both runs embed at the same step: the one behind catches up first. While playing, a few
-    // steps of margin cover rows the window has not received yet.
-    let newest = app.runs.iter().map(|r| r.step).max().unwrap_or(0);
-    let target = if app.playing { newest + 5 } else { newest };
-    let request = EmbeddingRequest {
-        source: app.settings.projector.source,
-        samples,
-        at_step: Some(target),
-    };
-    for slot in 0..2 {
-        app.projector.projections[slot] = None;
-        let behind = target.saturating_sub(app.runs[slot].step);
-        if !app.playing && behind > 0 {
-            app.runs[slot].send(Command::Step(behind));
-        }
-        app.runs[slot].send(Command::Embed(request.clone()));
-    }
-}
-
 fn label(dataset: &Dataset, index: usize) -> String {
     let s = &dataset.images.samples[index];
     format!(
@@ -248,15 +278,44 @@ fn label(dataset: &Dataset, index: usize) -> String {
     )
 }
 
-pub fn projector_ui(app: &mut LabApp, ui: &mut egui::Ui) {
-    ProjectorState::poll(app);
-    let DatasetState::Ready(dataset) = &app.dataset else {
-        ui.label("Waiting for the dataset…");
-        return;
-    };
-    let dataset = dataset.clone();
-    ui.horizontal_wrapped(|ui| {
-        let settings = &mut app.settings.projector;
+impl ProjectorState {
+    /// The tab: controls, the two projections, and the inspector and failures at the side.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut ProjectorSettings,
+        runs: &[RunSlot; 2],
+        dataset: &DatasetState,
+        actions: &mut Vec<UiAction>,
+    ) {
+        let Some(dataset) = dataset.ready().cloned() else {
+            ui.label("Waiting for the dataset…");
+            return;
+        };
+        ui.horizontal_wrapped(|ui| controls_ui(ui, settings, runs, &dataset, actions));
+        let height = ui.available_height();
+        egui::Panel::right("projector_side")
+            .default_size(380.0)
+            .show(ui, |ui| self.side_ui(ui, settings, runs, &dataset));
+        ui.columns(2, |cols| {
+            for (slot, ui) in cols.iter_mut().enumerate() {
+                self.projection_ui(ui, settings, runs, &dataset, slot, height - 40.0);
+            }
+        });
+    }
+}
+
+const SOURCE_HOVER: &str = "Which representation to project: the verification embedding (used for verification and C2P/P2C), a branch's, or the trunk's Z";
+
+/// Source, subset and t-SNE settings, and the button that projects.
+fn controls_ui(
+    ui: &mut egui::Ui,
+    settings: &mut ProjectorSettings,
+    runs: &[RunSlot; 2],
+    dataset: &Dataset,
+    actions: &mut Vec<UiAction>,
+) {
+    {
         egui::ComboBox::from_id_salt("projector_source")
             .selected_text(settings.source.label())
             .show_ui(ui, |ui| {
@@ -265,20 +324,35 @@ pub fn projector_ui(app: &mut LabApp, ui: &mut egui::Ui) {
                 }
             })
             .response
-            .on_hover_text("Which representation to project: the verification embedding (used for verification and C2P/P2C), a branch's, or the trunk's Z");
+            .on_hover_text(SOURCE_HOVER);
         let open_ids = dataset.splits.open_identities.clone();
         let subset_text = match settings.subset {
             Subset::HeldOut => "held-out identities".to_string(),
             Subset::FirstTraining(k) => format!("first {k} training identities"),
-            Subset::Confusions(id) => format!("{} and its confusions", dataset.images.identities.get(id).map_or("?", |s| s.as_str())),
+            Subset::Confusions(id) => format!(
+                "{} and its confusions",
+                dataset
+                    .images
+                    .identities
+                    .get(id)
+                    .map_or("?", |s| s.as_str())
+            ),
         };
         egui::ComboBox::from_id_salt("projector_subset")
             .selected_text(subset_text)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut settings.subset, Subset::HeldOut, "held-out identities");
-                ui.selectable_value(&mut settings.subset, Subset::FirstTraining(10), "first 10 training identities");
+                ui.selectable_value(
+                    &mut settings.subset,
+                    Subset::FirstTraining(10),
+                    "first 10 training identities",
+                );
                 for &id in open_ids.iter().take(20) {
-                    ui.selectable_value(&mut settings.subset, Subset::Confusions(id), format!("{} + confusions", dataset.images.identities[id]));
+                    ui.selectable_value(
+                        &mut settings.subset,
+                        Subset::Confusions(id),
+                        format!("{} + confusions", dataset.images.identities[id]),
+                    );
                 }
             });
         ui.label("perplexity");
@@ -288,240 +362,390 @@ pub fn projector_ui(app: &mut LabApp, ui: &mut egui::Ui) {
         ui.label("exaggeration");
         ui.add(egui::DragValue::new(&mut settings.tsne.early_exaggeration).range(1.0..=50.0));
         let mut lr_auto = settings.tsne.learning_rate.is_none();
-        if ui.checkbox(&mut lr_auto, "auto lr").on_hover_text("Learning rate N/12 during early exaggeration, then N (openTSNE's rule)").changed() {
+        if ui
+            .checkbox(&mut lr_auto, "auto lr")
+            .on_hover_text("Learning rate N/12 during early exaggeration, then N (openTSNE's rule)")
+            .changed()
+        {
             settings.tsne.learning_rate = if lr_auto { None } else { Some(200.0) };
         }
         if let Some(lr) = &mut settings.tsne.learning_rate {
             ui.add(egui::DragValue::new(lr).range(1.0..=100_000.0));
         }
-        let ready = app.runs.iter().all(|r| r.is_ready());
-        if ui.add_enabled(ready, egui::Button::new("Project runs A and B")).on_hover_text("Embed the subset with both runs at their current step, then run t-SNE on each").clicked() {
-            compute(app);
+        let ready = runs.iter().all(|r| r.is_ready());
+        if ui
+            .add_enabled(ready, egui::Button::new("Project runs A and B"))
+            .on_hover_text(
+                "Embed the subset with both runs at their current step, then run t-SNE on each",
+            )
+            .clicked()
+        {
+            actions.push(UiAction::Project);
         }
-    });
-    let height = ui.available_height();
-    egui::Panel::right("projector_side")
-        .default_size(380.0)
-        .show(ui, |ui| side_ui(app, ui, &dataset));
-    ui.columns(2, |cols| {
-        for (slot, ui) in cols.iter_mut().enumerate() {
-            projection_ui(app, ui, &dataset, slot, height - 40.0);
-        }
-    });
+    }
 }
 
-fn projection_ui(
-    app: &mut LabApp,
-    ui: &mut egui::Ui,
-    dataset: &Arc<Dataset>,
-    slot: usize,
-    height: f32,
-) {
-    let name = app.runs[slot].name;
-    let strategy = app.runs[slot].strategy_label.clone();
-    let Some(p) = &app.projector.projections[slot] else {
-        ui.label(format!("Run {name}: press 'Project runs A and B'."));
-        return;
-    };
-    ui.horizontal(|ui| {
-        ui.strong(format!(
-            "Run {name} · {strategy} · step {} · {}",
-            p.step,
-            p.source.label()
-        ));
-        ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
-        if let Some(job) = &p.job {
-            let paused = job.is_paused();
-            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-                job.set_paused(!paused);
-            }
-        }
-    });
-    if let Some(e) = &p.error {
-        ui.colored_label(Color32::RED, e);
-        return;
-    }
-    let search = app.settings.projector.search.to_lowercase();
-    let samples = &dataset.images.samples;
-    let n = p.samples.len();
-    if p.positions.len() < 2 * n {
-        ui.spinner();
-        return;
-    }
-    let mut groups: BTreeMap<(usize, bool), Vec<[f64; 2]>> = BTreeMap::new();
-    for (k, &i) in p.samples.iter().enumerate() {
-        let s = &samples[i];
-        groups
-            .entry((s.identity, s.modality == Modality::Caricature))
-            .or_default()
-            .push([p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64]);
-    }
-    let highlight = app.projector.highlight;
-    let selected = app.projector.selected;
-    let position_of = |sample: usize| {
-        p.samples
-            .iter()
-            .position(|&i| i == sample)
-            .map(|k| [p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64])
-    };
-    let response = Plot::new(("projection", slot))
-        .height(height.max(200.0))
-        .data_aspect(1.0)
-        .show_axes(false)
-        .show_grid(false)
-        .show_x(false)
-        .show_y(false)
-        .show(ui, |plot_ui| {
-            for ((identity, cari), points) in groups {
-                let name_matches = search.is_empty()
-                    || dataset.images.identities[identity]
-                        .to_lowercase()
-                        .contains(&search);
-                let colour = if name_matches {
-                    identity_colour(identity)
-                } else {
-                    identity_colour(identity).gamma_multiply(0.15)
-                };
-                plot_ui.points(
-                    Points::new(
-                        dataset.images.identities[identity].clone(),
-                        PlotPoints::from(points),
-                    )
-                    .color(colour)
-                    .radius(if cari { 4.0 } else { 3.5 })
-                    .shape(if cari {
-                        MarkerShape::Up
-                    } else {
-                        MarkerShape::Circle
-                    })
-                    .filled(true),
-                );
-            }
-            if let Some(h) = highlight
-                && let (Some(a), Some(b)) = (position_of(h.a), position_of(h.b))
-            {
-                plot_ui.line(
-                    Line::new("failure pair", PlotPoints::from(vec![a, b]))
-                        .color(Color32::RED)
-                        .width(2.5),
-                );
-                plot_ui.points(
-                    Points::new("failure pair ends", PlotPoints::from(vec![a, b]))
-                        .color(Color32::RED)
-                        .radius(8.0)
-                        .filled(false)
-                        .shape(MarkerShape::Circle),
-                );
-            }
-            if let Some(sel) = selected.and_then(position_of) {
-                plot_ui.points(
-                    Points::new("selected", PlotPoints::from(vec![sel]))
-                        .color(Color32::WHITE)
-                        .radius(9.0)
-                        .filled(false),
-                );
-            }
-            // The sample under the pointer, by screen distance.
-            let pointer = plot_ui.pointer_coordinate()?;
-            let screen = plot_ui.screen_from_plot(pointer);
-            let mut best = None;
-            for (k, &i) in p.samples.iter().enumerate() {
-                let q = plot_ui.screen_from_plot(egui_plot::PlotPoint::new(
-                    p.positions[2 * k] as f64,
-                    p.positions[2 * k + 1] as f64,
-                ));
-                let d = q.distance(screen);
-                if d < 10.0 && best.is_none_or(|(bd, _)| d < bd) {
-                    best = Some((d, i));
+impl ProjectorState {
+    fn projection_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &ProjectorSettings,
+        runs: &[RunSlot; 2],
+        dataset: &Arc<Dataset>,
+        slot: usize,
+        height: f32,
+    ) {
+        let name = runs[slot].name;
+        let strategy = runs[slot].strategy_label();
+        let Some(p) = &self.projections[slot] else {
+            ui.label(format!("Run {name}: press 'Project runs A and B'."));
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.strong(format!(
+                "Run {name} · {strategy} · step {} · {}",
+                p.step,
+                p.source.label()
+            ));
+            ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
+            if let Some(job) = &p.job {
+                let paused = job.is_paused();
+                if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+                    job.set_paused(!paused);
                 }
             }
-            best.map(|(_, i)| i)
         });
-    if let Some(index) = response.inner {
-        let texture = app.projector.thumbnail(ui.ctx(), dataset, index);
-        let text = label(dataset, index);
-        response.response.clone().on_hover_ui_at_pointer(|ui| {
-            ui.image((texture.id(), egui::vec2(96.0, 96.0)));
-            ui.label(text);
-        });
-        if response.response.clicked() {
-            app.projector.selected = Some(index);
+        if let Some(e) = &p.error {
+            ui.colored_label(Color32::RED, e);
+            return;
+        }
+        let search = settings.search.to_lowercase();
+        let samples = &dataset.images.samples;
+        let n = p.samples.len();
+        if p.positions.len() < 2 * n {
+            ui.spinner();
+            return;
+        }
+        let mut groups: BTreeMap<(usize, bool), Vec<[f64; 2]>> = BTreeMap::new();
+        for (k, &i) in p.samples.iter().enumerate() {
+            let s = &samples[i];
+            groups
+                .entry((s.identity, s.modality == Modality::Caricature))
+                .or_default()
+                .push([p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64]);
+        }
+        let highlight = self.highlight;
+        let selected = self.selected;
+        let position_of = |sample: usize| {
+            p.samples
+                .iter()
+                .position(|&i| i == sample)
+                .map(|k| [p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64])
+        };
+        let response = Plot::new(("projection", slot))
+            .height(height.max(200.0))
+            .data_aspect(1.0)
+            .show_axes(false)
+            .show_grid(false)
+            .show_x(false)
+            .show_y(false)
+            .show(ui, |plot_ui| {
+                for ((identity, cari), points) in groups {
+                    let name_matches = search.is_empty()
+                        || dataset.images.identities[identity]
+                            .to_lowercase()
+                            .contains(&search);
+                    let colour = if name_matches {
+                        identity_colour(identity)
+                    } else {
+                        identity_colour(identity).gamma_multiply(0.15)
+                    };
+                    plot_ui.points(
+                        Points::new(
+                            dataset.images.identities[identity].clone(),
+                            PlotPoints::from(points),
+                        )
+                        .color(colour)
+                        .radius(if cari { 4.0 } else { 3.5 })
+                        .shape(if cari {
+                            MarkerShape::Up
+                        } else {
+                            MarkerShape::Circle
+                        })
+                        .filled(true),
+                    );
+                }
+                if let Some(h) = highlight
+                    && let (Some(a), Some(b)) = (position_of(h.a), position_of(h.b))
+                {
+                    plot_ui.line(
+                        Line::new("failure pair", PlotPoints::from(vec![a, b]))
+                            .color(Color32::RED)
+                            .width(2.5),
+                    );
+                    plot_ui.points(
+                        Points::new("failure pair ends", PlotPoints::from(vec![a, b]))
+                            .color(Color32::RED)
+                            .radius(8.0)
+                            .filled(false)
+                            .shape(MarkerShape::Circle),
+                    );
+                }
+                if let Some(sel) = selected.and_then(position_of) {
+                    plot_ui.points(
+                        Points::new("selected", PlotPoints::from(vec![sel]))
+                            .color(Color32::WHITE)
+                            .radius(9.0)
+                            .filled(false),
+                    );
+                }
+                // The sample under the pointer, by screen distance.
+                let pointer = plot_ui.pointer_coordinate()?;
+                let screen = plot_ui.screen_from_plot(pointer);
+                let mut best = None;
+                for (k, &i) in p.samples.iter().enumerate() {
+                    let q = plot_ui.screen_from_plot(egui_plot::PlotPoint::new(
+                        p.positions[2 * k] as f64,
+                        p.positions[2 * k + 1] as f64,
+                    ));
+                    let d = q.distance(screen);
+                    if d < 10.0 && best.is_none_or(|(bd, _)| d < bd) {
+                        best = Some((d, i));
+                    }
+                }
+                best.map(|(_, i)| i)
+            });
+        if let Some(index) = response.inner {
+            let texture = self.thumbnail(ui.ctx(), dataset, index);
+            let text = label(dataset, index);
+            response.response.clone().on_hover_ui_at_pointer(|ui| {
+                ui.image((texture.id(), egui::vec2(96.0, 96.0)));
+                ui.label(text);
+            });
+            if response.response.clicked() {
+                self.selected = Some(index);
+            }
         }
     }
-}
 
-fn side_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
-    ui.horizontal(|ui| {
-        ui.label("find");
-        ui.add(
-            egui::TextEdit::singleline(&mut app.settings.projector.search)
-                .hint_text("find an identity")
-                .desired_width(160.0),
-        );
-        ui.label("circle: photo, triangle: caricature");
-    });
-    if let Some(sel) = app.projector.selected {
+    fn side_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &mut ProjectorSettings,
+        runs: &[RunSlot; 2],
+        dataset: &Arc<Dataset>,
+    ) {
+        ui.horizontal(|ui| {
+            ui.label("find");
+            ui.add(
+                egui::TextEdit::singleline(&mut settings.search)
+                    .hint_text("find an identity")
+                    .desired_width(160.0),
+            );
+            ui.label("circle: photo, triangle: caricature");
+        });
+        if let Some(sel) = self.selected {
+            ui.separator();
+            ui.strong("Selected");
+            self.inspector_ui(ui, runs, dataset, sel);
+        }
         ui.separator();
-        ui.strong("Selected");
-        inspector_ui(app, ui, dataset, sel);
+        self.failures_ui(ui, runs, dataset);
     }
-    ui.separator();
-    failures_ui(app, ui, dataset);
-}
 
-/// The k nearest neighbours of the selected point in each projected run's embedding space.
-fn inspector_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>, selected: usize) {
-    let texture = app.projector.thumbnail(ui.ctx(), dataset, selected);
-    ui.horizontal(|ui| {
-        ui.image((texture.id(), egui::vec2(64.0, 64.0)));
-        ui.label(label(dataset, selected));
-    });
-    for slot in 0..2 {
-        let Some(p) = &app.projector.projections[slot] else {
-            continue;
-        };
-        let Some(k) = p.samples.iter().position(|&i| i == selected) else {
-            continue;
-        };
-        let row = &p.values[k * p.dim..(k + 1) * p.dim];
-        let mut near: Vec<(f32, usize)> = p
-            .samples
+    /// The k nearest neighbours of the selected point in each projected run's embedding space.
+    fn inspector_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        runs: &[RunSlot; 2],
+        dataset: &Arc<Dataset>,
+        selected: usize,
+    ) {
+        let texture = self.thumbnail(ui.ctx(), dataset, selected);
+        ui.horizontal(|ui| {
+            ui.image((texture.id(), egui::vec2(64.0, 64.0)));
+            ui.label(label(dataset, selected));
+        });
+        let lists: Vec<(String, Vec<(f32, usize)>)> = runs
             .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != k)
-            .map(|(j, &i)| {
-                (
-                    squared_distance(row, &p.values[j * p.dim..(j + 1) * p.dim]),
-                    i,
-                )
+            .zip(&self.projections)
+            .filter_map(|(run, p)| {
+                let p = p.as_ref()?;
+                let title = format!("run {} nearest ({}):", run.name, p.source.label());
+                Some((title, p.nearest(selected, 6)?))
             })
             .collect();
-        near.sort_by(|a, b| a.0.total_cmp(&b.0));
-        near.truncate(6);
-        ui.label(format!(
-            "run {} nearest ({}):",
-            app.runs[slot].name,
-            p.source.label()
-        ));
-        ui.horizontal_wrapped(|ui| {
-            for (d, i) in near {
-                let t = app.projector.thumbnail(ui.ctx(), dataset, i);
-                let same =
-                    dataset.images.samples[i].identity == dataset.images.samples[selected].identity;
-                ui.vertical(|ui| {
-                    ui.image((t.id(), egui::vec2(48.0, 48.0)))
-                        .on_hover_text(label(dataset, i));
-                    ui.colored_label(
-                        if same {
-                            Color32::from_rgb(60, 170, 60)
-                        } else {
-                            Color32::from_rgb(200, 70, 70)
-                        },
-                        format!("{d:.3}"),
-                    );
-                });
-            }
+        for (title, near) in lists {
+            ui.label(title);
+            ui.horizontal_wrapped(|ui| {
+                for (d, i) in near {
+                    let t = self.thumbnail(ui.ctx(), dataset, i);
+                    let same = dataset.images.samples[i].identity
+                        == dataset.images.samples[selected].identity;
+                    ui.vertical(|ui| {
+                        ui.image((t.id(), egui::vec2(48.0, 48.0)))
+                            .on_hover_text(label(dataset, i));
+                        ui.colored_label(
+                            if same {
+                                Color32::from_rgb(60, 170, 60)
+                            } else {
+                                Color32::from_rgb(200, 70, 70)
+                            },
+                            format!("{d:.3}"),
+                        );
+                    });
+                }
+            });
+        }
+    }
+
+    fn failures_ui(&mut self, ui: &mut egui::Ui, runs: &[RunSlot; 2], dataset: &Arc<Dataset>) {
+        ui.horizontal(|ui| {
+            ui.strong("Failures of");
+            ui.selectable_value(&mut self.failure_run, 0, "run A");
+            ui.selectable_value(&mut self.failure_run, 1, "run B");
         });
+        let slot = self.failure_run.min(1);
+        let Some(report) = runs[slot].last_report.clone() else {
+            ui.label("No evaluation yet (Metrics -> Evaluate now, or wait for the periodic one).");
+            return;
+        };
+        let (threshold, fp, fneg) = failures_of(&report);
+        ui.label(format!("step {} · threshold {:.3} (mean of the folds' best) · {} false positives · {} false negatives", report.step, threshold, fp.len(), fneg.len()));
+        egui::ScrollArea::vertical()
+            .id_salt("failures_scroll")
+            .show(ui, |ui| {
+                egui::CollapsingHeader::new(format!(
+                    "False positives ({}): different people, closer than the threshold",
+                    fp.len()
+                ))
+                .default_open(true)
+                .show(ui, |ui| {
+                    for f in fp.iter().take(30) {
+                        self.card_ui(ui, dataset, slot, f, "FP");
+                    }
+                });
+                egui::CollapsingHeader::new(format!(
+                    "False negatives ({}): same person, farther than the threshold",
+                    fneg.len()
+                ))
+                .default_open(true)
+                .show(ui, |ui| {
+                    for f in fneg.iter().take(30) {
+                        self.card_ui(ui, dataset, slot, f, "FN");
+                    }
+                });
+                for (title, outcomes) in [
+                    (
+                        "C2P misses (caricature probe -> photo gallery)",
+                        &report.c2p,
+                    ),
+                    (
+                        "P2C misses (photo probe -> caricature gallery)",
+                        &report.p2c,
+                    ),
+                ] {
+                    let misses: Vec<&ProbeOutcome> =
+                        outcomes.iter().filter(|o| o.true_rank != Some(1)).collect();
+                    egui::CollapsingHeader::new(format!(
+                        "{title}: {} of {}",
+                        misses.len(),
+                        outcomes.len()
+                    ))
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        for o in misses.iter().take(20) {
+                            ui.horizontal(|ui| {
+                                let t = self.thumbnail(ui.ctx(), dataset, o.probe);
+                                ui.image((t.id(), egui::vec2(48.0, 48.0)))
+                                    .on_hover_text(label(dataset, o.probe));
+                                ui.label(match o.true_rank {
+                                    Some(r) => format!("true rank {r} ->"),
+                                    None => "not in gallery ->".into(),
+                                });
+                                for &(g, d) in o.top.iter().take(5) {
+                                    let t = self.thumbnail(ui.ctx(), dataset, g);
+                                    ui.image((t.id(), egui::vec2(40.0, 40.0)))
+                                        .on_hover_text(format!("{} · {d:.3}", label(dataset, g)));
+                                }
+                            });
+                        }
+                    });
+                }
+                egui::CollapsingHeader::new("Errors per identity")
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        egui::Grid::new("errors_per_identity")
+                            .striped(true)
+                            .show(ui, |ui| {
+                                for h in ["identity", "FP", "FN", "id misses"] {
+                                    ui.strong(h);
+                                }
+                                ui.end_row();
+                                for (id, a, b, c) in
+                                    errors_per_identity(dataset, &report).into_iter().take(40)
+                                {
+                                    ui.colored_label(
+                                        identity_colour(id),
+                                        &dataset.images.identities[id],
+                                    );
+                                    ui.label(a.to_string());
+                                    ui.label(b.to_string());
+                                    ui.label(c.to_string());
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            });
+    }
+
+    fn card_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        dataset: &Arc<Dataset>,
+        slot: usize,
+        f: &Failure,
+        kind: &str,
+    ) {
+        let selected = self.highlight
+            == Some(Highlight {
+                run: slot,
+                a: f.a,
+                b: f.b,
+            });
+        let ta = self.thumbnail(ui.ctx(), dataset, f.a);
+        let tb = self.thumbnail(ui.ctx(), dataset, f.b);
+        let frame = egui::Frame::group(ui.style()).stroke(if selected {
+            egui::Stroke::new(2.0, Color32::RED)
+        } else {
+            ui.visuals().widgets.noninteractive.bg_stroke
+        });
+        let response = frame
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.image((ta.id(), egui::vec2(48.0, 48.0)));
+                    ui.image((tb.id(), egui::vec2(48.0, 48.0)));
+                    ui.vertical(|ui| {
+                        ui.label(format!(
+                            "{kind} · d = {:.3} · margin {:.3}",
+                            f.distance, f.margin
+                        ));
+                        ui.small(label(dataset, f.a));
+                        ui.small(label(dataset, f.b));
+                    });
+                });
+            })
+            .response
+            .interact(egui::Sense::click())
+            .on_hover_text("Select: highlight both images in the projections and join them");
+        if response.clicked() {
+            self.highlight = Some(Highlight {
+                run: slot,
+                a: f.a,
+                b: f.b,
+            });
+            self.selected = Some(f.a);
+        }
     }
 }
 
@@ -557,155 +781,6 @@ pub fn errors_per_identity(
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1 + r.2 + r.3));
     rows
-}
-
-fn failures_ui(app: &mut LabApp, ui: &mut egui::Ui, dataset: &Arc<Dataset>) {
-    ui.horizontal(|ui| {
-        ui.strong("Failures of");
-        ui.selectable_value(&mut app.projector.failure_run, 0, "run A");
-        ui.selectable_value(&mut app.projector.failure_run, 1, "run B");
-    });
-    let slot = app.projector.failure_run.min(1);
-    let Some(report) = app.runs[slot].last_report.clone() else {
-        ui.label("No evaluation yet (Metrics -> Evaluate now, or wait for the periodic one).");
-        return;
-    };
-    let (threshold, fp, fneg) = failures_of(&report);
-    ui.label(format!("step {} · threshold {:.3} (mean of the folds' best) · {} false positives · {} false negatives", report.step, threshold, fp.len(), fneg.len()));
-    egui::ScrollArea::vertical()
-        .id_salt("failures_scroll")
-        .show(ui, |ui| {
-            egui::CollapsingHeader::new(format!(
-                "False positives ({}): different people, closer than the threshold",
-                fp.len()
-            ))
-            .default_open(true)
-            .show(ui, |ui| {
-                for f in fp.iter().take(30) {
-                    card_ui(app, ui, dataset, slot, f, "FP");
-                }
-            });
-            egui::CollapsingHeader::new(format!(
-                "False negatives ({}): same person, farther than the threshold",
-                fneg.len()
-            ))
-            .default_open(true)
-            .show(ui, |ui| {
-                for f in fneg.iter().take(30) {
-                    card_ui(app, ui, dataset, slot, f, "FN");
-                }
-            });
-            for (title, outcomes) in [
-                (
-                    "C2P misses (caricature probe -> photo gallery)",
-                    &report.c2p,
-                ),
-                (
-                    "P2C misses (photo probe -> caricature gallery)",
-                    &report.p2c,
-                ),
-            ] {
-                let misses: Vec<&ProbeOutcome> =
-                    outcomes.iter().filter(|o| o.true_rank != Some(1)).collect();
-                egui::CollapsingHeader::new(format!(
-                    "{title}: {} of {}",
-                    misses.len(),
-                    outcomes.len()
-                ))
-                .default_open(false)
-                .show(ui, |ui| {
-                    for o in misses.iter().take(20) {
-                        ui.horizontal(|ui| {
-                            let t = app.projector.thumbnail(ui.ctx(), dataset, o.probe);
-                            ui.image((t.id(), egui::vec2(48.0, 48.0)))
-                                .on_hover_text(label(dataset, o.probe));
-                            ui.label(match o.true_rank {
-                                Some(r) => format!("true rank {r} ->"),
-                                None => "not in gallery ->".into(),
-                            });
-                            for &(g, d) in o.top.iter().take(5) {
-                                let t = app.projector.thumbnail(ui.ctx(), dataset, g);
-                                ui.image((t.id(), egui::vec2(40.0, 40.0)))
-                                    .on_hover_text(format!("{} · {d:.3}", label(dataset, g)));
-                            }
-                        });
-                    }
-                });
-            }
-            egui::CollapsingHeader::new("Errors per identity")
-                .default_open(false)
-                .show(ui, |ui| {
-                    egui::Grid::new("errors_per_identity")
-                        .striped(true)
-                        .show(ui, |ui| {
-                            for h in ["identity", "FP", "FN", "id misses"] {
-                                ui.strong(h);
-                            }
-                            ui.end_row();
-                            for (id, a, b, c) in
-                                errors_per_identity(dataset, &report).into_iter().take(40)
-                            {
-                                ui.colored_label(
-                                    identity_colour(id),
-                                    &dataset.images.identities[id],
-                                );
-                                ui.label(a.to_string());
-                                ui.label(b.to_string());
-                                ui.label(c.to_string());
-                                ui.end_row();
-                            }
-                        });
-                });
-        });
-}
-
-fn card_ui(
-    app: &mut LabApp,
-    ui: &mut egui::Ui,
-    dataset: &Arc<Dataset>,
-    slot: usize,
-    f: &Failure,
-    kind: &str,
-) {
-    let selected = app.projector.highlight
-        == Some(Highlight {
-            run: slot,
-            a: f.a,
-            b: f.b,
-        });
-    let ta = app.projector.thumbnail(ui.ctx(), dataset, f.a);
-    let tb = app.projector.thumbnail(ui.ctx(), dataset, f.b);
-    let frame = egui::Frame::group(ui.style()).stroke(if selected {
-        egui::Stroke::new(2.0, Color32::RED)
-    } else {
-        ui.visuals().widgets.noninteractive.bg_stroke
-    });
-    let response = frame
-        .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.image((ta.id(), egui::vec2(48.0, 48.0)));
-                ui.image((tb.id(), egui::vec2(48.0, 48.0)));
-                ui.vertical(|ui| {
-                    ui.label(format!(
-                        "{kind} · d = {:.3} · margin {:.3}",
-                        f.distance, f.margin
-                    ));
-                    ui.small(label(dataset, f.a));
-                    ui.small(label(dataset, f.b));
-                });
-            });
-        })
-        .response
-        .interact(egui::Sense::click())
-        .on_hover_text("Select: highlight both images in the projections and join them");
-    if response.clicked() {
-        app.projector.highlight = Some(Highlight {
-            run: slot,
-            a: f.a,
-            b: f.b,
-        });
-        app.projector.selected = Some(f.a);
-    }
 }
 
 /// A PNG sheet of the worst failures: one row per pair (false positives red, negatives blue).

@@ -1,17 +1,23 @@
-//! One run slot (A or B) as the UI sees it: a handle to its trainer thread, its history and
+//! One run slot (A or B) as the window sees it: a handle to its trainer thread, its history and
 //! status, and how its events change them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::history::{Marker, RunHistory};
 use crate::data::Dataset;
-use crate::eval::EvalReport;
-use crate::protocol::{Command, Event, RunInfo, TASKS};
+use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
+use crate::session::{Applied, Command, Event, PauseReason, Sent, TrainerHandle, Waker, spawn};
+use crate::task::TASKS;
 use crate::train::config::{Perturbation, TrainConfig};
+use crate::train::metrics::RunInfo;
 use crate::train::snapshot::TrainerSnapshot;
 use crate::train::trainer::{Trainer, select_device};
-use crate::train::worker::{TrainerHandle, Waker, spawn};
 
-use super::history::{Marker, RunHistory};
+/// The name of run slot 0 or 1.
+pub fn slot_name(slot: usize) -> &'static str {
+    if slot == 0 { "A" } else { "B" }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunStatus {
@@ -19,7 +25,7 @@ pub enum RunStatus {
     Waiting,
     /// The trainer thread is building the model.
     Building,
-    Paused(String),
+    Paused(PauseReason),
     Playing,
     /// The run has stopped for good; the message says why.
     Failed(String),
@@ -29,7 +35,7 @@ pub enum RunStatus {
 #[derive(Clone, Debug)]
 pub struct EvalPoint {
     pub step: u64,
-    pub summary: std::collections::BTreeMap<String, f64>,
+    pub summary: BTreeMap<String, f64>,
 }
 
 pub struct RunSlot {
@@ -40,10 +46,11 @@ pub struct RunSlot {
     /// The last non-fatal error, shown until the next successful action.
     pub warning: Option<String>,
     pub info: Option<RunInfo>,
+    /// What the trainer trains with now, as it last reported.
+    pub applied: Option<Applied>,
     pub step: u64,
     pub wall_secs: f64,
     pub steps_per_sec: f64,
-    pub strategy_label: String,
     pub evals: Vec<EvalPoint>,
     pub last_report: Option<Arc<EvalReport>>,
     pub perturbations: [Perturbation; TASKS],
@@ -52,15 +59,18 @@ pub struct RunSlot {
     /// Messages for the status line (checkpoint saved, …).
     pub notes: Vec<String>,
     /// Embeddings asked for by the projector, until it takes them.
-    pub embeddings: Option<Box<crate::eval::Embeddings>>,
+    pub embeddings: Option<Box<Embeddings>>,
 }
 
-/// What a slot asks of the app after handling its events.
+/// What a slot asks of the app after handling an event.
 pub enum SlotRequest {
+    /// Restore this snapshot into slot `to` (a fork).
     Fork {
         to: usize,
         snapshot: Box<TrainerSnapshot>,
     },
+    /// The trainer's settings changed (or a change was refused): show what it applied.
+    Reconcile(Applied),
 }
 
 impl RunSlot {
@@ -72,10 +82,10 @@ impl RunSlot {
             status: RunStatus::Waiting,
             warning: None,
             info: None,
+            applied: None,
             step: 0,
             wall_secs: 0.0,
             steps_per_sec: 0.0,
-            strategy_label: String::new(),
             evals: Vec::new(),
             last_report: None,
             perturbations: [Perturbation::None; TASKS],
@@ -89,7 +99,6 @@ impl RunSlot {
     pub fn start(&mut self, config: TrainConfig, dataset: Arc<Dataset>, waker: Waker) {
         let smoothing = self.history.smoothing();
         *self = RunSlot::new(self.name, smoothing);
-        self.strategy_label = config.strategy.label();
         let device_spec = config.device.clone();
         let build = move || {
             let device = select_device(&device_spec).map_err(crate::train::TrainError::Data)?;
@@ -106,93 +115,93 @@ impl RunSlot {
         }
     }
 
-    /// Send a command; a run whose thread has gone is marked failed.
+    /// The rule the trainer trains with, for labels ("" before it is built).
+    pub fn strategy_label(&self) -> String {
+        self.applied
+            .as_ref()
+            .map(|a| a.strategy.label())
+            .unwrap_or_default()
+    }
+
+    /// Send a command without blocking; a run whose thread has gone is marked failed.
     pub fn send(&mut self, command: Command) {
-        let Some(handle) = &self.handle else { return };
-        if !handle.send(command) && !matches!(self.status, RunStatus::Failed(_)) {
+        let Some(handle) = &mut self.handle else {
+            return;
+        };
+        if handle.send(command) == Sent::Gone && !matches!(self.status, RunStatus::Failed(_)) {
             self.status = RunStatus::Failed("the trainer thread has stopped".into());
         }
+    }
+
+    /// Ask for embeddings of `request`.
+    pub fn request_embeddings(&mut self, request: EmbeddingRequest) {
+        self.send(Command::Embed(request));
     }
 
     pub fn is_ready(&self) -> bool {
         matches!(self.status, RunStatus::Paused(_) | RunStatus::Playing)
     }
 
-    /// Take every waiting event (never blocks).
+    pub fn has_failed(&self) -> bool {
+        matches!(self.status, RunStatus::Failed(_))
+    }
+
+    /// Take every waiting event (never blocks) and retry commands a full channel refused.
     pub fn drain(&mut self) -> Vec<SlotRequest> {
-        let mut requests = Vec::new();
-        let Some(handle) = &self.handle else {
-            return requests;
+        let Some(handle) = &mut self.handle else {
+            return Vec::new();
         };
-        let events: Vec<Event> = handle.events.try_iter().collect();
-        for event in events {
-            if let Some(r) = self.apply(event) {
-                requests.push(r);
-            }
+        let alive = handle.retry();
+        let events = handle.drain();
+        if !alive && events.is_empty() && !self.has_failed() {
+            self.status = RunStatus::Failed("the trainer thread has stopped".into());
         }
-        requests
+        events.into_iter().filter_map(|e| self.apply(e)).collect()
     }
 
     /// Apply one event to the slot's state.
     pub fn apply(&mut self, event: Event) -> Option<SlotRequest> {
         match event {
-            Event::Ready(info) => {
+            Event::Ready { info, applied } => {
                 self.info = Some(info);
-                self.status = RunStatus::Paused("ready".into());
+                self.status = RunStatus::Paused(PauseReason::Ready);
+                return self.set_applied(applied);
             }
-            Event::Metrics(rows) => {
-                if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-                    let previous = self.history.rows.last().map(|r| (r.step, r.wall_secs));
-                    let (s0, t0) = previous.unwrap_or((first.step.saturating_sub(1), 0.0));
-                    let dt = last.wall_secs - t0;
-                    if dt > 0.0 {
-                        let rate = (last.step - s0) as f64 / dt;
-                        self.steps_per_sec = if self.steps_per_sec > 0.0 {
-                            0.8 * self.steps_per_sec + 0.2 * rate
-                        } else {
-                            rate
-                        };
-                    }
-                    self.step = last.step;
-                    self.wall_secs = last.wall_secs;
-                    self.strategy_label = last.strategy.clone();
-                }
-                for row in rows {
-                    self.history.push(row);
-                }
+            Event::Metrics(rows) => self.take_rows(rows),
+            Event::StrategyChanged { step, applied } => {
+                self.mark(step, format!("-> {}", applied.label()));
+                let mut now = self.applied.clone()?;
+                now.strategy = applied;
+                return self.set_applied(now);
             }
-            Event::StrategyChanged { step, strategy } => {
-                self.history.markers.push(Marker {
+            Event::LearningRatesChanged { step, applied } => {
+                self.mark(
                     step,
-                    label: format!("-> {strategy}"),
-                });
-                self.strategy_label = strategy;
+                    format!("lr {:.0e}, Ψ {:.0e}", applied.lr, applied.psi_lr),
+                );
+                let mut now = self.applied.clone()?;
+                now.rates = applied;
+                return self.set_applied(now);
             }
-            Event::LearningRatesChanged { step, rates } => {
-                self.history.markers.push(Marker {
-                    step,
-                    label: format!("lr {:.0e}, Ψ {:.0e}", rates.lr, rates.psi_lr),
-                });
+            Event::Rejected { reason, kept, .. } => {
+                self.warning = Some(reason);
+                return self.set_applied(kept);
             }
-            Event::Perturbed {
-                step,
-                task,
-                perturbation,
-            } => {
-                self.perturbations[task.index()] = perturbation;
-                let label = match perturbation {
-                    Perturbation::None => format!("{} restored", task.key()),
-                    other => format!("{} {}", task.key(), other.key()),
+            Event::Perturbed { step, change } => {
+                self.perturbations[change.task.index()] = change.perturbation;
+                let label = match change.perturbation {
+                    Perturbation::None => format!("{} restored", change.task.key()),
+                    other => format!("{} {}", change.task.key(), other.key()),
                 };
-                self.history.markers.push(Marker { step, label });
+                self.mark(step, label);
             }
             Event::Paused { reason, .. } => {
-                if !matches!(self.status, RunStatus::Failed(_)) {
+                if !self.has_failed() {
                     self.status = RunStatus::Paused(reason);
                 }
             }
             Event::Playing { .. } => {
-                if !matches!(self.status, RunStatus::Failed(_)) {
+                if !self.has_failed() {
                     self.status = RunStatus::Playing;
                     self.warning = None;
                 }
@@ -202,7 +211,10 @@ impl RunSlot {
                     step: report.step,
                     summary: report.summary.clone(),
                 });
-                self.last_report = Some(Arc::new(*report));
+                // A report thinned while the window was away keeps only its figures.
+                if !report.is_thin() {
+                    self.last_report = Some(Arc::new(*report));
+                }
             }
             Event::Embedded(e) => self.embeddings = Some(e),
             Event::CheckpointSaved(path) => self.notes.push(format!(
@@ -216,31 +228,58 @@ impl RunSlot {
                 path.display()
             )),
             Event::Snapshot(snapshot) => {
-                if let Some(to) = self.fork_to.take() {
-                    return Some(SlotRequest::Fork { to, snapshot });
-                }
+                let to = self.fork_to.take()?;
+                return Some(SlotRequest::Fork { to, snapshot });
             }
-            Event::Restored { step } => {
+            Event::Restored { step, applied } => {
                 self.step = step;
                 self.notes
                     .push(format!("run {} continues from step {step}", self.name));
+                return self.set_applied(applied);
             }
             Event::Error { message, fatal, .. } => {
                 if fatal {
                     self.status = RunStatus::Failed(message);
                 } else {
                     self.warning = Some(message);
-                    if matches!(self.status, RunStatus::Playing) {
-                        self.status = RunStatus::Paused("error".into());
-                    }
                 }
             }
             Event::Finished { .. } => {
-                if !matches!(self.status, RunStatus::Failed(_)) {
-                    self.status = RunStatus::Paused("finished".into());
+                if !self.has_failed() {
+                    self.status = RunStatus::Paused(PauseReason::Finished);
                 }
             }
         }
         None
+    }
+
+    fn set_applied(&mut self, applied: Applied) -> Option<SlotRequest> {
+        self.applied = Some(applied.clone());
+        Some(SlotRequest::Reconcile(applied))
+    }
+
+    fn mark(&mut self, step: u64, label: String) {
+        self.history.markers.push(Marker { step, label });
+    }
+
+    fn take_rows(&mut self, rows: Vec<crate::train::metrics::StepMetrics>) {
+        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+            let previous = self.history.rows.last().map(|r| (r.step, r.wall_secs));
+            let (s0, t0) = previous.unwrap_or((first.step.saturating_sub(1), 0.0));
+            let dt = last.wall_secs - t0;
+            if dt > 0.0 {
+                let rate = last.step.saturating_sub(s0) as f64 / dt;
+                self.steps_per_sec = if self.steps_per_sec > 0.0 {
+                    0.8 * self.steps_per_sec + 0.2 * rate
+                } else {
+                    rate
+                };
+            }
+            self.step = last.step;
+            self.wall_secs = last.wall_secs;
+        }
+        for row in rows {
+            self.history.push(row);
+        }
     }
 }

@@ -4,9 +4,9 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use serde::{Deserialize, Serialize};
 
-use crate::toy::{ToyConfig, ToyRow, ToyRule, simulate};
+use crate::weighting::toy::{ToyConfig, ToyRow, ToyRule, simulate};
 
-const TOY_COLOURS: [egui::Color32; 3] = super::TASK_COLOURS;
+const TOY_COLOURS: [egui::Color32; 3] = super::colours::TASK_COLOURS;
 
 /// Both runs of the last settings (left config, right rule) and their rows or error.
 type ToyCache = (ToyConfig, ToyRule, Result<[Vec<ToyRow>; 2], String>);

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use super::{
     PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 pub struct Dwa {
     config: StrategyConfig,
@@ -36,7 +36,7 @@ impl Dwa {
         for i in 0..TASKS {
             ratio[i] = last[i] / previous[i].max(1e-12);
         }
-        super::softmax(ratio.map(|r| r / temperature)).map(|w| TASKS as f32 * w)
+        super::math::softmax_tasks(ratio.map(|r| r / temperature)).map(|w| TASKS as f32 * w)
     }
 
     fn current(&self) -> [f32; TASKS] {

@@ -6,7 +6,7 @@ use super::{
     PsiUpdate, Strategy, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant,
     normalised,
 };
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 pub struct Fixed {
     config: StrategyConfig,

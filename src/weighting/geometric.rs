@@ -8,7 +8,7 @@ use candle_core::Result;
 use super::{
     PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 pub struct Geometric {
     config: StrategyConfig,

@@ -16,7 +16,7 @@ use candle_core::Result;
 use super::{
     PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 /// The asymmetry α of the GradNorm paper's multi-task experiments.
 pub const ALPHA: f32 = 1.5;
@@ -148,7 +148,7 @@ mod tests {
             .unwrap();
         let l2 = (zt.sum_all().unwrap() * 0.0).unwrap();
         let losses = Tensor::stack(&[l0, l1, l2], 0).unwrap();
-        let psi = crate::weighting::Psi {
+        let psi = crate::model::Psi {
             weight: Var::zeros((3, 2), candle_core::DType::F32, &dev).unwrap(),
             bias: Var::zeros(3, candle_core::DType::F32, &dev).unwrap(),
         };

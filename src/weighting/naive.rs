@@ -4,8 +4,8 @@
 
 use candle_core::Result;
 
-use super::psi::PsiWiring;
 use super::{PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, to_array};
+use crate::model::psi::PsiWiring;
 
 pub struct Naive {
     config: StrategyConfig,

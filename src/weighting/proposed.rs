@@ -4,11 +4,10 @@
 
 use candle_core::Result;
 
-use super::psi::PsiWiring;
 use super::{PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, to_array};
+use crate::model::psi::PsiWiring;
 
-/// The constant in L4's denominator (the code's 0.01; the paper writes 1/L_i).
-pub const L4_EPSILON: f64 = 0.01;
+pub use super::math::L4_EPSILON;
 
 pub struct Proposed {
     config: StrategyConfig,

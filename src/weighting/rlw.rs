@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::{PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant};
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 pub struct Rlw {
     config: StrategyConfig,
@@ -24,7 +24,7 @@ impl Rlw {
 
     pub fn draw(&mut self) -> [f32; TASKS] {
         let eps: [f32; TASKS] = std::array::from_fn(|_| StandardNormal.sample(&mut self.rng));
-        super::softmax(eps)
+        super::math::softmax_tasks(eps)
     }
 }
 

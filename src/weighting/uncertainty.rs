@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 use super::{
     PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, normalised, to_array,
 };
-use crate::protocol::TASKS;
+use crate::task::TASKS;
 
 pub struct Uncertainty {
     config: StrategyConfig,

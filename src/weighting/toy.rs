@@ -54,13 +54,15 @@
 //!
 //! Everything is computed in `f64`.
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+pub use super::math::weight_bounds;
+use super::math::{proposed_costs, softmax, softmax_cost_gradient};
 use std::fmt;
 use std::str::FromStr;
 
-/// The `ε` in the proposed objective `Σ w_i / (L_i + ε)`.
-pub const PROPOSED_EPSILON: f64 = 0.01;
 /// Fewest tasks the toy accepts.
 pub const MIN_TASKS: usize = 2;
 /// Most tasks the toy accepts.
@@ -70,8 +72,8 @@ pub const MAX_STEPS: usize = 1_000_000;
 /// Smallest loss the geometric rule divides by (a loss can reach a floor of exactly 0).
 const GEOMETRIC_MIN_LOSS: f64 = 1e-12;
 
-/// Errors of the toy mode: a bad setting, a bad command-line list, an unknown rule, or a run whose
-/// numbers stopped being finite.
+/// Errors of the toy mode: a bad setting, an unknown rule, or a run whose numbers stopped being
+/// finite.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ToyError {
     /// A [`ToyConfig`] field is out of range; `field` names it (with an index where relevant).
@@ -80,14 +82,6 @@ pub enum ToyError {
         /// The field, e.g. `floors[1] (task 2)`.
         field: String,
         /// What is wrong and what is expected.
-        reason: String,
-    },
-    /// A command-line list such as `--losses 2,1,0.5` could not be read.
-    #[error("option `{option}`: {reason}")]
-    Parse {
-        /// The option as the user typed it, e.g. `--losses`.
-        option: String,
-        /// What is wrong.
         reason: String,
     },
     /// A rule name not in [`ToyRule::ALL`].
@@ -170,19 +164,6 @@ impl ToyRule {
             .into_iter()
             .find(|rule| rule.name().eq_ignore_ascii_case(wanted))
             .ok_or_else(|| ToyError::UnknownRule(wanted.to_string()))
-    }
-
-    /// Whether the rule uses [`ToyConfig::scale`] (the bounded form).
-    pub fn uses_scale(self) -> bool {
-        matches!(self, ToyRule::Proposed | ToyRule::Naive)
-    }
-
-    /// Whether the rule uses [`ToyConfig::lr`].
-    pub fn uses_lr(self) -> bool {
-        matches!(
-            self,
-            ToyRule::Proposed | ToyRule::Naive | ToyRule::Uncertainty
-        )
     }
 }
 
@@ -385,41 +366,6 @@ pub struct ToyRow {
     pub losses: Vec<f64>,
 }
 
-/// Numerically stable softmax (the maximum is subtracted first). Empty in, empty out.
-pub fn softmax(a: &[f64]) -> Vec<f64> {
-    let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let exps: Vec<f64> = a.iter().map(|x| (x - max).exp()).collect();
-    let sum: f64 = exps.iter().sum();
-    exps.into_iter().map(|e| e / sum).collect()
-}
-
-/// `∂F/∂z` for `F = Σ_i softmax(z)_i · c_i`, given `w = softmax(z)`: `w_j·(c_j − Σ_i w_i·c_i)`.
-fn softmax_cost_gradient(w: &[f64], costs: &[f64]) -> Vec<f64> {
-    let mean: f64 = w.iter().zip(costs).map(|(w, c)| w * c).sum();
-    w.iter().zip(costs).map(|(w, c)| w * (c - mean)).collect()
-}
-
-/// Gradient `∂F/∂a` of the unbounded proposed objective `F = Σ_i w_i/(L_i + 0.01)` at `w = softmax(a)`
-/// (the losses are constants): `w_j·(c_j − Σ_i w_i·c_i)` with `c_i = 1/(L_i + 0.01)`.
-///
-/// A step `a ← a − η·g` raises the weight of tasks whose loss is above the weighted average.
-pub fn proposed_gradient(w: &[f64], losses: &[f64]) -> Vec<f64> {
-    softmax_cost_gradient(w, &proposed_costs(losses))
-}
-
-/// Gradient `∂F/∂a` of the unbounded naive objective `F = Σ_i w_i·L_i` at `w = softmax(a)`:
-/// `w_j·(L_j − Σ_i w_i·L_i)`. A step lowers the weight of tasks whose loss is above the average.
-pub fn naive_gradient(w: &[f64], losses: &[f64]) -> Vec<f64> {
-    softmax_cost_gradient(w, losses)
-}
-
-fn proposed_costs(losses: &[f64]) -> Vec<f64> {
-    losses
-        .iter()
-        .map(|l| 1.0 / (l + PROPOSED_EPSILON))
-        .collect()
-}
-
 fn norm(a: &[f64]) -> f64 {
     a.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
@@ -465,41 +411,6 @@ pub fn logit_gradient(a: &[f64], scale: Option<f64>, costs: &[f64]) -> Vec<f64> 
         }
         None => g,
     }
-}
-
-/// Bounds `(min, max)` of any weight of `softmax(s·u)` over unit vectors `u ∈ R^T`.
-///
-/// The extremes of `w_1` are at `u ∝ (T−1, −1, …, −1)` (max) and its negative (min). Normalised,
-/// `u_1 = √((T−1)/T)` and the others are `−1/√(T(T−1))`, so `u_1 − u_j = √(T/(T−1))` and
-///
-/// ```text
-/// max = 1 / (1 + (T−1)·exp(−s·√(T/(T−1))))
-/// min = 1 / (1 + (T−1)·exp(+s·√(T/(T−1))))
-/// ```
-///
-/// For `T = 3`: `s = 0.5 → (0.213, 0.480)`, `s = 1 → (0.128, 0.630)`, `s = 2 → (0.041, 0.853)`.
-/// The sign of `s` does not matter (`|s|` is used); `tasks = 1` gives `(1, 1)` and `tasks = 0`
-/// gives `(0, 0)`.
-pub fn weight_bounds(tasks: usize, scale: f64) -> (f64, f64) {
-    match tasks {
-        0 => (0.0, 0.0),
-        1 => (1.0, 1.0),
-        _ => {
-            let t = tasks as f64;
-            let gap = scale.abs() * (t / (t - 1.0)).sqrt();
-            let max = 1.0 / (1.0 + (t - 1.0) * (-gap).exp());
-            let min = 1.0 / (1.0 + (t - 1.0) * gap.exp());
-            (min, max)
-        }
-    }
-}
-
-/// A standard normal draw (Box–Muller, cosine branch; one draw per call).
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    // 1 − U lies in (0, 1], so the logarithm is finite.
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Implied weights of the geometric objective `(Π L)^(1/T)`: `(Π L)^(1/T)/(T·L_i)`, normalised.
@@ -572,7 +483,9 @@ pub fn simulate(cfg: &ToyConfig) -> Result<Vec<ToyRow>, ToyError> {
                 _ => vec![1.0 / t as f64; t],
             },
             RuleState::Rlw(rng) => {
-                let eps: Vec<f64> = (0..t).map(|_| standard_normal(rng)).collect();
+                let eps: Vec<f64> = (0..t)
+                    .map(|_| StandardNormal.sample(rng.as_mut()))
+                    .collect();
                 softmax(&eps)
             }
             RuleState::Geometric => geometric_weights(&losses),
@@ -654,44 +567,11 @@ pub fn to_csv(rows: &[ToyRow]) -> String {
     out
 }
 
-/// Parses a comma-separated list of finite numbers such as `"2,1,0.5"` (spaces allowed) for the
-/// command-line option `option`; errors name the option and the item.
-pub fn parse_list(option: &str, text: &str) -> Result<Vec<f64>, ToyError> {
-    let parse_err = |reason: String| ToyError::Parse {
-        option: option.to_string(),
-        reason,
-    };
-    if text.trim().is_empty() {
-        return Err(parse_err(
-            "empty list; expected comma-separated numbers such as 2,1,0.5".to_string(),
-        ));
-    }
-    text.split(',')
-        .enumerate()
-        .map(|(i, item)| {
-            let item = item.trim();
-            if item.is_empty() {
-                return Err(parse_err(format!(
-                    "item {} is empty (stray comma?) in `{text}`",
-                    i + 1
-                )));
-            }
-            let value: f64 = item
-                .parse()
-                .map_err(|_| parse_err(format!("item {} `{item}` is not a number", i + 1)))?;
-            if value.is_finite() {
-                Ok(value)
-            } else {
-                Err(parse_err(format!("item {} `{item}` is not finite", i + 1)))
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::weighting::math::{naive_gradient, proposed_gradient};
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
@@ -827,7 +707,9 @@ mod tests {
         for tasks in 2..=5 {
             let (min, max) = weight_bounds(tasks, 1.5);
             for _ in 0..2000 {
-                let a: Vec<f64> = (0..tasks).map(|_| standard_normal(&mut rng)).collect();
+                let a: Vec<f64> = (0..tasks)
+                    .map(|_| StandardNormal.sample(&mut rng))
+                    .collect();
                 for w in logit_weights(&a, Some(1.5)) {
                     assert!(w >= min - 1e-12 && w <= max + 1e-12);
                 }
@@ -1193,26 +1075,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_list_and_rule_names() {
-        assert_eq!(
-            parse_list("--losses", "2,1,0.5").unwrap(),
-            vec![2.0, 1.0, 0.5]
-        );
-        assert_eq!(
-            parse_list("--losses", " 2 , 1e-1 ").unwrap(),
-            vec![2.0, 0.1]
-        );
-        let m = parse_list("--rates", "0.1,x").unwrap_err().to_string();
-        assert!(
-            m.contains("--rates") && m.contains("item 2") && m.contains("`x`"),
-            "{m}"
-        );
-        let m = parse_list("--floors", "").unwrap_err().to_string();
-        assert!(m.contains("--floors") && m.contains("empty"), "{m}");
-        let m = parse_list("--floors", "1,,2").unwrap_err().to_string();
-        assert!(m.contains("item 2 is empty"), "{m}");
-        let m = parse_list("--losses", "1,inf").unwrap_err().to_string();
-        assert!(m.contains("not finite"), "{m}");
+    fn rule_names() {
         for rule in ToyRule::ALL {
             assert_eq!(ToyRule::parse(rule.name()).unwrap(), rule);
             assert_eq!(rule.to_string().parse::<ToyRule>().unwrap(), rule);
@@ -1231,12 +1094,5 @@ mod tests {
         assert_eq!(cfg.dwa_temperature, 2.0);
         let back: ToyConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
         assert_eq!(back, cfg);
-    }
-
-    #[test]
-    fn softmax_is_stable() {
-        let w = softmax(&[1000.0, 1000.0]);
-        assert_vec_close(&w, &[0.5, 0.5], 1e-12);
-        assert!(softmax(&[]).is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //!   contain spaces. The first letter of the file name decides the modality.
 //! - `FacialPoints/<Person Name>/<image stem>.txt`: 17 lines `x y`. The image is cropped to the
 //!   points' bounding box around its centre, widened ×1.5 and heightened ×1.2, clipped to the
-//!   image ([`super::real::landmark_crop`]). A missing file → whole image, counted in
+//!   image (`landmark_crop`). A missing file → whole image, counted in
 //!   `report.missing_landmarks`; a malformed one → whole image and a `protocol_problems` line.
 //! - `EvaluationProtocols/` (searched recursively, file names matched ignoring case):
 //!   - `RestrictedView2.txt`: a count line, then blocks of matched lines `Name<TAB>C00001<TAB>P00001`
@@ -24,18 +24,25 @@
 //!
 //! **Training versus protocol.** The protocol files cover all 252 people, and View 2 is meant for
 //! "train on 9 folds, test on the 10th" – ten trainings. We train once, so the splits are always
-//! the seeded identity split of [`super::real::seeded_splits`] (identities with both modalities,
+//! the seeded identity split of `seeded_splits` (identities with both modalities,
 //! `open_fraction` held out), and `Dataset::protocol` holds the protocol exactly as the files define
 //! it. Figures computed over the full protocol therefore include pairs and probes of people seen in
 //! training (optimistic, and not comparable with the paper's numbers). The honest subset – pairs and
 //! identification images of open-set people only, folds kept – is
-//! [`super::real::protocol_open_only`]; report that one, or both, clearly labelled.
+//! `protocol_open_only`; report that one, or both, clearly labelled.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::real::{self, Assembled, DirItem, Entry, Landmarks, LoadError, LoadOptions};
-use super::{Dataset, IdentificationFold, LoadReport, Modality, Protocol, VerificationPair};
+use super::assemble::{Assembled, finish};
+use super::decode::{Entry, Landmarks};
+use super::detect::layout_hint;
+use super::options::{LoadError, LoadOptions};
+use super::scan::{
+    DirItem, NOT_AN_IMAGE, check_root, file_stem, find_child_dir, has_image_extension,
+    is_ignored_file, list_dir, person_dirs, read_text, rel_display,
+};
+use crate::data::{Dataset, IdentificationFold, LoadReport, Modality, Protocol, VerificationPair};
 
 const EXPECTED: &str = "OriginalImages/";
 const LAYOUT: &str = "WebCaricature";
@@ -46,35 +53,35 @@ pub(crate) fn load(
     opts: &LoadOptions,
     progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Dataset, LoadError> {
-    let root = real::check_root(path)?;
-    let base = if real::find_child_dir(&root, "OriginalImages").is_some() {
+    let root = check_root(path)?;
+    let base = if find_child_dir(&root, "OriginalImages").is_some() {
         root.clone()
     } else {
-        match real::find_child_dir(&root, "WebCaricature") {
-            Some(inner) if real::find_child_dir(&inner, "OriginalImages").is_some() => inner,
+        match find_child_dir(&root, "WebCaricature") {
+            Some(inner) if find_child_dir(&inner, "OriginalImages").is_some() => inner,
             _ => {
                 return Err(LoadError::WrongLayout {
                     path: root.clone(),
                     expected: EXPECTED,
                     layout: LAYOUT,
-                    hint: real::layout_hint(&root, "webcaricature"),
+                    hint: layout_hint(&root, "webcaricature"),
                 });
             }
         }
     };
     let originals =
-        real::find_child_dir(&base, "OriginalImages").ok_or_else(|| LoadError::WrongLayout {
+        find_child_dir(&base, "OriginalImages").ok_or_else(|| LoadError::WrongLayout {
             path: root.clone(),
             expected: EXPECTED,
             layout: LAYOUT,
             hint: String::new(),
         })?;
-    let points = real::find_child_dir(&base, "FacialPoints");
+    let points = find_child_dir(&base, "FacialPoints");
     let mut report = LoadReport::default();
     let mut names = Vec::new();
     let mut entries = Vec::new();
-    for person in real::person_dirs(&originals, &mut report)? {
-        let files = match real::list_dir(&person.path) {
+    for person in person_dirs(&originals, &mut report)? {
+        let files = match list_dir(&person.path) {
             Ok(files) => files,
             Err(e) => {
                 report
@@ -106,7 +113,7 @@ pub(crate) fn load(
             ),
         });
     }
-    let (assembled, splits, mut report) = real::finish(
+    let (assembled, splits, mut report) = finish(
         "webcaricature",
         &root,
         &names,
@@ -117,7 +124,7 @@ pub(crate) fn load(
     )?;
     let scanned: HashSet<&str> = names.iter().map(String::as_str).collect();
     let resolver = Resolver::new(&assembled, &scanned);
-    let protocol = real::find_child_dir(&base, "EvaluationProtocols")
+    let protocol = find_child_dir(&base, "EvaluationProtocols")
         .and_then(|dir| read_protocol(&root, &dir, &resolver, &mut report.protocol_problems));
     Ok(Dataset {
         name: format!("webcaricature:{}", root.display()),
@@ -130,12 +137,12 @@ pub(crate) fn load(
 
 /// Landmark files of one person: image stem → path.
 fn landmark_index(dir: &Path) -> HashMap<String, PathBuf> {
-    real::list_dir(dir)
+    list_dir(dir)
         .map(|items| {
             items
                 .into_iter()
                 .filter(|i| !i.is_dir && i.name.to_ascii_lowercase().ends_with(".txt"))
-                .map(|i| (real::file_stem(&i.name).to_string(), i.path))
+                .map(|i| (file_stem(&i.name).to_string(), i.path))
                 .collect()
         })
         .unwrap_or_default()
@@ -148,7 +155,7 @@ fn scan_file(
     landmarks: &HashMap<String, PathBuf>,
     report: &mut LoadReport,
 ) -> Option<Entry> {
-    if real::is_ignored_file(&file.name) {
+    if is_ignored_file(&file.name) {
         return None;
     }
     let skip = |report: &mut LoadReport, why: &str| {
@@ -160,8 +167,8 @@ fn scan_file(
         skip(report, "unexpected folder inside a person folder: not read");
         return None;
     }
-    if !real::has_image_extension(&file.name) {
-        skip(report, real::NOT_AN_IMAGE);
+    if !has_image_extension(&file.name) {
+        skip(report, NOT_AN_IMAGE);
         return None;
     }
     let modality = match file.name.chars().next() {
@@ -175,7 +182,7 @@ fn scan_file(
             return None;
         }
     };
-    let stem = real::file_stem(&file.name).to_string();
+    let stem = file_stem(&file.name).to_string();
     let landmarks = match landmarks.get(&stem) {
         Some(p) => Landmarks::File(p.clone()),
         None => Landmarks::Missing,
@@ -212,8 +219,8 @@ impl<'a> Resolver<'a> {
 
     fn find(&self, person: &str, image: &str) -> Result<usize, String> {
         let image = image.rsplit(['/', '\\']).next().unwrap_or(image);
-        let stem = if real::has_image_extension(image) {
-            real::file_stem(image)
+        let stem = if has_image_extension(image) {
+            file_stem(image)
         } else {
             image
         };
@@ -268,8 +275,8 @@ fn read_protocol(
     }
     let mut protocol = Protocol::default();
     if let Some(file) = view2 {
-        let label = real::rel_display(root, &file);
-        match real::read_text(&file) {
+        let label = rel_display(root, &file);
+        match read_text(&file) {
             Ok(text) => {
                 protocol.verification = parse_verification(&text, &label, resolver, problems);
             }
@@ -298,7 +305,7 @@ fn read_protocol(
 }
 
 fn collect_txt(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(items) = real::list_dir(dir) else {
+    let Ok(items) = list_dir(dir) else {
         return;
     };
     for item in items {
@@ -332,7 +339,7 @@ fn identification_file(lower: &str) -> Option<(bool, bool, u32)> {
 }
 
 /// Splits a protocol line into fields: by tabs when it has any, else by whitespace.
-fn fields(line: &str) -> (Vec<&str>, bool) {
+pub(crate) fn fields(line: &str) -> (Vec<&str>, bool) {
     if line.contains('\t') {
         (
             line.split('\t')
@@ -352,8 +359,8 @@ fn is_number(s: &str) -> bool {
 
 /// `C00001`, `p12.jpg`: a WebCaricature image name.
 fn is_image_token(s: &str) -> bool {
-    let s = if real::has_image_extension(s) {
-        real::file_stem(s)
+    let s = if has_image_extension(s) {
+        file_stem(s)
     } else {
         s
     };
@@ -448,8 +455,8 @@ fn parse_image_list(
     resolver: &Resolver<'_>,
     problems: &mut Vec<String>,
 ) -> Vec<usize> {
-    let label = real::rel_display(root, file);
-    let text = match real::read_text(file) {
+    let label = rel_display(root, file);
+    let text = match read_text(file) {
         Ok(t) => t,
         Err(e) => {
             problems.push(format!("{label}:1: {e}"));
@@ -513,8 +520,8 @@ fn parse_image_list(
 
 #[cfg(test)]
 mod tests {
-    use super::super::real::test_util::*;
-    use super::super::real::{DatasetSpec, load_real};
+    use super::super::test_util::*;
+    use super::super::{CropRect, DatasetSpec, landmark_crop, load_real, parse_landmarks};
     use super::*;
     use std::fs;
     use std::time::{Duration, SystemTime};
@@ -625,14 +632,14 @@ mod tests {
         write_png(&root.join("OriginalImages/Ann/P00001.png"), &img);
         let lm = landmarks(20.0, 27.5, 40.0, 52.5);
         write_text(&root.join("FacialPoints/Ann/C00001.txt"), &lm);
-        let rect = real::CropRect {
+        let rect = CropRect {
             x: 15,
             y: 25,
             width: 30,
             height: 30,
         };
-        let pts = real::parse_landmarks(&lm).unwrap();
-        assert_eq!(real::landmark_crop(&pts, 100, 80), Some(rect));
+        let pts = parse_landmarks(&lm).unwrap();
+        assert_eq!(landmark_crop(&pts, 100, 80), Some(rect));
         // At image_size 30 the stored image is exactly the source rectangle, pixel for pixel.
         let mut o = opts(cache.path());
         o.image_size = 30;
@@ -854,7 +861,7 @@ mod tests {
         assert!(reasons["C00011.jpg"].starts_with("truncated JPEG"));
         assert!(reasons["C00012.jpg"].contains("not a JPEG or PNG"));
         assert!(reasons["P00013.png"].starts_with("refused before decoding"));
-        assert_eq!(reasons["notes.doc"], real::NOT_AN_IMAGE);
+        assert_eq!(reasons["notes.doc"], NOT_AN_IMAGE);
         assert!(reasons["X00001.jpg"].contains("must start with C"));
         assert_eq!(
             ds.report.protocol_problems,

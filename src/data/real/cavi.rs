@@ -16,15 +16,22 @@
 //! `"file:line: reason"` and skipped. CaVI defines no identification protocol: `c2p`/`p2c` stay
 //! empty.
 //!
-//! Training uses the seeded identity split of [`super::real::seeded_splits`]; pair lists cover
-//! people seen in training, so use [`super::real::protocol_open_only`] for open-set figures (see
+//! Training uses the seeded identity split of `seeded_splits`; pair lists cover
+//! people seen in training, so use `protocol_open_only` for open-set figures (see
 //! the WebCaricature module for the full argument).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::real::{self, Entry, Landmarks, LoadError, LoadOptions};
-use super::{Dataset, LoadReport, Modality, Protocol, VerificationPair};
+use super::assemble::finish;
+use super::decode::{Entry, Landmarks};
+use super::detect::layout_hint;
+use super::options::{LoadError, LoadOptions};
+use super::scan::{
+    NOT_AN_IMAGE, check_root, find_child_dir, has_image_extension, is_ignored_file, list_dir,
+    person_dirs, read_text, rel_display,
+};
+use crate::data::{Dataset, LoadReport, Modality, Protocol, VerificationPair};
 
 /// Number of folds the pairs are dealt into.
 pub const FOLDS: usize = 10;
@@ -37,21 +44,21 @@ pub(crate) fn load(
     opts: &LoadOptions,
     progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Dataset, LoadError> {
-    let root = real::check_root(path)?;
-    let data_dir = real::find_child_dir(&root, "CaVI_Dataset").unwrap_or_else(|| root.clone());
+    let root = check_root(path)?;
+    let data_dir = find_child_dir(&root, "CaVI_Dataset").unwrap_or_else(|| root.clone());
     let folders = [
         (
             Modality::Caricature,
-            real::find_child_dir(&data_dir, "Caricature"),
+            find_child_dir(&data_dir, "Caricature"),
         ),
-        (Modality::Photo, real::find_child_dir(&data_dir, "Real")),
+        (Modality::Photo, find_child_dir(&data_dir, "Real")),
     ];
     if folders.iter().all(|(_, f)| f.is_none()) {
         return Err(LoadError::WrongLayout {
             path: root.clone(),
             expected: "CaVI_Dataset/ (holding Caricature/ and Real/)",
             layout: "CaVI",
-            hint: real::layout_hint(&root, "cavi"),
+            hint: layout_hint(&root, "cavi"),
         });
     }
     let mut report = LoadReport::default();
@@ -59,8 +66,8 @@ pub(crate) fn load(
     let mut people: BTreeMap<String, Vec<(Modality, PathBuf)>> = BTreeMap::new();
     for (modality, folder) in &folders {
         let Some(folder) = folder else { continue };
-        for person in real::person_dirs(folder, &mut report)? {
-            let files = match real::list_dir(&person.path) {
+        for person in person_dirs(folder, &mut report)? {
+            let files = match list_dir(&person.path) {
                 Ok(f) => f,
                 Err(e) => {
                     report.skipped_images.push((
@@ -72,13 +79,13 @@ pub(crate) fn load(
             };
             let slot = people.entry(person.name.clone()).or_default();
             for file in files {
-                if real::is_ignored_file(&file.name) {
+                if is_ignored_file(&file.name) {
                     continue;
                 }
                 let why = if file.is_dir {
                     "unexpected folder inside a person folder: not read"
-                } else if !real::has_image_extension(&file.name) {
-                    real::NOT_AN_IMAGE
+                } else if !has_image_extension(&file.name) {
+                    NOT_AN_IMAGE
                 } else {
                     slot.push((*modality, file.path));
                     continue;
@@ -96,7 +103,7 @@ pub(crate) fn load(
         names.push(name);
         for (modality, path) in files {
             entries.push(Entry {
-                key: path_key(&real::rel_display(&data_dir, &path)),
+                key: path_key(&rel_display(&data_dir, &path)),
                 path,
                 identity,
                 modality,
@@ -105,14 +112,14 @@ pub(crate) fn load(
         }
     }
     let (assembled, splits, mut report) =
-        real::finish("cavi", &root, &names, &entries, opts, progress, report)?;
+        finish("cavi", &root, &names, &entries, opts, progress, report)?;
     let lookup = Lookup {
         by_key: &assembled.by_key,
         skipped: &assembled.skipped_keys,
     };
-    let mut lists = real::list_dir(&root)?;
+    let mut lists = list_dir(&root)?;
     if data_dir != root {
-        lists.extend(real::list_dir(&data_dir)?);
+        lists.extend(list_dir(&data_dir)?);
     }
     let lists: Vec<PathBuf> = lists
         .into_iter()
@@ -218,8 +225,8 @@ fn read_pair_lists(
     let mut counter = 0usize;
     let mut any_list = false;
     for file in files {
-        let label = real::rel_display(root, file);
-        let text = match real::read_text(file) {
+        let label = rel_display(root, file);
+        let text = match read_text(file) {
             Ok(t) => t,
             Err(e) => {
                 problems.push(format!("{label}:1: {e}"));
@@ -280,8 +287,8 @@ fn read_pair_lists(
 
 #[cfg(test)]
 mod tests {
-    use super::super::real::test_util::*;
-    use super::super::real::{DatasetSpec, load_real};
+    use super::super::test_util::*;
+    use super::super::{DatasetSpec, load_real};
     use super::*;
     use std::fs;
 
@@ -361,7 +368,7 @@ mod tests {
             assert_eq!(ds.images.samples[dup].modality, Modality::Caricature);
             assert_eq!(ds.report.skipped_images.len(), 1, "{:?}", ds.report);
             assert!(ds.report.skipped_images[0].0.ends_with("list.xls"));
-            assert_eq!(ds.report.skipped_images[0].1, real::NOT_AN_IMAGE);
+            assert_eq!(ds.report.skipped_images[0].1, NOT_AN_IMAGE);
             assert_eq!(ds.report.missing_landmarks, 0);
             assert!(
                 ds.report

@@ -1,0 +1,600 @@
+//! The trainer's background thread: commands in, events out, both over bounded channels.
+//!
+//! Neither side ever blocks on the other. The driver's sends go through [`TrainerHandle::send`],
+//! which parks what a full channel cannot take and retries it later, newest setting winning.
+//! The thread keeps its events in an [`Outbox`] that is flushed with `try_send`: step rows
+//! merge pairwise past [`MAX_PENDING_ROWS`], and bulky events shed their heavy parts past
+//! [`OUTBOX_LIMIT`], so an absent consumer costs bounded memory and loses no step and no
+//! evaluation figure. A panic inside a step becomes a fatal `Event::Error`, and the run then
+//! refuses to train.
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError, bounded};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::messages::{Applied, Command, Event, PauseReason};
+use crate::eval::EmbeddingRequest;
+use crate::train::metrics::{StepMetrics, coalesce};
+use crate::train::{TrainError, Trainer};
+
+/// Step rows kept while the consumer is away before neighbours are merged.
+pub const MAX_PENDING_ROWS: usize = 4096;
+/// Events (other than rows) kept while the consumer is away before bulky ones are thinned.
+pub const OUTBOX_LIMIT: usize = 64;
+const CHANNEL_CAPACITY: usize = 64;
+/// How long an idle trainer waits for a command before flushing its outbox again.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// Called after events are sent, e.g. `egui::Context::request_repaint`.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// What became of a command handed to [`TrainerHandle::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// It is in the channel.
+    Delivered,
+    /// The channel was full: it waits in the handle's backlog for [`TrainerHandle::retry`].
+    Queued,
+    /// The trainer thread has ended.
+    Gone,
+}
+
+/// The driver's end of a trainer thread.
+pub struct TrainerHandle {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    /// Commands a full channel could not take, oldest first.
+    backlog: VecDeque<Command>,
+}
+
+impl TrainerHandle {
+    /// Hand a command to the trainer without ever blocking.
+    pub fn send(&mut self, command: Command) -> Sent {
+        if !self.retry() {
+            return Sent::Gone;
+        }
+        if !self.backlog.is_empty() {
+            park(&mut self.backlog, command);
+            return Sent::Queued;
+        }
+        match self.commands.try_send(command) {
+            Ok(()) => Sent::Delivered,
+            Err(TrySendError::Full(command)) => {
+                park(&mut self.backlog, command);
+                Sent::Queued
+            }
+            Err(TrySendError::Disconnected(_)) => Sent::Gone,
+        }
+    }
+
+    /// Move parked commands into the channel while it has room; false when the thread has ended.
+    pub fn retry(&mut self) -> bool {
+        while let Some(command) = self.backlog.pop_front() {
+            match self.commands.try_send(command) {
+                Ok(()) => {}
+                Err(TrySendError::Full(command)) => {
+                    self.backlog.push_front(command);
+                    return true;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        true
+    }
+
+    /// Commands waiting for room in the channel.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// Every event waiting now (never blocks).
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+}
+
+/// Park a command; a newer value of the same setting replaces the parked one.
+fn park(backlog: &mut VecDeque<Command>, command: Command) {
+    if let Some(old) = backlog.iter_mut().find(|old| command.supersedes(old)) {
+        *old = command;
+    } else {
+        backlog.push_back(command);
+    }
+}
+
+impl Drop for TrainerHandle {
+    fn drop(&mut self) {
+        // Ask the thread to end; it notices within one step. We do not join: a window must
+        // never wait for a step to finish.
+        let _ = self.commands.try_send(Command::Stop);
+    }
+}
+
+/// Start a named trainer thread. `build` runs on that thread (model building can take a while
+/// and must not hold up the window); its error, or its panic, arrives as a fatal `Event::Error`.
+pub fn spawn<F>(name: &str, build: F, waker: Waker) -> std::io::Result<TrainerHandle>
+where
+    F: FnOnce() -> Result<Trainer, TrainError> + Send + 'static,
+{
+    let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
+    let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let mut worker = Worker {
+                trainer: None,
+                commands: command_rx,
+                outbox: Outbox::new(event_tx, waker),
+                playing: false,
+                steps_left: 0,
+                eval_every: 0,
+                pending_embeds: Vec::new(),
+            };
+            worker.start(build);
+        })?;
+    Ok(TrainerHandle {
+        commands: command_tx,
+        events: event_rx,
+        backlog: VecDeque::new(),
+    })
+}
+
+struct Worker {
+    /// None when the run could not be built, or after a step panicked: it refuses to train.
+    trainer: Option<Trainer>,
+    commands: Receiver<Command>,
+    outbox: Outbox,
+    playing: bool,
+    steps_left: u64,
+    eval_every: u64,
+    /// Embedding requests waiting for their step.
+    pending_embeds: Vec<EmbeddingRequest>,
+}
+
+impl Worker {
+    fn start<F>(&mut self, build: F)
+    where
+        F: FnOnce() -> Result<Trainer, TrainError>,
+    {
+        match catch_unwind(AssertUnwindSafe(build)) {
+            Ok(Ok(trainer)) => self.ready(trainer),
+            Ok(Err(e)) => self.fatal(format!("could not build the run: {e}")),
+            Err(panic) => self.fatal(format!("building the run panicked: {}", panic_text(&panic))),
+        }
+        if catch_unwind(AssertUnwindSafe(|| self.run())).is_err() {
+            // The loop itself panicked (steps are caught inside it).
+            self.trainer = None;
+            self.fatal("the trainer thread panicked; this run has stopped".into());
+            self.outbox.flush();
+        }
+    }
+
+    fn ready(&mut self, trainer: Trainer) {
+        self.eval_every = trainer.config().eval_every;
+        match trainer.info() {
+            Ok(info) => {
+                self.trainer = Some(trainer);
+                let applied = self.applied();
+                self.emit(Event::Ready { info, applied });
+            }
+            Err(e) => self.fatal(format!("could not describe the run: {e}")),
+        }
+    }
+
+    fn step_count(&self) -> u64 {
+        self.trainer.as_ref().map_or(0, Trainer::step_count)
+    }
+
+    fn applied(&self) -> Applied {
+        let trainer = self.trainer.as_ref();
+        Applied {
+            strategy: trainer.map(|t| t.strategy().clone()).unwrap_or_default(),
+            rates: trainer.map(|t| t.config().rates).unwrap_or_default(),
+            eval_every: self.eval_every,
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.trainer.is_some() && (self.playing || self.steps_left > 0)
+    }
+
+    fn run(&mut self) {
+        loop {
+            let Some(commands) = self.next_commands() else {
+                return;
+            };
+            for command in commands {
+                if !self.handle(command) {
+                    self.outbox.flush();
+                    return;
+                }
+            }
+            if self.busy() {
+                self.train_one();
+            }
+            self.outbox.flush();
+        }
+    }
+
+    /// Every waiting command, newest setting winning; blocks (briefly) only while idle. None
+    /// when the driver has gone.
+    fn next_commands(&mut self) -> Option<Vec<Command>> {
+        let mut commands = Vec::new();
+        if !self.busy() {
+            loop {
+                match self.commands.recv_timeout(IDLE_POLL) {
+                    Ok(command) => {
+                        commands.push(command);
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => self.outbox.flush(),
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+        }
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => commands.push(command),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) if commands.is_empty() => return None,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        Some(keep_newest_settings(commands))
+    }
+
+    /// Returns false when the thread should end.
+    fn handle(&mut self, command: Command) -> bool {
+        let step = self.step_count();
+        if let Command::Stop = command {
+            self.emit(Event::Finished { step });
+            return false;
+        }
+        if self.trainer.is_none() {
+            if matches!(command, Command::Play | Command::Step(_)) {
+                self.error(
+                    "this run has failed and cannot train; press Reset".into(),
+                    true,
+                );
+            }
+            return true;
+        }
+        match command {
+            Command::Play => {
+                self.playing = true;
+                self.emit(Event::Playing { step });
+            }
+            Command::Pause => {
+                self.playing = false;
+                self.steps_left = 0;
+                self.emit(Event::Paused {
+                    step,
+                    reason: PauseReason::User,
+                });
+            }
+            Command::Step(n) => {
+                self.playing = false;
+                self.steps_left = n;
+            }
+            Command::SetEvalEvery(n) => self.eval_every = n,
+            Command::Evaluate => self.evaluate(),
+            Command::Embed(request) => {
+                if request.at_step.is_some_and(|s| s > step) {
+                    self.pending_embeds.push(request);
+                } else {
+                    self.embed(&request);
+                }
+            }
+            other => self.change(other, step),
+        }
+        true
+    }
+
+    /// Commands that change the trainer's state.
+    fn change(&mut self, command: Command, step: u64) {
+        let Some(trainer) = self.trainer.as_mut() else {
+            return;
+        };
+        let outcome = match command {
+            Command::SetStrategy(strategy) => {
+                trainer
+                    .set_strategy(strategy)
+                    .map(|()| Event::StrategyChanged {
+                        step: step + 1,
+                        applied: trainer.strategy().clone(),
+                    })
+            }
+            Command::SetLearningRates(rates) => {
+                trainer
+                    .set_rates(rates)
+                    .map(|()| Event::LearningRatesChanged {
+                        step: step + 1,
+                        applied: trainer.config().rates,
+                    })
+            }
+            Command::Perturb(change) => {
+                trainer.perturb(change);
+                Ok(Event::Perturbed {
+                    step: step + 1,
+                    change,
+                })
+            }
+            Command::SaveCheckpoint(path) => trainer
+                .save_checkpoint(&path)
+                .map(|()| Event::CheckpointSaved(path)),
+            Command::LoadCheckpoint(path) => trainer
+                .load_checkpoint(&path)
+                .map(|()| Event::CheckpointLoaded(path)),
+            Command::Snapshot => trainer.snapshot().map(|s| Event::Snapshot(Box::new(s))),
+            Command::Restore(snapshot) => trainer.restore(&snapshot).map(|()| Event::Restored {
+                step: snapshot.step,
+                applied: Applied {
+                    strategy: trainer.strategy().clone(),
+                    rates: trainer.config().rates,
+                    eval_every: self.eval_every,
+                },
+            }),
+            _ => return,
+        };
+        match outcome {
+            Ok(event) => {
+                if let Event::Restored { .. } = event {
+                    self.outbox.discard_rows();
+                }
+                self.emit(event);
+            }
+            Err(e) => {
+                let kept = self.applied();
+                self.emit(Event::Rejected {
+                    step,
+                    reason: e.to_string(),
+                    kept,
+                });
+            }
+        }
+    }
+
+    fn train_one(&mut self) {
+        let Some(trainer) = self.trainer.as_mut() else {
+            return;
+        };
+        match catch_unwind(AssertUnwindSafe(|| trainer.step())) {
+            Ok(Ok(row)) => self.after_step(row),
+            Ok(Err(e)) => {
+                self.stop_training();
+                self.error(e.to_string(), false);
+                let step = self.step_count();
+                self.emit(Event::Paused {
+                    step,
+                    reason: PauseReason::Error,
+                });
+            }
+            Err(panic) => {
+                // A panic may have left the model half-updated: this run trains no more.
+                self.stop_training();
+                self.trainer = None;
+                self.error(
+                    format!("the training step panicked: {}", panic_text(&panic)),
+                    true,
+                );
+            }
+        }
+    }
+
+    fn stop_training(&mut self) {
+        self.playing = false;
+        self.steps_left = 0;
+    }
+
+    fn after_step(&mut self, row: StepMetrics) {
+        let step = row.step;
+        self.outbox.push_row(row);
+        if self.steps_left > 0 {
+            self.steps_left -= 1;
+            if self.steps_left == 0 && !self.playing {
+                self.emit(Event::Paused {
+                    step,
+                    reason: PauseReason::Stepped,
+                });
+            }
+        }
+        let max = self.trainer.as_ref().map_or(0, |t| t.config().max_steps);
+        if max > 0 && step >= max && self.busy() {
+            self.stop_training();
+            self.emit(Event::Paused {
+                step,
+                reason: PauseReason::ReachedMaxSteps(max),
+            });
+        }
+        if self.eval_every > 0 && step.is_multiple_of(self.eval_every) {
+            self.evaluate();
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_embeds)
+            .into_iter()
+            .partition(|r| r.at_step.is_none_or(|s| s <= step));
+        self.pending_embeds = waiting;
+        for request in due {
+            self.embed(&request);
+        }
+    }
+
+    fn embed(&mut self, request: &EmbeddingRequest) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            return;
+        };
+        match trainer.embed(request) {
+            Ok(e) => self.emit(Event::Embedded(Box::new(e))),
+            Err(e) => self.error(e.to_string(), false),
+        }
+    }
+
+    fn evaluate(&mut self) {
+        let Some(trainer) = self.trainer.as_ref() else {
+            return;
+        };
+        match trainer.evaluate() {
+            Ok(report) => self.emit(Event::Evaluated(Box::new(report))),
+            Err(e) => self.error(format!("evaluation: {e}"), false),
+        }
+    }
+
+    fn fatal(&mut self, message: String) {
+        self.error(message, true);
+    }
+
+    fn error(&mut self, message: String, fatal: bool) {
+        let step = self.step_count();
+        self.emit(Event::Error {
+            step,
+            message,
+            fatal,
+        });
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outbox.push(event);
+        self.outbox.flush();
+    }
+}
+
+/// Keep only the newest of each superseded setting, at the place of the newest.
+fn keep_newest_settings(commands: Vec<Command>) -> Vec<Command> {
+    let mut kept: Vec<Command> = Vec::with_capacity(commands.len());
+    for command in commands {
+        kept.retain(|old| !command.supersedes(old));
+        kept.push(command);
+    }
+    kept
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Events on their way out, with the policy that bounds them while the consumer is away.
+pub struct Outbox {
+    sender: Sender<Event>,
+    waker: Waker,
+    /// Step rows not yet sent, oldest first.
+    rows: Vec<StepMetrics>,
+    /// Other events not yet sent, in order; rows taken before an event are queued before it.
+    queued: VecDeque<Event>,
+}
+
+impl Outbox {
+    pub fn new(sender: Sender<Event>, waker: Waker) -> Self {
+        Outbox {
+            sender,
+            waker,
+            rows: Vec::new(),
+            queued: VecDeque::new(),
+        }
+    }
+
+    pub fn push_row(&mut self, row: StepMetrics) {
+        self.rows.push(row);
+        if self.rows.len() > MAX_PENDING_ROWS {
+            coalesce(&mut self.rows);
+        }
+    }
+
+    /// Queue an event behind the rows taken before it.
+    pub fn push(&mut self, event: Event) {
+        if let Event::Metrics(rows) = event {
+            for row in rows {
+                self.push_row(row);
+            }
+            return;
+        }
+        self.queue_rows();
+        self.queued.push_back(event);
+        self.shed();
+    }
+
+    /// Forget rows not yet sent (a restored trainer's history starts anew).
+    pub fn discard_rows(&mut self) {
+        self.rows.clear();
+    }
+
+    /// Events waiting (rows count as one event).
+    pub fn len(&self) -> usize {
+        self.queued.len() + usize::from(!self.rows.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn queue_rows(&mut self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut self.rows);
+        // Rows right behind rows merge into one event, so they are bounded as the rows are.
+        if let Some(Event::Metrics(last)) = self.queued.back_mut() {
+            last.extend(rows);
+            if last.len() > MAX_PENDING_ROWS {
+                coalesce(last);
+            }
+        } else {
+            self.queued.push_back(Event::Metrics(rows));
+        }
+    }
+
+    /// Past the limit: thin the oldest full evaluation to its figures (the curves keep every
+    /// point), then drop the oldest embeddings or snapshots (they were asked for once and are
+    /// superseded by newer ones). Rows, markers and errors are never dropped.
+    fn shed(&mut self) {
+        while self.queued.len() > OUTBOX_LIMIT {
+            let thick = self
+                .queued
+                .iter()
+                .position(|e| matches!(e, Event::Evaluated(r) if !r.is_thin()));
+            if let Some(i) = thick {
+                if let Event::Evaluated(report) = &mut self.queued[i] {
+                    report.thin();
+                }
+                continue;
+            }
+            let droppable = self
+                .queued
+                .iter()
+                .position(|e| matches!(e, Event::Embedded(_) | Event::Snapshot(_)));
+            match droppable {
+                Some(i) => {
+                    self.queued.remove(i);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Send what the channel takes; wake the consumer if anything went.
+    pub fn flush(&mut self) {
+        let mut sent = false;
+        loop {
+            if self.queued.is_empty() {
+                self.queue_rows();
+            }
+            let Some(event) = self.queued.pop_front() else {
+                break;
+            };
+            match self.sender.try_send(event) {
+                Ok(()) => sent = true,
+                Err(TrySendError::Full(event)) | Err(TrySendError::Disconnected(event)) => {
+                    self.queued.push_front(event);
+                    break;
+                }
+            }
+        }
+        if sent {
+            (self.waker)();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! What panels ask the app to do. A panel pushes actions while it draws; `LabApp` applies them
+//! once per frame, after every panel has drawn (rerun's command queue).
+
+use super::files::FileAction;
+use super::lessons::Lesson;
+use crate::train::config::{LearningRates, TaskPerturbation};
+use crate::weighting::StrategyConfig;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum UiAction {
+    /// Play if paused, pause if playing (both runs).
+    TogglePlay,
+    /// One step for each run.
+    StepOnce,
+    /// Both runs from step 0 with the settings shown.
+    Reset,
+    /// Run `slot`'s rule, from its next step.
+    SetStrategy {
+        slot: usize,
+        config: StrategyConfig,
+    },
+    /// The weight-logit scale override (None: each rule's default), for both runs.
+    SetScale(Option<f32>),
+    SetRates(LearningRates),
+    SetEvalEvery(u64),
+    EvaluateNow,
+    /// Copy run `from` into the other slot at its current state.
+    Fork {
+        from: usize,
+    },
+    /// Make a task of run `slot` harder (or restore it) from its next step.
+    Perturb {
+        slot: usize,
+        change: TaskPerturbation,
+    },
+    SetSmoothing(f32),
+    /// Embed the projector's subset with both runs and start t-SNE.
+    Project,
+    OpenLesson(Lesson),
+    LeaveLesson,
+    /// Ask for a path (dialog) and then carry out a file action.
+    OpenFile(FileAction),
+    /// A message for the status line.
+    Status(String),
+}

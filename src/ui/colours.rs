@@ -1,0 +1,23 @@
+//! The window's colours: Fig. 3's task colours and the marker colours of runs A and B.
+
+use egui::Color32;
+
+use crate::task::{TASKS, Task};
+
+const fn colour(task: Task) -> Color32 {
+    let [r, g, b] = task.rgb();
+    Color32::from_rgb(r, g, b)
+}
+
+/// Fig. 3's colours, indexed like every `[f32; TASKS]`: verif blue, visual orange, cari grey.
+pub const TASK_COLOURS: [Color32; TASKS] = [
+    colour(Task::Verif),
+    colour(Task::Visual),
+    colour(Task::Cari),
+];
+
+/// Run A's and run B's colour for markers and per-run curves.
+pub const RUN_COLOURS: [Color32; 2] = [
+    Color32::from_rgb(160, 60, 200),
+    Color32::from_rgb(60, 160, 120),
+];

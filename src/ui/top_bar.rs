@@ -1,0 +1,240 @@
+//! The top bar: tabs, lessons, Play/Step/Reset, the run's settings, and each run's progress.
+
+use super::actions::UiAction;
+use super::dataset::DatasetState;
+use super::lessons::{Control, Lesson};
+use super::run::{RunSlot, RunStatus};
+use super::settings::{Settings, Tab};
+use crate::model::Preset;
+
+const LAB_HOVER: &str = "Fig. 3 live: weights above losses for runs A and B";
+const METRICS_HOVER: &str = "Evaluation as in the paper's Tables I–IV";
+const EMBEDDINGS_HOVER: &str = "t-SNE of the embeddings of runs A and B, and the failure inspector";
+const TOY_HOVER: &str = "The weighting rules on a toy model: no network, instant";
+const PLAY_HOVER: &str = "Train both runs continuously (Space)";
+const STEP_HOVER: &str = "One training step for each run (S)";
+const RESET_HOVER: &str = "Start both runs again from step 0 with the settings shown (R)";
+const SEED_HOVER: &str = "Seed of the data, the initial parameters and the batch order; both runs share it. Applies on Reset.";
+const PRESET_HOVER: &str = "Network size: tiny (32×32, CPU) or paper (the authors' Inception-ResNet cut at 160×160, meant for CUDA). Applies on Reset.";
+const DEVICE_HOVER_CUDA: &str =
+    "Where training runs: auto picks CUDA:0 when a GPU answers. Applies on Reset.";
+const DEVICE_HOVER_CPU: &str = "Where training runs. This build has no CUDA; build with --features cuda for a GPU. Applies on Reset.";
+const LR_HOVER: &str = "The network's learning rate (RMSProp). Applies at the next step.";
+const PSI_LR_HOVER: &str = "Ψ's own learning rate under proposed. Below about half the network's rate the gradient reaching the trunk through w pushes the weights into naive's order. Applies at the next step.";
+const SCALE_HOVER: &str = "Weight-logit scale s: Ψ's logits are L2-normalised and multiplied by s, which bounds every weight (s = 0.5: 0.21..0.48; 1: 0.13..0.63; 2: 0.04..0.85). Off: each rule's default from the authors' code (proposed 1, naive 0.5).";
+const RATE_HOVER: &str =
+    "Steps per second is smoothed over recent steps; time trained excludes pauses.";
+
+pub fn ui(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    runs: &[RunSlot; 2],
+    playing: bool,
+    elapsed_secs: f64,
+    dataset: &DatasetState,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal_wrapped(|ui| {
+        tabs_ui(ui, settings, actions);
+        ui.separator();
+        transport_ui(ui, runs, playing, actions);
+        ui.separator();
+        run_settings_ui(ui, settings, runs, actions);
+    });
+    ui.horizontal_wrapped(|ui| progress_ui(ui, runs, elapsed_secs, dataset));
+}
+
+fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings, actions: &mut Vec<UiAction>) {
+    for (tab, title, hover) in [
+        (Tab::Lab, "Lab", LAB_HOVER),
+        (Tab::Metrics, "Metrics", METRICS_HOVER),
+        (Tab::Projector, "Embeddings", EMBEDDINGS_HOVER),
+        (Tab::Toy, "Toy", TOY_HOVER),
+    ] {
+        ui.selectable_value(&mut settings.tab, tab, title)
+            .on_hover_text(hover);
+    }
+    lessons_menu_ui(ui, actions);
+}
+
+fn transport_ui(
+    ui: &mut egui::Ui,
+    runs: &[RunSlot; 2],
+    playing: bool,
+    actions: &mut Vec<UiAction>,
+) {
+    let ready = runs.iter().any(|r| r.is_ready());
+    let play_label = if playing { "Pause" } else { "Play" };
+    for (label, hover, enabled, action) in [
+        (play_label, PLAY_HOVER, ready, UiAction::TogglePlay),
+        ("Step", STEP_HOVER, ready, UiAction::StepOnce),
+        ("Reset", RESET_HOVER, true, UiAction::Reset),
+    ] {
+        if ui
+            .add_enabled(enabled, egui::Button::new(label))
+            .on_hover_text(hover)
+            .clicked()
+        {
+            actions.push(action);
+        }
+    }
+}
+
+fn run_settings_ui(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    runs: &[RunSlot; 2],
+    actions: &mut Vec<UiAction>,
+) {
+    if settings.shows(Control::Seed) {
+        ui.label("seed");
+        ui.add(egui::DragValue::new(&mut settings.seed).range(0..=u32::MAX as u64))
+            .on_hover_text(SEED_HOVER);
+    }
+    if settings.shows(Control::Preset) {
+        egui::ComboBox::from_id_salt("preset")
+            .selected_text(settings.preset.key())
+            .show_ui(ui, |ui| {
+                for p in Preset::ALL {
+                    ui.selectable_value(&mut settings.preset, p, p.key());
+                }
+            })
+            .response
+            .on_hover_text(PRESET_HOVER);
+    }
+    if settings.shows(Control::Device) {
+        device_ui(ui, settings, runs);
+    }
+    if settings.shows(Control::Rates) {
+        rates_ui(ui, settings, actions);
+    }
+    if settings.shows(Control::Scale) {
+        scale_ui(ui, settings, actions);
+    }
+}
+
+fn device_ui(ui: &mut egui::Ui, settings: &mut Settings, runs: &[RunSlot; 2]) {
+    let mut devices = vec!["auto".to_string(), "cpu".to_string()];
+    if cfg!(feature = "cuda") {
+        devices.push("cuda:0".into());
+    }
+    let shown = match runs[0].info.as_ref() {
+        Some(info) => format!("{} ({})", settings.device, info.device),
+        None => settings.device.clone(),
+    };
+    egui::ComboBox::from_id_salt("device")
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for d in devices {
+                ui.selectable_value(&mut settings.device, d.clone(), d);
+            }
+        })
+        .response
+        .on_hover_text(if cfg!(feature = "cuda") {
+            DEVICE_HOVER_CUDA
+        } else {
+            DEVICE_HOVER_CPU
+        });
+}
+
+fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
+    let mut rates = settings.rates;
+    let exponent = |v: f64, _: std::ops::RangeInclusive<usize>| format!("{v:.0e}");
+    ui.label("lr");
+    ui.add(
+        egui::DragValue::new(&mut rates.lr)
+            .range(1e-6..=1.0)
+            .speed(1e-5)
+            .custom_formatter(exponent),
+    )
+    .on_hover_text(LR_HOVER);
+    ui.label("Ψ lr");
+    ui.add(
+        egui::DragValue::new(&mut rates.psi_lr)
+            .range(1e-6..=1.0)
+            .speed(1e-4)
+            .custom_formatter(exponent),
+    )
+    .on_hover_text(PSI_LR_HOVER);
+    if rates != settings.rates {
+        actions.push(UiAction::SetRates(rates));
+    }
+}
+
+fn scale_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
+    let mut scale = settings.scale;
+    let mut overridden = scale.is_some();
+    if ui
+        .checkbox(&mut overridden, "s")
+        .on_hover_text(SCALE_HOVER)
+        .changed()
+    {
+        scale = overridden.then_some(1.0);
+    }
+    if let Some(s) = &mut scale {
+        ui.add(egui::Slider::new(s, 0.1..=5.0).logarithmic(true));
+    }
+    if scale != settings.scale {
+        actions.push(UiAction::SetScale(scale));
+    }
+}
+
+fn progress_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], elapsed_secs: f64, dataset: &DatasetState) {
+    for run in runs {
+        let status = match &run.status {
+            RunStatus::Waiting => "waiting for data".to_string(),
+            RunStatus::Building => "building the model…".to_string(),
+            RunStatus::Paused(reason) => format!("paused ({reason})"),
+            RunStatus::Playing => "training".to_string(),
+            RunStatus::Failed(_) => "FAILED".to_string(),
+        };
+        ui.label(format!(
+            "{}: step {} · {:.1} steps/s · {:.0} s trained · {}",
+            run.name, run.step, run.steps_per_sec, run.wall_secs, status
+        ))
+        .on_hover_text(RATE_HOVER);
+        ui.separator();
+    }
+    ui.label(format!("elapsed {elapsed_secs:.0} s"))
+        .on_hover_text("Wall time since Play was first pressed");
+    if let DatasetState::Loading { fraction, .. } = dataset {
+        ui.add(
+            egui::ProgressBar::new(*fraction)
+                .desired_width(160.0)
+                .text("generating faces…"),
+        );
+    }
+}
+
+fn lessons_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+    ui.menu_button("Lessons", |ui| {
+        for lesson in Lesson::ALL {
+            if ui
+                .button(lesson.title())
+                .on_hover_text(lesson.text())
+                .clicked()
+            {
+                actions.push(UiAction::OpenLesson(lesson));
+            }
+        }
+    })
+    .response
+    .on_hover_text(
+        "Short guided presets: each sets the parameters and hides what it does not need",
+    );
+}
+
+/// The open lesson's title and text, under the top bar.
+pub fn lesson_banner_ui(ui: &mut egui::Ui, lesson: Lesson, actions: &mut Vec<UiAction>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(lesson.title()).strong());
+        ui.label(lesson.text());
+        if ui
+            .button("Leave lesson")
+            .on_hover_text("Show every control again")
+            .clicked()
+        {
+            actions.push(UiAction::LeaveLesson);
+        }
+    });
+}
