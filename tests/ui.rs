@@ -286,3 +286,38 @@ fn selecting_a_failure_card_highlights_both_points() {
     let p = app.projector.projections[0].as_ref().unwrap();
     assert!(p.samples.contains(&first.a) && p.samples.contains(&first.b));
 }
+
+#[test]
+fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
+    // Before the typed events, the combo box kept showing a rule the trainer had rejected
+    // (all static weights at 0) while training went on with the old one.
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    let refused = StrategyConfig {
+        static_weights: [0.0; 3],
+        ..StrategyConfig::new(Strategy::Static)
+    };
+    h.state_mut().set_strategy(0, refused);
+    assert_eq!(h.state().settings.strategies[0].strategy, Strategy::Static);
+    wait_for(&mut h, "the trainer's answer", |app| {
+        app.runs[0].warning.is_some()
+    });
+    let app = h.state();
+    assert_eq!(
+        app.settings.strategies[0].strategy,
+        Strategy::Proposed,
+        "the selector shows the rule that trains"
+    );
+    assert!(
+        app.runs[0]
+            .warning
+            .as_deref()
+            .unwrap()
+            .contains("static weights"),
+        "{:?}",
+        app.runs[0].warning
+    );
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "one step", |app| app.runs[0].step == 1);
+    assert_eq!(h.state().runs[0].history.rows[0].strategy, "proposed");
+}

@@ -867,12 +867,24 @@ struct Scene {
 }
 
 fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
+    // Painted back to front: hair behind, body, head, hair, then the features on top.
+    let hair_behind = draw_back_hair(p, id, g);
+    draw_body(p, id, g, sc, hair_behind);
+    draw_head(p, id, g);
+    draw_hair(p, g, id.hair_style, id.hair);
+    draw_brows(p, id, g);
+    draw_eyes(p, id, g, sc);
+    draw_nose(p, id, g);
+    draw_mouth(p, id, g, sc);
+    draw_mole(p, id, g);
+    draw_glasses(p, id, g);
+}
+
+/// Long or bob hair hanging behind the head and shoulders; whether there is any.
+fn draw_back_hair(p: &mut Painter, id: &Identity, g: &Geo) -> bool {
     let (fw, fh, v) = (g.fw, g.fh, g.hair_vol);
     let hair = id.hair;
-    let style = id.hair_style;
-
-    // Hair that hangs behind the head and shoulders.
-    let back_len = match style {
+    let back_len = match id.hair_style {
         HairStyle::Long => Some(fh + 0.12 + v),
         HairStyle::Bob => Some(fh * 0.55),
         _ => None,
@@ -892,7 +904,13 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         );
     }
 
-    // Shoulders, then the neck over them.
+    back_len.is_some()
+}
+
+/// Shoulders, then the neck over them, and the ears unless hair hides them.
+fn draw_body(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene, hair_behind: bool) {
+    let fh = g.fh;
+    let fw = g.fw;
     let bs = sc.body_scale;
     p.fill(
         ellipse(0.0, fh + 0.08 + 0.27 * bs, 0.46 * bs, 0.27 * bs),
@@ -911,15 +929,20 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         Role::Skin,
     );
 
-    if back_len.is_none() {
+    if !hair_behind {
         p.fill(
             ellipses(SIDES.map(|s| (s * fw * 0.98, g.eye_y + 0.04, g.ear * 0.5, g.ear))),
             id.skin.scale(0.93),
             Role::Skin,
         );
     }
+}
 
-    if style == HairStyle::Bun {
+/// A bun above the head, the head itself, and a beard over its lower part.
+fn draw_head(p: &mut Painter, id: &Identity, g: &Geo) {
+    let (fh, v) = (g.fh, g.hair_vol);
+    let hair = id.hair;
+    if id.hair_style == HairStyle::Bun {
         p.fill(
             ellipse(0.0, -fh - v - 0.03, 0.07 + v * 0.5, 0.06 + v * 0.4),
             hair,
@@ -950,10 +973,10 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         pts.extend([(-mw, my), (0.0, my - 0.01), (mw, my)]);
         p.fill(polygon(pts), hair.scale(0.9), Role::Hair);
     }
+}
 
-    draw_hair(p, g, style, hair);
-
-    // Brows: thick round-capped strokes, the outer end raised by the tilt.
+/// Thick round-capped strokes, the outer end raised by the tilt.
+fn draw_brows(p: &mut Painter, id: &Identity, g: &Geo) {
     let brows = SIDES.map(|s| {
         let inner = (s * (g.eye_dx - g.eye_r * 1.05), g.brow_y + 0.005);
         let outer_x = s * (g.eye_dx + g.eye_r * 1.2);
@@ -961,9 +984,11 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         let mid = ((inner.0 + outer.0) / 2.0, g.brow_y - 0.012);
         (inner, mid, outer)
     });
-    p.line(quads(brows), hair.scale(0.8), g.brow_w);
+    p.line(quads(brows), id.hair.scale(0.8), g.brow_w);
+}
 
-    // Eyes.
+/// Sclera, iris, pupil and the upper lid; openness and gaze vary per image.
+fn draw_eyes(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
     let ry = g.eye_r * 0.62 * sc.openness;
     let (er, ey) = (g.eye_r, g.eye_y);
     let ir = (er * 0.5).min(ry * 0.95);
@@ -992,8 +1017,10 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         )
     });
     p.line(quads(lids), Rgb::grey(0.12), 0.011);
+}
 
-    // Nose: one side of the bridge, the base curve and nostrils.
+/// One side of the bridge, the base curve and the nostrils.
+fn draw_nose(p: &mut Painter, id: &Identity, g: &Geo) {
     let shade = id.skin.scale(0.62);
     let (nt, nw) = (g.nose_tip, g.nose_w);
     p.line(
@@ -1015,8 +1042,10 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         id.skin.scale(0.4),
         Role::Dark,
     );
+}
 
-    // Mouth: the corners rise with the smile.
+/// A moustache, then the lips; the corners rise with the smile.
+fn draw_mouth(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
     let (mw, my, lip) = (g.mouth_w, g.mouth_y, g.lip);
     let corner = my - sc.smile * 0.028;
     let line_y = my + sc.smile * 0.03;
@@ -1028,7 +1057,7 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
                 (0.0, y - 0.035),
                 (mw * 1.05, y + 0.018),
             ),
-            hair.scale(0.85),
+            id.hair.scale(0.85),
             0.026 + lip * 0.5,
         );
     }
@@ -1044,7 +1073,10 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
         lip_colour.scale(0.45),
         0.009,
     );
+}
 
+fn draw_mole(p: &mut Painter, id: &Identity, g: &Geo) {
+    let fw = g.fw;
     if let Some((mx, my_frac)) = id.mole {
         let y = g.eye_y + (g.mouth_y - g.eye_y) * my_frac;
         p.fill(
@@ -1053,7 +1085,10 @@ fn draw_face(p: &mut Painter, id: &Identity, g: &Geo, sc: &Scene) {
             Role::Dark,
         );
     }
+}
 
+fn draw_glasses(p: &mut Painter, id: &Identity, g: &Geo) {
+    let fw = g.fw;
     if let Some((frame, round)) = id.glasses {
         // Lenses, arms and bridge as one path: one stroke call for the whole frame.
         let r = (g.eye_r * 1.45).max(0.055).min(g.eye_dx * 0.95);
@@ -1175,7 +1210,8 @@ fn draw_hair(p: &mut Painter, g: &Geo, style: HairStyle, hair: Rgb) {
 // ---------------------------------------------------------------------------------------
 // Per-image rendering and pixel post-processing
 
-/// Renders one image into `out` (`size × size × 3` HWC bytes).
+/// Renders one image into `out` (`size × size × 3` HWC bytes). Every random choice comes from
+/// one generator seeded by the image's identity, modality and number, drawn in a fixed order.
 fn render_image(
     id: &Identity,
     seed: u64,
@@ -1192,91 +1228,114 @@ fn render_image(
     let mut rng = rng_for(&[seed, TAG_IMAGE, index as u64, modality_tag, k as u64]);
     let big = size * 2;
     let canvas = u32::try_from(big).map_err(|_| SyntheticError::Canvas { size: big })?;
-    let mut pix = Pixmap::new(canvas, canvas).ok_or(SyntheticError::Canvas { size: big })?;
-
+    let pix = Pixmap::new(canvas, canvas).ok_or(SyntheticError::Canvas { size: big })?;
     let photo = modality == Modality::Photo;
-    let style = if photo {
-        Style::Photo
-    } else {
-        [
-            Style::LineArt,
-            Style::Flat,
-            Style::Sketch,
-            Style::HighContrast,
-        ][rng.random_range(0..4)]
-    };
+    let style = pick_style(photo, &mut rng);
     let shape = if photo {
         id.shape
     } else {
         exaggerate(&id.shape, &mut rng)
     };
-    let geo = Geo::new(&shape);
+    let ts = pose(photo, big, &mut rng);
+    let scene = Scene::draw(photo, &mut rng);
+    let painter = paint_face(pix, id, &Geo::new(&shape), &scene, style, ts, &mut rng);
+    // Float RGB at the render size for the post-processing passes.
+    let mut buf = Vec::with_capacity(big * big * 3);
+    for px in painter.pix.data().chunks_exact(4) {
+        buf.extend([px[0], px[1], px[2]].map(|b| b as f32 * (1.0 / 255.0)));
+    }
+    let small = post_process(buf, id, style, photo, big, size, &mut rng);
+    add_noise_and_quantise(out, &small, photo, &mut rng);
+    Ok(())
+}
 
+/// Photos are photos; a caricature is drawn in one of four styles.
+fn pick_style(photo: bool, rng: &mut ChaCha8Rng) -> Style {
+    if photo {
+        return Style::Photo;
+    }
+    [
+        Style::LineArt,
+        Style::Flat,
+        Style::Sketch,
+        Style::HighContrast,
+    ][rng.random_range(0..4)]
+}
+
+/// A small random rotation, zoom and shift of the face on a `big`-pixel canvas.
+fn pose(photo: bool, big: usize, rng: &mut ChaCha8Rng) -> Transform {
     let (angle, scale, shift) = if photo {
         (7.0f32, (0.92, 1.05), 0.035)
     } else {
         (10.0, (0.86, 1.0), 0.04)
     };
-    let angle = uniform(&mut rng, -angle, angle).to_radians();
-    let zoom = uniform(&mut rng, scale.0, scale.1);
-    let tx = 0.5 + uniform(&mut rng, -shift, shift);
-    let ty = 0.45 + uniform(&mut rng, -shift, shift);
+    let angle = uniform(rng, -angle, angle).to_radians();
+    let zoom = uniform(rng, scale.0, scale.1);
+    let tx = 0.5 + uniform(rng, -shift, shift);
+    let ty = 0.45 + uniform(rng, -shift, shift);
     let s = big as f32 * zoom;
     let (sin, cos) = angle.sin_cos();
-    let ts = Transform::from_row(
+    Transform::from_row(
         s * cos,
         s * sin,
         -s * sin,
         s * cos,
         big as f32 * tx,
         big as f32 * ty,
-    );
+    )
+}
 
-    let scene = Scene {
-        smile: if photo {
-            uniform(&mut rng, -0.3, 1.0)
-        } else {
-            uniform(&mut rng, -0.5, 1.4)
-        },
-        openness: if photo {
-            uniform(&mut rng, 0.55, 1.1)
-        } else {
-            uniform(&mut rng, 0.5, 1.3)
-        },
-        gaze: uniform(&mut rng, -1.0, 1.0),
-        body_scale: if photo {
-            1.0
-        } else {
-            uniform(&mut rng, 0.6, 0.8)
-        },
-        shirt: hsv(
-            uniform(&mut rng, 0.0, 360.0),
-            uniform(&mut rng, 0.2, 0.7),
-            uniform(&mut rng, 0.25, 0.8),
-        ),
-    };
+impl Scene {
+    /// Expression, gaze, body size and shirt of one image (caricatures vary more).
+    fn draw(photo: bool, rng: &mut ChaCha8Rng) -> Scene {
+        let pick = |rng: &mut ChaCha8Rng, photo_range: (f32, f32), cari_range: (f32, f32)| {
+            let (lo, hi) = if photo { photo_range } else { cari_range };
+            uniform(rng, lo, hi)
+        };
+        Scene {
+            smile: pick(rng, (-0.3, 1.0), (-0.5, 1.4)),
+            openness: pick(rng, (0.55, 1.1), (0.5, 1.3)),
+            gaze: uniform(rng, -1.0, 1.0),
+            body_scale: if photo { 1.0 } else { uniform(rng, 0.6, 0.8) },
+            shirt: hsv(
+                uniform(rng, 0.0, 360.0),
+                uniform(rng, 0.2, 0.7),
+                uniform(rng, 0.25, 0.8),
+            ),
+        }
+    }
+}
 
+/// Quantise a colour channel in 0..1 to a byte.
+fn quantise(v: f32) -> u8 {
+    (clampf(v, 0.0, 1.0) * 255.0 + 0.5) as u8
+}
+
+/// The background of the style, then the face with the style's outline and ink.
+fn paint_face(
+    mut pix: Pixmap,
+    id: &Identity,
+    geo: &Geo,
+    scene: &Scene,
+    style: Style,
+    ts: Transform,
+    rng: &mut ChaCha8Rng,
+) -> Painter {
     let background = match style {
         Style::Photo => {
-            let g = uniform(&mut rng, 0.35, 0.85);
+            let g = uniform(rng, 0.35, 0.85);
             Rgb(
-                g * uniform(&mut rng, 0.9, 1.1),
-                g * uniform(&mut rng, 0.9, 1.1),
-                g * uniform(&mut rng, 0.9, 1.1),
+                g * uniform(rng, 0.9, 1.1),
+                g * uniform(rng, 0.9, 1.1),
+                g * uniform(rng, 0.9, 1.1),
             )
         }
-        Style::Flat => hsv(uniform(&mut rng, 0.0, 360.0), 0.25, 0.97),
+        Style::Flat => hsv(uniform(rng, 0.0, 360.0), 0.25, 0.97),
         Style::Sketch => Rgb(0.97, 0.96, 0.92),
         Style::LineArt | Style::HighContrast => Rgb::grey(1.0),
     };
-    let q = |v: f32| (clampf(v, 0.0, 1.0) * 255.0 + 0.5) as u8;
-    pix.fill(Color::from_rgba8(
-        q(background.0),
-        q(background.1),
-        q(background.2),
-        255,
-    ));
-
+    let [r, g, b] = [background.0, background.1, background.2].map(quantise);
+    pix.fill(Color::from_rgba8(r, g, b, 255));
     let (outline, line_scale) = match style {
         Style::Photo => (0.0, 1.0),
         Style::LineArt => (0.02, 1.5),
@@ -1284,60 +1343,70 @@ fn render_image(
         Style::Sketch => (0.014, 1.2),
         Style::HighContrast => (0.016, 1.5),
     };
-    let jitter = uniform(&mut rng, 0.8, 1.25);
+    let jitter = uniform(rng, 0.8, 1.25);
     let mut painter = Painter {
         pix,
         ts,
         style,
         outline: outline * jitter,
         line_scale: line_scale * jitter,
-        hue: uniform(&mut rng, 0.0, 360.0),
+        hue: uniform(rng, 0.0, 360.0),
         ink: if style == Style::Sketch {
             Rgb::grey(0.12)
         } else {
             Rgb::grey(0.0)
         },
     };
-    draw_face(&mut painter, id, &geo, &scene);
+    draw_face(&mut painter, id, geo, scene);
+    painter
+}
 
-    // Float RGB at the render size for the post-processing passes.
-    let mut buf = Vec::with_capacity(big * big * 3);
-    for px in painter.pix.data().chunks_exact(4) {
-        buf.extend([px[0], px[1], px[2]].map(|b| b as f32 * (1.0 / 255.0)));
-    }
-
+/// The style's pixel passes at the render size, then the downsample to `size` and, for
+/// photos, lighting.
+fn post_process(
+    mut buf: Vec<f32>,
+    id: &Identity,
+    style: Style,
+    photo: bool,
+    big: usize,
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f32> {
     match style {
-        Style::Photo => {}
+        Style::Photo | Style::LineArt | Style::Flat => {}
         Style::Sketch => hatch(&mut buf, big, rng.random_range(0..16)),
         Style::HighContrast => {
             // Strong side light so that the threshold carves shadows, as in ink posters.
-            light(&mut buf, big, &mut rng, 1.0);
-            let t = id.skin.lum() * uniform(&mut rng, 0.6, 0.8);
+            light(&mut buf, big, rng, 1.0);
+            let t = id.skin.lum() * uniform(rng, 0.6, 0.8);
             threshold(&mut buf, t);
         }
-        Style::LineArt | Style::Flat => {}
     }
     if !photo {
-        buf = warp(&buf, big, &mut rng);
+        buf = warp(&buf, big, rng);
     }
     let mut small = downsample(&buf, big);
     if photo {
-        light(&mut small, size, &mut rng, 0.45);
+        light(&mut small, size, rng, 0.45);
     }
+    small
+}
+
+/// Sensor noise (stronger for photos), then bytes.
+fn add_noise_and_quantise(out: &mut [u8], small: &[f32], photo: bool, rng: &mut ChaCha8Rng) {
     let sigma = if photo {
-        uniform(&mut rng, 0.006, 0.025)
+        uniform(rng, 0.006, 0.025)
     } else {
         0.004
     };
     // Irwin–Hall noise: the sum of a u32's four bytes is close enough to Gaussian and
     // costs one RNG word per channel.
-    for (o, &v) in out.iter_mut().zip(&small) {
+    for (o, &v) in out.iter_mut().zip(small) {
         let w = rng.next_u32().to_le_bytes();
         let sum: u32 = w.iter().map(|&b| b as u32).sum();
         let n = (sum as f32 - 510.0) / 147.8;
-        *o = q(v + n * sigma);
+        *o = quantise(v + n * sigma);
     }
-    Ok(())
 }
 
 /// Directional lighting gradient, global exposure and a slight colour cast.

@@ -115,7 +115,7 @@ fn stratified_folds(same: &[bool], k: usize, seed: u64) -> Option<Vec<usize>> {
 }
 
 /// Result of the k-fold verification protocol (see [`verification`]).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
     /// Mean held-out accuracy over folds.
     pub accuracy_mean: f64,

@@ -74,8 +74,9 @@ pub enum EvalError {
 }
 
 /// Which representation to embed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EmbeddingSource {
+    #[default]
     Verif,
     Visual,
     Cari,
@@ -112,7 +113,7 @@ pub struct EmbeddingRequest {
 }
 
 /// Embeddings as host numbers, row-major `samples.len() × dim`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Embeddings {
     pub step: u64,
     pub source: EmbeddingSource,
@@ -133,7 +134,7 @@ pub struct ProbeOutcome {
 }
 
 /// Everything one evaluation found.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct EvalReport {
     pub step: u64,
     /// Metric key -> value in 0..1 (fractions, not percent).
@@ -244,236 +245,60 @@ pub fn embed(
 /// Evaluate the network on the dataset's held-out data (or its protocol).
 pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalReport, EvalError> {
     let started = std::time::Instant::now();
-    let samples = &dataset.images.samples;
-    let classes = class_of_identity(dataset);
     let mut summary = BTreeMap::new();
     let mut spread = BTreeMap::new();
-
-    // Closed set: held-out images of training identities, each branch's own classifier.
-    let closed = &dataset.splits.closed_test;
-    let closed_out = forward_rows(network, dataset, closed, false)?;
-    let k = network.classes;
-    for (task, modality, key) in [
-        (1, Modality::Photo, "visual_id_top1"),
-        (2, Modality::Caricature, "cari_id_top1"),
-    ] {
-        let mut logits = Vec::new();
-        let mut labels = Vec::new();
-        for (row, &index) in closed.iter().enumerate() {
-            let sample = &samples[index];
-            if sample.modality != modality {
-                continue;
-            }
-            let Some(class) = classes[sample.identity] else {
-                continue;
-            };
-            logits.extend_from_slice(&closed_out.logits[task][row * k..(row + 1) * k]);
-            labels.push(class);
-        }
-        let acc = if labels.is_empty() {
-            f64::NAN
-        } else {
-            metrics::top1_accuracy(&logits, k, &labels)
-        };
-        summary.insert(key.to_string(), acc);
-    }
-
-    // Open set: verification embeddings of the held-out identities (or the protocol's images).
+    closed_set(network, dataset, &mut summary)?;
     let protocol = dataset
         .protocol
         .as_ref()
         .filter(|p| !p.verification.is_empty() || !p.c2p.is_empty());
-    let mut wanted: Vec<usize> = dataset.splits.open.clone();
-    if let Some(p) = protocol {
-        wanted.extend(p.verification.iter().flat_map(|pair| [pair.a, pair.b]));
-        for fold in p.c2p.iter().chain(p.p2c.iter()) {
-            wanted.extend(fold.gallery.iter().chain(fold.probes.iter()));
-        }
+    let open = OpenEmbeddings::compute(network, dataset, protocol)?;
+    let (verification, pairs, folds_note) = verify(dataset, protocol, &open)?;
+    for (key, mean, std) in [
+        (
+            "verif_acc",
+            verification.accuracy_mean,
+            verification.accuracy_std,
+        ),
+        (
+            "val_far_0_1",
+            verification.val_far_0_1,
+            verification.val_far_0_1_std,
+        ),
+        (
+            "val_far_1",
+            verification.val_far_1,
+            verification.val_far_1_std,
+        ),
+        ("auc", verification.auc_mean, verification.auc_std),
+    ] {
+        summary.insert(key.into(), mean);
+        spread.insert(key.into(), std);
     }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let open_out = forward_rows(network, dataset, &wanted, false)?;
-    let dim = if wanted.is_empty() {
-        0
-    } else {
-        open_out.embeddings[0].len() / wanted.len()
-    };
-    let row_of: std::collections::HashMap<usize, usize> =
-        wanted.iter().enumerate().map(|(r, &i)| (i, r)).collect();
-    let emb = |index: usize| -> &[f32] {
-        let r = row_of[&index];
-        &open_out.embeddings[0][r * dim..(r + 1) * dim]
-    };
-
-    // Verification pairs: the protocol's, or generated caricature–photo pairs of the
-    // held-out identities.
-    let generated = || {
-        let labelled: Vec<(usize, usize, bool)> = dataset
-            .splits
-            .open
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    samples[i].identity,
-                    samples[i].modality == Modality::Caricature,
-                )
-            })
-            .collect();
-        metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
-    };
-    let raw_pairs: Vec<RawPair> = match protocol {
-        Some(p) if !p.verification.is_empty() => p
-            .verification
-            .iter()
-            .map(|v| (v.a, v.b, v.same, v.fold))
-            .collect(),
-        _ => generated(),
-    };
-    if raw_pairs.is_empty() {
-        return Err(EvalError::Data(
-            "no caricature–photo pairs among the held-out identities".into(),
-        ));
-    }
-    // Scored pairs for the metrics, and (a, b, distance, same) for the failure inspector.
-    let score = |raw: &[RawPair]| -> (Vec<metrics::ScoredPair>, Vec<DistancePair>) {
-        raw.iter()
-            .map(|&(a, b, same, fold)| {
-                let distance = metrics::squared_distance(emb(a), emb(b));
-                (
-                    metrics::ScoredPair {
-                        distance,
-                        same,
-                        fold,
-                    },
-                    (a, b, distance, same),
-                )
-            })
-            .unzip()
-    };
-    let (mut scored, mut pairs) = score(&raw_pairs);
-    // A protocol restricted to the held-out identities can leave a fold without same or
-    // without different pairs: its pairs are then spread over 10 stratified folds again, and
-    // if even that is too few, generated caricature–photo pairs of the held-out identities
-    // are used, as for synthetic data. The report's protocol line says which happened.
-    let mut folds_note = "";
-    let verification = match metrics::verification(&scored) {
-        Ok(v) => v,
-        Err(first) if protocol.is_some() => {
-            metrics::assign_folds(&mut scored, 10, 0x5eed);
-            match metrics::verification(&scored) {
-                Ok(v) => {
-                    folds_note =
-                        " (its pairs among held-out identities, re-split into 10 stratified folds)";
-                    v
-                }
-                Err(_) => {
-                    (scored, pairs) = score(&generated());
-                    folds_note = " where it applies; too few of its verification pairs fall among held-out identities, so verification uses generated caricature–photo pairs of them";
-                    metrics::verification(&scored).map_err(|e| {
-                        EvalError::Data(format!("{first}; with generated pairs: {e}"))
-                    })?
-                }
-            }
-        }
-        Err(e) => return Err(EvalError::Data(e)),
-    };
-    summary.insert("verif_acc".into(), verification.accuracy_mean);
-    spread.insert("verif_acc".into(), verification.accuracy_std);
-    summary.insert("val_far_0_1".into(), verification.val_far_0_1);
-    spread.insert("val_far_0_1".into(), verification.val_far_0_1_std);
-    summary.insert("val_far_1".into(), verification.val_far_1);
-    spread.insert("val_far_1".into(), verification.val_far_1_std);
-    summary.insert("auc".into(), verification.auc_mean);
-    spread.insert("auc".into(), verification.auc_std);
-
-    // C2P and P2C identification.
-    let folds_for = |probe_modality: Modality| -> Vec<(Vec<usize>, Vec<usize>)> {
-        if let Some(p) = protocol {
-            let folds = if probe_modality == Modality::Caricature {
-                &p.c2p
-            } else {
-                &p.p2c
-            };
-            if !folds.is_empty() {
-                return folds
-                    .iter()
-                    .map(|f| (f.gallery.clone(), f.probes.clone()))
-                    .collect();
-            }
-        }
-        let probes: Vec<usize> = dataset
-            .splits
-            .open
-            .iter()
-            .copied()
-            .filter(|&i| samples[i].modality == probe_modality)
-            .collect();
-        let gallery: Vec<usize> = dataset
-            .splits
-            .open
-            .iter()
-            .copied()
-            .filter(|&i| samples[i].modality != probe_modality)
-            .collect();
-        vec![(gallery, probes)]
-    };
     let mut outcomes: [Vec<ProbeOutcome>; 2] = Default::default();
-    for (slot, (probe_modality, prefix)) in
-        [(Modality::Caricature, "c2p"), (Modality::Photo, "p2c")]
-            .into_iter()
-            .enumerate()
+    for (slot, probe_modality) in [Modality::Caricature, Modality::Photo]
+        .into_iter()
+        .enumerate()
     {
-        let mut rank1 = Vec::new();
-        let mut rank10 = Vec::new();
-        for (gallery, probes) in folds_for(probe_modality) {
-            let gather = |list: &[usize]| -> (Vec<f32>, Vec<usize>) {
-                let mut values = Vec::with_capacity(list.len() * dim);
-                let mut ids = Vec::with_capacity(list.len());
-                for &i in list {
-                    values.extend_from_slice(emb(i));
-                    ids.push(samples[i].identity);
-                }
-                (values, ids)
-            };
-            let (pv, pid) = gather(&probes);
-            let (gv, gid) = gather(&gallery);
-            let cmc = metrics::cmc(&pv, &pid, &gv, &gid, dim, 10);
-            if cmc.probes == 0 {
-                continue;
-            }
-            rank1.push(cmc.rank_hits[0]);
-            rank10.push(cmc.rank_hits[cmc.rank_hits.len().min(10) - 1]);
-            if outcomes[slot].is_empty() {
-                for r in metrics::rank_probes(&pv, &pid, &gv, &gid, dim, 5) {
-                    outcomes[slot].push(ProbeOutcome {
-                        probe: probes[r.probe],
-                        true_identity: pid[r.probe],
-                        true_rank: r.true_rank,
-                        top: r.top.iter().map(|&(g, d)| (gallery[g], d)).collect(),
-                    });
-                }
-            }
-        }
-        for (key, values) in [
-            (format!("{prefix}_rank1"), rank1),
-            (format!("{prefix}_rank10"), rank10),
-        ] {
-            let (mean, std) = mean_std(&values);
-            summary.insert(key.clone(), mean);
-            if values.len() > 1 {
-                spread.insert(key, std);
-            }
-        }
+        outcomes[slot] = identify(
+            dataset,
+            protocol,
+            &open,
+            probe_modality,
+            &mut summary,
+            &mut spread,
+        );
     }
-
-    let open = dataset.splits.open.clone();
+    let open_samples = dataset.splits.open.clone();
     let open_embeddings = Embeddings {
         step,
         source: EmbeddingSource::Verif,
-        values: open.iter().flat_map(|&i| emb(i).to_vec()).collect(),
-        samples: open,
-        dim,
+        values: open_samples
+            .iter()
+            .flat_map(|&i| open.row(i).to_vec())
+            .collect(),
+        samples: open_samples,
+        dim: open.dim,
     };
     let [c2p, p2c] = outcomes;
     Ok(EvalReport {
@@ -492,6 +317,237 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         },
         thinned: false,
     })
+}
+
+/// Closed set: held-out images of training identities, through each branch's own classifier
+/// (visual-id on photos, cari-id on caricatures).
+fn closed_set(
+    network: &Network,
+    dataset: &Dataset,
+    summary: &mut BTreeMap<String, f64>,
+) -> Result<(), EvalError> {
+    let samples = &dataset.images.samples;
+    let classes = class_of_identity(dataset);
+    let closed = &dataset.splits.closed_test;
+    let out = forward_rows(network, dataset, closed, false)?;
+    let k = network.classes;
+    for (task, modality, key) in [
+        (1, Modality::Photo, "visual_id_top1"),
+        (2, Modality::Caricature, "cari_id_top1"),
+    ] {
+        let mut logits = Vec::new();
+        let mut labels = Vec::new();
+        for (row, &index) in closed.iter().enumerate() {
+            let sample = &samples[index];
+            let class = classes[sample.identity].filter(|_| sample.modality == modality);
+            if let Some(class) = class {
+                logits.extend_from_slice(&out.logits[task][row * k..(row + 1) * k]);
+                labels.push(class);
+            }
+        }
+        let acc = if labels.is_empty() {
+            f64::NAN
+        } else {
+            metrics::top1_accuracy(&logits, k, &labels)
+        };
+        summary.insert(key.to_string(), acc);
+    }
+    Ok(())
+}
+
+/// Verification embeddings of the held-out identities and of every image the protocol names.
+struct OpenEmbeddings {
+    row_of: std::collections::HashMap<usize, usize>,
+    values: Vec<f32>,
+    dim: usize,
+}
+
+impl OpenEmbeddings {
+    fn compute(
+        network: &Network,
+        dataset: &Dataset,
+        protocol: Option<&crate::data::Protocol>,
+    ) -> Result<OpenEmbeddings, EvalError> {
+        let mut wanted: Vec<usize> = dataset.splits.open.clone();
+        if let Some(p) = protocol {
+            wanted.extend(p.verification.iter().flat_map(|pair| [pair.a, pair.b]));
+            for fold in p.c2p.iter().chain(p.p2c.iter()) {
+                wanted.extend(fold.gallery.iter().chain(fold.probes.iter()));
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let out = forward_rows(network, dataset, &wanted, false)?;
+        let [values, _, _] = out.embeddings;
+        let dim = values.len().checked_div(wanted.len()).unwrap_or(0);
+        Ok(OpenEmbeddings {
+            row_of: wanted.iter().enumerate().map(|(r, &i)| (i, r)).collect(),
+            values,
+            dim,
+        })
+    }
+
+    /// The embedding of sample `index` (which must have been wanted).
+    fn row(&self, index: usize) -> &[f32] {
+        let r = self.row_of[&index];
+        &self.values[r * self.dim..(r + 1) * self.dim]
+    }
+
+    /// Each pair's squared distance: scored pairs for the metrics, and the same pairs with
+    /// their samples for the failure inspector.
+    fn score(&self, raw: &[RawPair]) -> (Vec<metrics::ScoredPair>, Vec<DistancePair>) {
+        raw.iter()
+            .map(|&(a, b, same, fold)| {
+                let distance = metrics::squared_distance(self.row(a), self.row(b));
+                let scored = metrics::ScoredPair {
+                    distance,
+                    same,
+                    fold,
+                };
+                (scored, (a, b, distance, same))
+            })
+            .unzip()
+    }
+}
+
+/// Generated caricature–photo pairs of the held-out identities (the synthetic protocol).
+fn generated_pairs(dataset: &Dataset) -> Vec<RawPair> {
+    let samples = &dataset.images.samples;
+    let labelled: Vec<(usize, usize, bool)> = dataset
+        .splits
+        .open
+        .iter()
+        .map(|&i| {
+            let caricature = samples[i].modality == Modality::Caricature;
+            (i, samples[i].identity, caricature)
+        })
+        .collect();
+    metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
+}
+
+/// Verification over 10 folds on the protocol's pairs, or on generated pairs. Returns the
+/// figures, the scored pairs and a note on how the pairs were obtained.
+fn verify(
+    dataset: &Dataset,
+    protocol: Option<&crate::data::Protocol>,
+    open: &OpenEmbeddings,
+) -> Result<(metrics::Verification, Vec<DistancePair>, &'static str), EvalError> {
+    let raw_pairs: Vec<RawPair> = match protocol {
+        Some(p) if !p.verification.is_empty() => p
+            .verification
+            .iter()
+            .map(|v| (v.a, v.b, v.same, v.fold))
+            .collect(),
+        _ => generated_pairs(dataset),
+    };
+    if raw_pairs.is_empty() {
+        return Err(EvalError::Data(
+            "no caricature–photo pairs among the held-out identities".into(),
+        ));
+    }
+    let (mut scored, pairs) = open.score(&raw_pairs);
+    let first = match metrics::verification(&scored) {
+        Ok(v) => return Ok((v, pairs, "")),
+        Err(e) if protocol.is_some() => e,
+        Err(e) => return Err(EvalError::Data(e)),
+    };
+    // A protocol restricted to the held-out identities can leave a fold without same or
+    // without different pairs: its pairs are then spread over 10 stratified folds again, and
+    // if even that is too few, generated caricature–photo pairs of the held-out identities
+    // are used, as for synthetic data. The report's protocol line says which happened.
+    metrics::assign_folds(&mut scored, 10, 0x5eed);
+    if let Ok(v) = metrics::verification(&scored) {
+        let note = " (its pairs among held-out identities, re-split into 10 stratified folds)";
+        return Ok((v, pairs, note));
+    }
+    let (scored, pairs) = open.score(&generated_pairs(dataset));
+    let v = metrics::verification(&scored)
+        .map_err(|e| EvalError::Data(format!("{first}; with generated pairs: {e}")))?;
+    let note = " where it applies; too few of its verification pairs fall among held-out identities, so verification uses generated caricature–photo pairs of them";
+    Ok((v, pairs, note))
+}
+
+/// The gallery/probe splits for probes of one modality: the protocol's, or every held-out
+/// image of the other modality as the gallery.
+fn identification_folds(
+    dataset: &Dataset,
+    protocol: Option<&crate::data::Protocol>,
+    probe_modality: Modality,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    if let Some(p) = protocol {
+        let folds = if probe_modality == Modality::Caricature {
+            &p.c2p
+        } else {
+            &p.p2c
+        };
+        if !folds.is_empty() {
+            return folds
+                .iter()
+                .map(|f| (f.gallery.clone(), f.probes.clone()))
+                .collect();
+        }
+    }
+    let samples = &dataset.images.samples;
+    let (probes, gallery): (Vec<usize>, Vec<usize>) = dataset
+        .splits
+        .open
+        .iter()
+        .partition(|&&i| samples[i].modality == probe_modality);
+    vec![(gallery, probes)]
+}
+
+/// C2P (caricature probes) or P2C (photo probes): rank-1 and rank-10 over the folds into
+/// `summary`/`spread`; returns the first fold's per-probe outcomes for the failure inspector.
+fn identify(
+    dataset: &Dataset,
+    protocol: Option<&crate::data::Protocol>,
+    open: &OpenEmbeddings,
+    probe_modality: Modality,
+    summary: &mut BTreeMap<String, f64>,
+    spread: &mut BTreeMap<String, f64>,
+) -> Vec<ProbeOutcome> {
+    let prefix = match probe_modality {
+        Modality::Caricature => "c2p",
+        Modality::Photo => "p2c",
+    };
+    let samples = &dataset.images.samples;
+    let gather = |list: &[usize]| -> (Vec<f32>, Vec<usize>) {
+        let values = list.iter().flat_map(|&i| open.row(i).to_vec()).collect();
+        (values, list.iter().map(|&i| samples[i].identity).collect())
+    };
+    let (mut rank1, mut rank10, mut outcomes) = (Vec::new(), Vec::new(), Vec::new());
+    for (gallery, probes) in identification_folds(dataset, protocol, probe_modality) {
+        let (pv, pid) = gather(&probes);
+        let (gv, gid) = gather(&gallery);
+        let cmc = metrics::cmc(&pv, &pid, &gv, &gid, open.dim, 10);
+        if cmc.probes == 0 {
+            continue;
+        }
+        rank1.push(cmc.rank_hits[0]);
+        rank10.push(cmc.rank_hits[cmc.rank_hits.len().min(10) - 1]);
+        if outcomes.is_empty() {
+            outcomes = metrics::rank_probes(&pv, &pid, &gv, &gid, open.dim, 5)
+                .into_iter()
+                .map(|r| ProbeOutcome {
+                    probe: probes[r.probe],
+                    true_identity: pid[r.probe],
+                    true_rank: r.true_rank,
+                    top: r.top.iter().map(|&(g, d)| (gallery[g], d)).collect(),
+                })
+                .collect();
+        }
+    }
+    for (key, values) in [
+        (format!("{prefix}_rank1"), rank1),
+        (format!("{prefix}_rank10"), rank10),
+    ] {
+        let (mean, std) = mean_std(&values);
+        summary.insert(key.clone(), mean);
+        if values.len() > 1 {
+            spread.insert(key, std);
+        }
+    }
+    outcomes
 }
 
 /// A verification pair before scoring: (sample a, sample b, same person, fold).

@@ -598,3 +598,212 @@ impl Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Embeddings, EvalReport};
+    use crate::train::config::LearningRates;
+
+    fn row(step: u64, w0: f32, steps: u32) -> StepMetrics {
+        StepMetrics {
+            step,
+            wall_secs: step as f64,
+            strategy: "proposed".into(),
+            weights: [w0, 0.5, 0.5 - w0],
+            losses: [2.0 * w0, 1.0, 1.0],
+            lr: 1e-3,
+            coalesced_steps: steps,
+        }
+    }
+
+    fn outbox(capacity: usize) -> (Outbox, Receiver<Event>) {
+        let (tx, rx) = bounded(capacity);
+        (Outbox::new(tx, Arc::new(|| {})), rx)
+    }
+
+    fn report(step: u64) -> Box<EvalReport> {
+        Box::new(EvalReport {
+            step,
+            pairs: vec![(0, 1, 0.5, true)],
+            open_embeddings: Embeddings {
+                values: vec![0.0; 64],
+                samples: vec![0],
+                dim: 64,
+                ..Embeddings::default()
+            },
+            ..EvalReport::default()
+        })
+    }
+
+    #[test]
+    fn merged_rows_are_weighted_by_the_steps_they_stand_for() {
+        // A row standing for 3 steps with w0 = 1.0 and one standing for 1 step with w0 = 0.2:
+        // (3·1.0 + 1·0.2)/4 = 0.8; losses (3·2.0 + 1·0.4)/4 = 1.6; step and time of the later.
+        let merged = crate::train::metrics::merge_rows(&row(3, 1.0, 3), row(4, 0.2, 1));
+        assert!((merged.weights[0] - 0.8).abs() < 1e-6, "{merged:?}");
+        assert!((merged.losses[0] - 1.6).abs() < 1e-6, "{merged:?}");
+        assert_eq!((merged.step, merged.coalesced_steps), (4, 4));
+        assert_eq!(merged.wall_secs, 4.0);
+    }
+
+    #[test]
+    fn an_absent_consumer_keeps_every_step_in_bounded_rows() {
+        let (mut out, rx) = outbox(1);
+        let total = 3 * MAX_PENDING_ROWS as u64;
+        for step in 1..=total {
+            out.push_row(row(step, 0.25, 1));
+            out.flush();
+        }
+        // The first row went out at once; the rest wait, merged but all accounted for.
+        let first = match rx.try_recv() {
+            Ok(Event::Metrics(rows)) => rows,
+            other => panic!("{other:?}"),
+        };
+        assert!(out.rows.len() <= MAX_PENDING_ROWS);
+        let queued: Vec<&StepMetrics> = out
+            .queued
+            .iter()
+            .flat_map(|e| match e {
+                Event::Metrics(rows) => rows.iter().collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert!(queued.len() <= MAX_PENDING_ROWS);
+        let waiting: u64 = out
+            .rows
+            .iter()
+            .chain(queued)
+            .map(|r| r.coalesced_steps as u64)
+            .sum();
+        let sent: u64 = first.iter().map(|r| r.coalesced_steps as u64).sum();
+        assert_eq!(waiting + sent, total);
+        assert_eq!(out.rows.last().map(|r| r.step), Some(total));
+    }
+
+    #[test]
+    fn events_follow_the_rows_taken_before_them() {
+        let (mut out, rx) = outbox(16);
+        for step in 1..=3 {
+            out.push_row(row(step, 0.3, 1));
+        }
+        out.push(Event::Paused {
+            step: 3,
+            reason: PauseReason::Stepped,
+        });
+        out.push_row(row(4, 0.3, 1));
+        out.push(Event::Finished { step: 4 });
+        out.flush();
+        let order: Vec<String> = rx
+            .try_iter()
+            .map(|e| match e {
+                Event::Metrics(rows) => {
+                    format!("rows {:?}", rows.iter().map(|r| r.step).collect::<Vec<_>>())
+                }
+                Event::Paused { .. } => "paused".into(),
+                Event::Finished { .. } => "finished".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(order, ["rows [1, 2, 3]", "paused", "rows [4]", "finished"]);
+    }
+
+    #[test]
+    fn past_the_limit_evaluations_are_thinned_and_embeddings_dropped_never_markers() {
+        let (mut out, rx) = outbox(1);
+        out.push(Event::Finished { step: 0 }); // fills the channel: nobody reads
+        out.flush();
+        for i in 0..OUTBOX_LIMIT as u64 {
+            out.push(Event::Evaluated(report(i)));
+            out.push(Event::Embedded(Box::default()));
+            out.push(Event::Perturbed {
+                step: i,
+                change: crate::train::config::TaskPerturbation {
+                    task: crate::task::Task::Cari,
+                    perturbation: crate::train::config::Perturbation::Noise,
+                },
+            });
+        }
+        let count = |f: fn(&Event) -> bool| out.queued.iter().filter(|e| f(e)).count();
+        assert_eq!(
+            count(|e| matches!(e, Event::Perturbed { .. })),
+            OUTBOX_LIMIT,
+            "markers kept"
+        );
+        assert_eq!(
+            count(|e| matches!(e, Event::Evaluated(_))),
+            OUTBOX_LIMIT,
+            "every figure kept"
+        );
+        assert_eq!(
+            count(|e| matches!(e, Event::Embedded(_))),
+            0,
+            "embeddings dropped first"
+        );
+        let thick = out
+            .queued
+            .iter()
+            .filter(|e| matches!(e, Event::Evaluated(r) if !r.is_thin()))
+            .count();
+        assert_eq!(thick, 0);
+        // Once the consumer reads again, everything left arrives in order.
+        let mut steps = Vec::new();
+        while !out.is_empty() {
+            out.flush();
+            for e in rx.try_iter() {
+                if let Event::Evaluated(r) = e {
+                    steps.push(r.step);
+                }
+            }
+        }
+        assert_eq!(steps, (0..OUTBOX_LIMIT as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_full_channel_parks_commands_and_the_newest_setting_wins() {
+        let (tx, commands) = bounded(1);
+        let (_events_tx, events) = bounded(1);
+        let mut handle = TrainerHandle {
+            commands: tx,
+            events,
+            backlog: VecDeque::new(),
+        };
+        let rates = |lr| LearningRates { lr, psi_lr: 1e-2 };
+        assert_eq!(handle.send(Command::Play), Sent::Delivered);
+        for lr in [1e-3, 2e-3, 3e-3] {
+            assert_eq!(
+                handle.send(Command::SetLearningRates(rates(lr))),
+                Sent::Queued
+            );
+        }
+        assert_eq!(handle.send(Command::Evaluate), Sent::Queued);
+        assert_eq!(handle.backlog_len(), 2, "three slider values park as one");
+        assert!(matches!(commands.try_recv(), Ok(Command::Play)));
+        assert!(handle.retry());
+        match commands.try_recv() {
+            Ok(Command::SetLearningRates(r)) => assert_eq!(r.lr, 3e-3),
+            other => panic!("{other:?}"),
+        }
+        assert!(handle.retry());
+        assert!(matches!(commands.try_recv(), Ok(Command::Evaluate)));
+        drop(commands);
+        assert_eq!(handle.send(Command::Play), Sent::Gone);
+    }
+
+    #[test]
+    fn the_trainer_applies_only_the_newest_of_each_setting() {
+        let rates = |lr| Command::SetLearningRates(LearningRates { lr, psi_lr: 1e-2 });
+        let kept = keep_newest_settings(vec![
+            rates(1e-3),
+            Command::Step(2),
+            rates(2e-3),
+            Command::SetEvalEvery(5),
+            Command::SetEvalEvery(7),
+        ]);
+        let text: Vec<String> = kept.iter().map(|c| format!("{c:?}")).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].starts_with("Step(2)"));
+        assert!(text[1].contains("0.002"));
+        assert_eq!(text[2], "SetEvalEvery(7)");
+    }
+}

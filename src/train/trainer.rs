@@ -1,7 +1,8 @@
 //! The trainer: one run's model, optimisers and data order. Synchronous; the worker thread and
 //! the CLI drive it.
 
-use candle_core::{Device, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
@@ -16,9 +17,9 @@ use super::snapshot::TrainerSnapshot;
 use crate::data::batches::{BatchSampler, HostBatch, class_of_identity};
 use crate::data::{Dataset, Modality};
 use crate::eval::{self, EmbeddingRequest, Embeddings, EvalReport};
-use crate::model::Network;
+use crate::model::{Forward, Network};
 use crate::task::{TASKS, Task};
-use crate::weighting::{self, PsiUpdate, StrategyConfig, WeightInputs, WeightingRule};
+use crate::weighting::{self, PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -228,79 +229,17 @@ impl Trainer {
     pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
         let started = Instant::now();
         let next_step = self.step + 1;
-        for scheduled in self.config.perturbations.clone() {
-            if scheduled.step == next_step {
-                self.perturb(scheduled.change);
-            }
-        }
-        let indices = self.sampler.next_batch(self.config.batch_size);
-        let mut batch = HostBatch::gather(&self.dataset, &indices, &self.classes_of_identity);
-        let device = self.network.device.clone();
-        let classes = self.network.classes;
-
-        let task_modality = [None, Some(Modality::Photo), Some(Modality::Caricature)];
-        let masks: Vec<(Vec<f32>, usize)> = task_modality.iter().map(|&m| batch.mask(m)).collect();
-        for task in Task::ALL {
-            if self.perturbations[task.index()] == Perturbation::Noise {
-                batch.add_noise(
-                    &masks[task.index()].0,
-                    PERTURB_NOISE_SIGMA,
-                    &mut self.noise_rng,
-                );
-            }
-        }
-        let labels_for = |trainer: &mut Trainer, task: Task| -> Vec<u32> {
-            if trainer.perturbations[task.index()] == Perturbation::ShuffleLabels {
-                (0..batch.size)
-                    .map(|_| trainer.sampler.random_class(classes) as u32)
-                    .collect()
-            } else {
-                batch.labels.iter().map(|&l| l as u32).collect()
-            }
-        };
-        let task_labels: Vec<Vec<u32>> = Task::ALL.iter().map(|&t| labels_for(self, t)).collect();
-
-        let images = batch.images(&device)?;
+        self.apply_scheduled_perturbations(next_step);
+        let batch = self.next_batch()?;
         // The backward pass is split at Z: the branches, Ψ and the rule see a leaf copy of Z,
         // and the trunk gets the gradient that arrives there in a second, separate pass. The
         // result equals one backward pass; rules like GradNorm get per-task gradients at Z
         // for the price of a backward through the small branches only.
-        let z_trunk = self.network.trunk.forward(&images)?;
-        let z_leaf = candle_core::Var::from_tensor(&z_trunk.detach())?;
+        let z_trunk = self.network.trunk.forward(&batch.images)?;
+        let z_leaf = Var::from_tensor(&z_trunk.detach())?;
         let fwd = self.network.branches_forward(z_leaf.as_tensor().clone())?;
-
-        let mut losses = Vec::with_capacity(TASKS);
-        for task in Task::ALL {
-            let i = task.index();
-            let labels = Tensor::new(task_labels[i].as_slice(), &device)?;
-            let mask = Tensor::new(masks[i].0.as_slice(), &device)?;
-            let mut loss = masked_cross_entropy(&fwd.logits[i], &labels, &mask, masks[i].1)?;
-            if task == Task::Verif && self.config.centre_loss_factor > 0.0 {
-                let dim = self.config.preset.embedding_dim();
-                let mut batch_centres = Vec::with_capacity(batch.size * dim);
-                for &label in &task_labels[i] {
-                    let l = label as usize;
-                    batch_centres.extend_from_slice(&self.centres[l * dim..(l + 1) * dim]);
-                }
-                let batch_centres = Tensor::from_vec(batch_centres, (batch.size, dim), &device)?;
-                let centre = centre_loss(&fwd.embeddings[i], &batch_centres)?;
-                loss = (loss + (centre * self.config.centre_loss_factor)?)?;
-            }
-            losses.push(loss);
-        }
-        let losses = Tensor::stack(&losses, 0)?;
-        let loss_values = weighting::to_array(&losses)?;
-        for task in Task::ALL {
-            let value = loss_values[task.index()];
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    step: next_step,
-                    task: task.key(),
-                    value,
-                });
-            }
-        }
-
+        let losses = self.task_losses(&fwd, &batch)?;
+        let loss_values = finite_values(&losses, next_step)?;
         let plan = self.rule.plan(&WeightInputs {
             z: &fwd.z,
             losses: &losses,
@@ -309,38 +248,9 @@ impl Trainer {
             step: next_step,
             weights_reach_trunk: self.config.weights_reach_trunk,
         })?;
-        let mut objective = (&plan.network_weights * &losses)?.sum_all()?;
-        if let Some(extra) = &plan.extra_objective {
-            objective = (objective + extra)?;
-        }
-        let mut grads = objective.backward()?;
-        if let Some(grad_z) = grads.get(z_leaf.as_tensor()) {
-            let trunk_grads = (&z_trunk * grad_z.detach())?.sum_all()?.backward()?;
-            grads.extend(trunk_grads)?;
-        }
-
-        let rates = self.config.rates;
-        let clip = self.config.clip_norm;
-        self.network_optimizer.step(&grads, rates.lr, clip)?;
-        self.rule_optimizer.step(&grads, rates.lr, clip)?;
-        match plan.psi_update {
-            PsiUpdate::Frozen => {}
-            PsiUpdate::WithNetwork => self.psi_optimizer.step(&grads, rates.lr, clip)?,
-            PsiUpdate::Own => self.psi_optimizer.step(&grads, rates.psi_lr, clip)?,
-        }
-
-        if self.config.centre_loss_factor > 0.0 {
-            let dim = self.config.preset.embedding_dim();
-            let emb = fwd.embeddings[0].detach().flatten_all()?.to_vec1::<f32>()?;
-            let labels: Vec<usize> = task_labels[0].iter().map(|&l| l as usize).collect();
-            update_centres(
-                &mut self.centres,
-                dim,
-                &emb,
-                &labels,
-                self.config.centre_alpha as f32,
-            );
-        }
+        let grads = backward_split_at_z(&plan, &losses, &z_trunk, &z_leaf)?;
+        self.apply_updates(&grads, plan.psi_update)?;
+        self.move_centres(&fwd, &batch)?;
         self.rule.observe(next_step, loss_values);
         self.step = next_step;
         self.wall_secs += started.elapsed().as_secs_f64();
@@ -350,9 +260,112 @@ impl Trainer {
             strategy: self.rule.config().label(),
             weights: plan.reported,
             losses: loss_values,
-            lr: rates.lr,
+            lr: self.config.rates.lr,
             coalesced_steps: 1,
         })
+    }
+
+    fn apply_scheduled_perturbations(&mut self, step: u64) {
+        for scheduled in self.config.perturbations.clone() {
+            if scheduled.step == step {
+                self.perturb(scheduled.change);
+            }
+        }
+    }
+
+    /// The next batch, with each task's labels and mask, perturbations applied.
+    fn next_batch(&mut self) -> Result<TaskBatch, TrainError> {
+        let indices = self.sampler.next_batch(self.config.batch_size);
+        let mut batch = HostBatch::gather(&self.dataset, &indices, &self.classes_of_identity);
+        let task_modality = [None, Some(Modality::Photo), Some(Modality::Caricature)];
+        let masks: [(Vec<f32>, usize); TASKS] = task_modality.map(|m| batch.mask(m));
+        for task in Task::ALL {
+            if self.perturbations[task.index()] == Perturbation::Noise {
+                let mask = &masks[task.index()].0;
+                batch.add_noise(mask, PERTURB_NOISE_SIGMA, &mut self.noise_rng);
+            }
+        }
+        let classes = self.network.classes;
+        let labels = Task::ALL.map(|task| {
+            if self.perturbations[task.index()] == Perturbation::ShuffleLabels {
+                (0..batch.size)
+                    .map(|_| self.sampler.random_class(classes) as u32)
+                    .collect()
+            } else {
+                batch.labels.iter().map(|&l| l as u32).collect()
+            }
+        });
+        Ok(TaskBatch {
+            images: batch.images(&self.network.device)?,
+            size: batch.size,
+            labels,
+            masks,
+        })
+    }
+
+    /// `[TASKS]`: each task's cross-entropy over the images it sees, plus the centre term on
+    /// the verification embedding.
+    fn task_losses(&self, fwd: &Forward, batch: &TaskBatch) -> Result<Tensor, TrainError> {
+        let device = &self.network.device;
+        let mut losses = Vec::with_capacity(TASKS);
+        for task in Task::ALL {
+            let i = task.index();
+            let labels = Tensor::new(batch.labels[i].as_slice(), device)?;
+            let (mask, count) = &batch.masks[i];
+            let mask = Tensor::new(mask.as_slice(), device)?;
+            let mut loss = masked_cross_entropy(&fwd.logits[i], &labels, &mask, *count)?;
+            if task == Task::Verif && self.config.centre_loss_factor > 0.0 {
+                let centre = self.centre_term(&fwd.embeddings[i], &batch.labels[i], batch.size)?;
+                loss = (loss + (centre * self.config.centre_loss_factor)?)?;
+            }
+            losses.push(loss);
+        }
+        Ok(Tensor::stack(&losses, 0)?)
+    }
+
+    /// The centre loss of `embeddings` against the centres of `labels`.
+    fn centre_term(
+        &self,
+        embeddings: &Tensor,
+        labels: &[u32],
+        size: usize,
+    ) -> Result<Tensor, TrainError> {
+        let dim = self.config.preset.embedding_dim();
+        let mut batch_centres = Vec::with_capacity(size * dim);
+        for &label in labels {
+            let l = label as usize;
+            batch_centres.extend_from_slice(&self.centres[l * dim..(l + 1) * dim]);
+        }
+        let batch_centres = Tensor::from_vec(batch_centres, (size, dim), &self.network.device)?;
+        Ok(centre_loss(embeddings, &batch_centres)?)
+    }
+
+    /// One optimiser step for the network, the rule's own parameters and Ψ (by whom the rule
+    /// says).
+    fn apply_updates(&mut self, grads: &GradStore, psi: PsiUpdate) -> Result<(), TrainError> {
+        let rates = self.config.rates;
+        let clip = self.config.clip_norm;
+        self.network_optimizer.step(grads, rates.lr, clip)?;
+        self.rule_optimizer.step(grads, rates.lr, clip)?;
+        match psi {
+            PsiUpdate::Frozen => {}
+            PsiUpdate::WithNetwork => self.psi_optimizer.step(grads, rates.lr, clip)?,
+            PsiUpdate::Own => self.psi_optimizer.step(grads, rates.psi_lr, clip)?,
+        }
+        Ok(())
+    }
+
+    /// Move the verification centres toward this batch's embeddings (the α-update).
+    fn move_centres(&mut self, fwd: &Forward, batch: &TaskBatch) -> Result<(), TrainError> {
+        if self.config.centre_loss_factor <= 0.0 {
+            return Ok(());
+        }
+        let dim = self.config.preset.embedding_dim();
+        let emb = fwd.embeddings[0].detach().flatten_all()?.to_vec1::<f32>()?;
+        let labels: Vec<usize> = batch.labels[0].iter().map(|&l| l as usize).collect();
+        let alpha = self.config.centre_alpha as f32;
+        update_centres(&mut self.centres, dim, &emb, &labels, alpha);
+        Ok(())
     }
 
     pub fn evaluate(&self) -> Result<EvalReport, TrainError> {
@@ -474,4 +487,50 @@ impl Trainer {
         self.set_strategy(snapshot.strategy.clone())?;
         Ok(())
     }
+}
+
+/// One batch as the tasks see it.
+struct TaskBatch {
+    images: Tensor,
+    size: usize,
+    /// Per task: the label of each image (random under `shuffle-labels`).
+    labels: [Vec<u32>; TASKS],
+    /// Per task: 1 for the images it sees, 0 otherwise, and how many it sees.
+    masks: [(Vec<f32>, usize); TASKS],
+}
+
+/// The losses as host numbers; a non-finite one is an error naming the task and step.
+fn finite_values(losses: &Tensor, step: u64) -> Result<[f32; TASKS], TrainError> {
+    let values = weighting::to_array(losses)?;
+    for task in Task::ALL {
+        let value = values[task.index()];
+        if !value.is_finite() {
+            return Err(TrainError::NonFinite {
+                step,
+                task: task.key(),
+                value,
+            });
+        }
+    }
+    Ok(values)
+}
+
+/// Gradients of Σ w_i·L_i (+ the rule's extra objective): first through the branches to the
+/// leaf copy of Z, then from Z through the trunk.
+fn backward_split_at_z(
+    plan: &WeightPlan,
+    losses: &Tensor,
+    z_trunk: &Tensor,
+    z_leaf: &Var,
+) -> Result<GradStore, TrainError> {
+    let mut objective = (&plan.network_weights * losses)?.sum_all()?;
+    if let Some(extra) = &plan.extra_objective {
+        objective = (objective + extra)?;
+    }
+    let mut grads = objective.backward()?;
+    if let Some(grad_z) = grads.get(z_leaf.as_tensor()) {
+        let trunk_grads = (z_trunk * grad_z.detach())?.sum_all()?.backward()?;
+        grads.extend(trunk_grads)?;
+    }
+    Ok(grads)
 }

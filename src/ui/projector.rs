@@ -89,6 +89,20 @@ impl Projection {
         }
     }
 
+    /// The 2-D position of the `k`-th projected sample.
+    fn point(&self, k: usize) -> [f64; 2] {
+        [
+            self.positions[2 * k] as f64,
+            self.positions[2 * k + 1] as f64,
+        ]
+    }
+
+    /// The 2-D position of sample `sample`, if it is projected.
+    fn position_of(&self, sample: usize) -> Option<[f64; 2]> {
+        let k = self.samples.iter().position(|&i| i == sample)?;
+        Some(self.point(k))
+    }
+
     /// The `k` samples nearest to `sample` in the embedding space, with squared distances;
     /// None when `sample` is not projected.
     fn nearest(&self, sample: usize, k: usize) -> Option<Vec<(f32, usize)>> {
@@ -395,53 +409,24 @@ impl ProjectorState {
         slot: usize,
         height: f32,
     ) {
-        let name = runs[slot].name;
-        let strategy = runs[slot].strategy_label();
         let Some(p) = &self.projections[slot] else {
-            ui.label(format!("Run {name}: press 'Project runs A and B'."));
+            ui.label(format!(
+                "Run {}: press 'Project runs A and B'.",
+                runs[slot].name
+            ));
             return;
         };
-        ui.horizontal(|ui| {
-            ui.strong(format!(
-                "Run {name} · {strategy} · step {} · {}",
-                p.step,
-                p.source.label()
-            ));
-            ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
-            if let Some(job) = &p.job {
-                let paused = job.is_paused();
-                if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-                    job.set_paused(!paused);
-                }
-            }
-        });
+        ui.horizontal(|ui| projection_header_ui(ui, &runs[slot], p));
         if let Some(e) = &p.error {
             ui.colored_label(Color32::RED, e);
             return;
         }
-        let search = settings.search.to_lowercase();
-        let samples = &dataset.images.samples;
-        let n = p.samples.len();
-        if p.positions.len() < 2 * n {
+        if p.positions.len() < 2 * p.samples.len() {
             ui.spinner();
             return;
         }
-        let mut groups: BTreeMap<(usize, bool), Vec<[f64; 2]>> = BTreeMap::new();
-        for (k, &i) in p.samples.iter().enumerate() {
-            let s = &samples[i];
-            groups
-                .entry((s.identity, s.modality == Modality::Caricature))
-                .or_default()
-                .push([p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64]);
-        }
-        let highlight = self.highlight;
-        let selected = self.selected;
-        let position_of = |sample: usize| {
-            p.samples
-                .iter()
-                .position(|&i| i == sample)
-                .map(|k| [p.positions[2 * k] as f64, p.positions[2 * k + 1] as f64])
-        };
+        let search = settings.search.to_lowercase();
+        let (highlight, selected) = (self.highlight, self.selected);
         let response = Plot::new(("projection", slot))
             .height(height.max(200.0))
             .data_aspect(1.0)
@@ -450,70 +435,9 @@ impl ProjectorState {
             .show_x(false)
             .show_y(false)
             .show(ui, |plot_ui| {
-                for ((identity, cari), points) in groups {
-                    let name_matches = search.is_empty()
-                        || dataset.images.identities[identity]
-                            .to_lowercase()
-                            .contains(&search);
-                    let colour = if name_matches {
-                        identity_colour(identity)
-                    } else {
-                        identity_colour(identity).gamma_multiply(0.15)
-                    };
-                    plot_ui.points(
-                        Points::new(
-                            dataset.images.identities[identity].clone(),
-                            PlotPoints::from(points),
-                        )
-                        .color(colour)
-                        .radius(if cari { 4.0 } else { 3.5 })
-                        .shape(if cari {
-                            MarkerShape::Up
-                        } else {
-                            MarkerShape::Circle
-                        })
-                        .filled(true),
-                    );
-                }
-                if let Some(h) = highlight
-                    && let (Some(a), Some(b)) = (position_of(h.a), position_of(h.b))
-                {
-                    plot_ui.line(
-                        Line::new("failure pair", PlotPoints::from(vec![a, b]))
-                            .color(Color32::RED)
-                            .width(2.5),
-                    );
-                    plot_ui.points(
-                        Points::new("failure pair ends", PlotPoints::from(vec![a, b]))
-                            .color(Color32::RED)
-                            .radius(8.0)
-                            .filled(false)
-                            .shape(MarkerShape::Circle),
-                    );
-                }
-                if let Some(sel) = selected.and_then(position_of) {
-                    plot_ui.points(
-                        Points::new("selected", PlotPoints::from(vec![sel]))
-                            .color(Color32::WHITE)
-                            .radius(9.0)
-                            .filled(false),
-                    );
-                }
-                // The sample under the pointer, by screen distance.
-                let pointer = plot_ui.pointer_coordinate()?;
-                let screen = plot_ui.screen_from_plot(pointer);
-                let mut best = None;
-                for (k, &i) in p.samples.iter().enumerate() {
-                    let q = plot_ui.screen_from_plot(egui_plot::PlotPoint::new(
-                        p.positions[2 * k] as f64,
-                        p.positions[2 * k + 1] as f64,
-                    ));
-                    let d = q.distance(screen);
-                    if d < 10.0 && best.is_none_or(|(bd, _)| d < bd) {
-                        best = Some((d, i));
-                    }
-                }
-                best.map(|(_, i)| i)
+                draw_identities(plot_ui, p, dataset, &search);
+                draw_marks(plot_ui, p, highlight, selected);
+                sample_under_pointer(plot_ui, p)
             });
         if let Some(index) = response.inner {
             let texture = self.thumbnail(ui.ctx(), dataset, index);
@@ -747,6 +671,113 @@ impl ProjectorState {
             self.selected = Some(f.a);
         }
     }
+}
+
+/// Run, rule, step and source of a projection, t-SNE's progress and its pause button.
+fn projection_header_ui(ui: &mut egui::Ui, run: &RunSlot, p: &Projection) {
+    ui.strong(format!(
+        "Run {} · {} · step {} · {}",
+        run.name,
+        run.strategy_label(),
+        p.step,
+        p.source.label()
+    ));
+    ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
+    if let Some(job) = &p.job {
+        let paused = job.is_paused();
+        if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+            job.set_paused(!paused);
+        }
+    }
+}
+
+/// One colour per identity, circles for photos and triangles for caricatures; identities that
+/// do not match the search are faded.
+fn draw_identities(
+    plot_ui: &mut egui_plot::PlotUi,
+    p: &Projection,
+    dataset: &Dataset,
+    search: &str,
+) {
+    let samples = &dataset.images.samples;
+    let mut groups: BTreeMap<(usize, bool), Vec<[f64; 2]>> = BTreeMap::new();
+    for (k, &i) in p.samples.iter().enumerate() {
+        let s = &samples[i];
+        groups
+            .entry((s.identity, s.modality == Modality::Caricature))
+            .or_default()
+            .push(p.point(k));
+    }
+    for ((identity, cari), points) in groups {
+        let name = &dataset.images.identities[identity];
+        let matches = search.is_empty() || name.to_lowercase().contains(search);
+        let colour = identity_colour(identity);
+        let shape = if cari {
+            MarkerShape::Up
+        } else {
+            MarkerShape::Circle
+        };
+        plot_ui.points(
+            Points::new(name.clone(), PlotPoints::from(points))
+                .color(if matches {
+                    colour
+                } else {
+                    colour.gamma_multiply(0.15)
+                })
+                .radius(if cari { 4.0 } else { 3.5 })
+                .shape(shape)
+                .filled(true),
+        );
+    }
+}
+
+/// The selected failure pair joined by a red line, and the selected point ringed.
+fn draw_marks(
+    plot_ui: &mut egui_plot::PlotUi,
+    p: &Projection,
+    highlight: Option<Highlight>,
+    selected: Option<usize>,
+) {
+    if let Some(h) = highlight
+        && let (Some(a), Some(b)) = (p.position_of(h.a), p.position_of(h.b))
+    {
+        plot_ui.line(
+            Line::new("failure pair", PlotPoints::from(vec![a, b]))
+                .color(Color32::RED)
+                .width(2.5),
+        );
+        plot_ui.points(
+            Points::new("failure pair ends", PlotPoints::from(vec![a, b]))
+                .color(Color32::RED)
+                .radius(8.0)
+                .filled(false)
+                .shape(MarkerShape::Circle),
+        );
+    }
+    if let Some(sel) = selected.and_then(|s| p.position_of(s)) {
+        plot_ui.points(
+            Points::new("selected", PlotPoints::from(vec![sel]))
+                .color(Color32::WHITE)
+                .radius(9.0)
+                .filled(false),
+        );
+    }
+}
+
+/// The sample under the pointer (within 10 screen pixels), if any.
+fn sample_under_pointer(plot_ui: &egui_plot::PlotUi, p: &Projection) -> Option<usize> {
+    let screen = plot_ui.screen_from_plot(plot_ui.pointer_coordinate()?);
+    let mut best: Option<(f32, usize)> = None;
+    for (k, &i) in p.samples.iter().enumerate() {
+        let [x, y] = p.point(k);
+        let d = plot_ui
+            .screen_from_plot(egui_plot::PlotPoint::new(x, y))
+            .distance(screen);
+        if d < 10.0 && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, i));
+        }
+    }
+    best.map(|(_, i)| i)
 }
 
 /// False positives and false negatives at the threshold of a report, worst first.

@@ -69,8 +69,18 @@ fn rule_combo(ui: &mut egui::Ui, rule: &mut ToyRule, salt: &str) {
         });
 }
 
+const TOY_INTRO: &str = "Each task i has a loss that falls toward its floor L*_i at a speed set by its learnability κ_i and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.";
+
 pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
-    ui.label("Each task i has a loss that falls toward its floor L*_i at a speed set by its learnability κ_i and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.");
+    ui.label(TOY_INTRO);
+    settings_ui(ui, panel);
+    tasks_ui(ui, panel);
+    rules_ui(ui, panel);
+    plots_ui(ui, panel);
+}
+
+/// Number of tasks, step size, steps and the bounded form.
+fn settings_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
     ui.horizontal_wrapped(|ui| {
         let mut tasks = panel.config.tasks();
         ui.label("tasks");
@@ -92,6 +102,10 @@ pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
             ui.add(egui::Slider::new(s, 0.1..=5.0).text("s"));
         }
     });
+}
+
+/// Start loss, floor and learnability of each task.
+fn tasks_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
     egui::Grid::new("toy_tasks").show(ui, |ui| {
         ui.label("task");
         ui.label("start loss L(0)");
@@ -113,6 +127,10 @@ pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
             ui.end_row();
         }
     });
+}
+
+/// The left and right rules, and the static weights when a side uses them.
+fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
     ui.horizontal(|ui| {
         ui.label("left:");
         rule_combo(ui, &mut panel.config.rule, "toy_left");
@@ -131,6 +149,10 @@ pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
             }
         });
     }
+}
+
+/// Weights above losses for the two rules, side by side.
+fn plots_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
     let names = [panel.config.rule.name(), panel.right_rule.name()];
     let tasks = panel.config.tasks();
     let rows = match panel.rows() {
