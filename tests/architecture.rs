@@ -57,7 +57,8 @@ fn read_crate(src: &Path) -> Crate {
             if ["mod", "lib", "main"].contains(&last.as_str()) {
                 module.pop();
             }
-            if ["tests", "test_util"].contains(&last.as_str()) {
+            // main.rs is the binary: it uses the library by its name, not `crate::`.
+            if ["tests", "test_util", "main"].contains(&last.as_str()) {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();

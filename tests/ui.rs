@@ -63,7 +63,7 @@ fn play_advances_both_runs() {
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Play").click();
     h.step();
-    assert!(h.state().playing);
+    assert!(h.state().playing());
     wait_for(&mut h, "steps in both runs", |app| {
         app.runs.iter().all(|r| r.step >= 3)
     });
@@ -73,7 +73,7 @@ fn play_advances_both_runs() {
     }
     h.get_by_label("Pause").click();
     h.step();
-    assert!(!h.state().playing);
+    assert!(!h.state().playing());
 }
 
 #[test]

@@ -28,11 +28,33 @@ pub struct BenchArgs {
     /// Run the speed-comparison workload of bench/ (BENCH-MODEL.md) instead of a preset.
     #[arg(long)]
     pub reference: bool,
+    /// Train the window's runs A and B together in this process (its scheduler, no window),
+    /// then as two single-thread processes at once, and compare the combined steps/s.
+    #[arg(long)]
+    pub ab: bool,
+    /// Seconds each `--ab` measurement trains (from the first step).
+    #[arg(long, default_value_t = 20.0, value_parser = super::parse_positive_secs)]
+    pub secs: f64,
+    /// Internal to `--ab`: train the window's run 0 (A) or 1 (B) for --secs and print the steps.
+    #[arg(long, hide = true)]
+    pub single_run: Option<usize>,
 }
 
+/// The most timed steps a benchmark takes (a typo must not run for days).
+const MAX_BENCH_STEPS: u64 = 1_000_000;
+
 pub fn run(args: BenchArgs) -> Result<()> {
-    if args.steps == 0 {
-        bail!("--steps must be at least 1");
+    if args.steps == 0 || args.steps > MAX_BENCH_STEPS {
+        bail!(
+            "--steps {}: must be between 1 and {MAX_BENCH_STEPS}",
+            args.steps
+        );
+    }
+    if let Some(slot) = args.single_run {
+        return super::bench_ab::single_run(slot, args.secs, &args.device);
+    }
+    if args.ab {
+        return super::bench_ab::run(args.secs, &args.device);
     }
     if args.reference {
         return bench_reference(&args.device, args.steps);
@@ -62,7 +84,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     for _ in 0..5 {
         trainer.step()?;
     }
-    let mut times = Vec::with_capacity(args.steps as usize);
+    let mut times = Vec::new();
     for _ in 0..args.steps {
         let t = Instant::now();
         trainer.step()?;

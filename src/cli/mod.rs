@@ -1,10 +1,13 @@
 //! The command line: `cari-mtl` alone opens the window; subcommands run headless.
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::ui::launch::{Launch, PlayRuns};
 
 pub mod args;
 pub mod bench;
+pub mod bench_ab;
 pub mod compare;
 pub mod dataset;
 pub mod embed;
@@ -20,6 +23,60 @@ pub mod train;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Commands>,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Flags of the window (`cari-mtl` with no subcommand).
+#[derive(Args, Debug, Default)]
+pub struct WindowArgs {
+    /// Start training as soon as the runs are ready: both runs, or only run a or b.
+    #[arg(long, value_name = "RUNS", num_args = 0..=1, default_missing_value = "both", value_parser = parse_play)]
+    pub play: Option<PlayRuns>,
+    /// Close the window after SECS seconds of training (counted from the first step) and print
+    /// one line: `window: A <n> steps, B <m> steps in <s> s`.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_secs)]
+    pub quit_after: Option<f64>,
+}
+
+impl Cli {
+    /// Whether this command trains several runs in one process at once (the window, `bench
+    /// --ab`), so candle's shared CPU pool must stay out of the way (see `kernels::threads`).
+    pub fn trains_runs_side_by_side(&self) -> bool {
+        match &self.command {
+            None => true,
+            Some(Commands::Bench(args)) => args.ab,
+            Some(_) => false,
+        }
+    }
+}
+
+impl WindowArgs {
+    fn any(&self) -> bool {
+        self.play.is_some() || self.quit_after.is_some()
+    }
+}
+
+fn parse_play(text: &str) -> Result<PlayRuns, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "both" | "ab" => Ok(PlayRuns::Both),
+        "a" => Ok(PlayRuns::A),
+        "b" => Ok(PlayRuns::B),
+        other => Err(format!("'{other}': expected both, a or b")),
+    }
+}
+
+pub(crate) fn parse_positive_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 && secs <= 1e9 {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "'{text}': seconds must be a positive finite number"
+        ))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,8 +96,16 @@ pub enum Commands {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    if cli.command.is_some() && cli.window.any() {
+        anyhow::bail!(
+            "--play and --quit-after are flags of the window: use them without a subcommand"
+        );
+    }
     match cli.command {
-        None => crate::ui::run_app(),
+        None => crate::ui::run_app(Launch {
+            play: cli.window.play,
+            quit_after_secs: cli.window.quit_after,
+        }),
         Some(Commands::Train(args)) => train::run(args),
         Some(Commands::Compare(args)) => compare::run(args),
         Some(Commands::Bench(args)) => bench::run(args),

@@ -9,6 +9,7 @@
 pub mod conv;
 pub mod pool;
 pub mod storage;
+pub mod threads;
 
 pub use conv::{conv2d, conv2d_bias, conv2d_bias_relu_pool};
 pub use pool::max_pool2d;

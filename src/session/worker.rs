@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::budget::{Seat, SizedPool, ThreadBudget};
 use super::messages::{Applied, Command, Event, PauseReason};
 use crate::eval::EmbeddingRequest;
 use crate::train::metrics::{StepMetrics, coalesce};
@@ -114,12 +115,20 @@ impl Drop for TrainerHandle {
 
 /// Start a named trainer thread. `build` runs on that thread (model building can take a while
 /// and must not hold up the window); its error, or its panic, arrives as a fatal `Event::Error`.
-pub fn spawn<F>(name: &str, build: F, waker: Waker) -> std::io::Result<TrainerHandle>
+/// The run trains on its share of `budget`.
+pub fn spawn<F>(
+    name: &str,
+    build: F,
+    waker: Waker,
+    budget: &ThreadBudget,
+) -> std::io::Result<TrainerHandle>
 where
     F: FnOnce() -> Result<Trainer, TrainError> + Send + 'static,
 {
     let (command_tx, command_rx) = bounded(CHANNEL_CAPACITY);
     let (event_tx, event_rx) = bounded(CHANNEL_CAPACITY);
+    let seat = budget.seat();
+    let pool = SizedPool::new(name);
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
@@ -127,6 +136,8 @@ where
                 trainer: None,
                 commands: command_rx,
                 outbox: Outbox::new(event_tx, waker),
+                seat,
+                pool,
                 playing: false,
                 steps_left: 0,
                 eval_every: 0,
@@ -146,6 +157,9 @@ struct Worker {
     trainer: Option<Trainer>,
     commands: Receiver<Command>,
     outbox: Outbox,
+    /// This run's place in the thread budget, and the pool sized to its share.
+    seat: Seat,
+    pool: SizedPool,
     playing: bool,
     steps_left: u64,
     eval_every: u64,
@@ -211,11 +225,19 @@ impl Worker {
                     return;
                 }
             }
+            self.seat.set_active(self.busy());
             if self.busy() {
                 self.train_one();
             }
             self.outbox.flush();
         }
+    }
+
+    /// Run `work` on the trainer, on this run's share of the cores.
+    fn on_share<R: Send>(&mut self, work: impl FnOnce(&mut Trainer) -> R + Send) -> Option<R> {
+        let trainer = self.trainer.as_mut()?;
+        let threads = self.seat.threads();
+        Some(self.pool.install(threads, || work(trainer)))
     }
 
     /// Every waiting command, newest setting winning; blocks (briefly) only while idle. None
@@ -357,12 +379,11 @@ impl Worker {
     }
 
     fn train_one(&mut self) {
-        let Some(trainer) = self.trainer.as_mut() else {
-            return;
-        };
-        match catch_unwind(AssertUnwindSafe(|| trainer.step())) {
-            Ok(Ok(row)) => self.after_step(row),
-            Ok(Err(e)) => {
+        let result = catch_unwind(AssertUnwindSafe(|| self.on_share(Trainer::step)));
+        match result {
+            Ok(None) => {}
+            Ok(Some(Ok(row))) => self.after_step(row),
+            Ok(Some(Err(e))) => {
                 self.stop_training();
                 self.error(e.to_string(), false);
                 let step = self.step_count();
@@ -421,22 +442,18 @@ impl Worker {
     }
 
     fn embed(&mut self, request: &EmbeddingRequest) {
-        let Some(trainer) = self.trainer.as_ref() else {
-            return;
-        };
-        match trainer.embed(request) {
-            Ok(e) => self.emit(Event::Embedded(Box::new(e))),
-            Err(e) => self.error(e.to_string(), false),
+        match self.on_share(|t| t.embed(request)) {
+            Some(Ok(e)) => self.emit(Event::Embedded(Box::new(e))),
+            Some(Err(e)) => self.error(e.to_string(), false),
+            None => {}
         }
     }
 
     fn evaluate(&mut self) {
-        let Some(trainer) = self.trainer.as_ref() else {
-            return;
-        };
-        match trainer.evaluate() {
-            Ok(report) => self.emit(Event::Evaluated(Box::new(report))),
-            Err(e) => self.error(format!("evaluation: {e}"), false),
+        match self.on_share(|t| t.evaluate()) {
+            Some(Ok(report)) => self.emit(Event::Evaluated(Box::new(report))),
+            Some(Err(e)) => self.error(format!("evaluation: {e}"), false),
+            None => {}
         }
     }
 

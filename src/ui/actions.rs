@@ -10,6 +10,11 @@ use crate::weighting::StrategyConfig;
 pub enum UiAction {
     /// Play if paused, pause if playing (both runs).
     TogglePlay,
+    /// Play or pause one run.
+    SetRunPlaying {
+        slot: usize,
+        playing: bool,
+    },
     /// One step for each run.
     StepOnce,
     /// Both runs from step 0 with the settings shown.

@@ -10,20 +10,22 @@ use super::fig3::Fig3View;
 use super::files::FileAction;
 use super::files::FileDialogs;
 use super::history::Marker;
+use super::launch::{Launch, QuitTimer, summary_line};
 use super::projector::ProjectorState;
 use super::run::{EvalPoint, RunSlot, RunStatus, SlotRequest};
 use super::settings::{Settings, Tab};
 use crate::data::Dataset;
-use crate::session::{Command, Waker};
+use crate::session::{Command, ThreadBudget, Waker};
 use crate::train::snapshot::TrainerSnapshot;
 use crate::weighting::StrategyConfig;
+
+/// The longest a repaint waits after a trainer's event while training.
+const REPAINT_WHILE_TRAINING: std::time::Duration = std::time::Duration::from_millis(33);
 
 pub struct LabApp {
     pub settings: Settings,
     pub dataset: DatasetState,
     pub runs: [RunSlot; 2],
-    /// Whether Play is on (both runs).
-    pub playing: bool,
     pub fig3: Fig3View,
     pub projector: ProjectorState,
     pub files: FileDialogs,
@@ -32,6 +34,10 @@ pub struct LabApp {
     pub kept_results: Vec<(String, EvalPoint)>,
     /// Actions pushed by the panels this frame, applied after drawing.
     actions: Vec<UiAction>,
+    /// The cores shared out among the runs that are training.
+    budget: ThreadBudget,
+    launch: Launch,
+    quit_timer: QuitTimer,
     /// Settings of the trainers now running, to tell what a Reset would change.
     started_with: Option<Settings>,
     waker: Option<Waker>,
@@ -40,12 +46,14 @@ pub struct LabApp {
 
 impl LabApp {
     /// The app as eframe creates it: settings from the last launch.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
         let settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
-        Self::with_settings(settings)
+        let mut app = Self::with_settings(settings);
+        app.launch = launch;
+        app
     }
 
     /// The app with given settings and no window (tests, benchmarks).
@@ -55,13 +63,15 @@ impl LabApp {
             settings,
             dataset: DatasetState::Failed("not started".into()),
             runs: [RunSlot::new("A", smoothing), RunSlot::new("B", smoothing)],
-            playing: false,
             fig3: Fig3View::default(),
             projector: ProjectorState::default(),
             files: FileDialogs::default(),
             status_line: None,
             kept_results: Vec::new(),
             actions: Vec::new(),
+            budget: ThreadBudget::for_this_machine(),
+            launch: Launch::default(),
+            quit_timer: QuitTimer::default(),
             started_with: None,
             waker: None,
             started: None,
@@ -71,6 +81,11 @@ impl LabApp {
     /// What wakes the window from another thread (None before the first frame).
     pub fn waker(&self) -> Option<Waker> {
         self.waker.clone()
+    }
+
+    /// Whether Play is on for any run.
+    pub fn playing(&self) -> bool {
+        self.runs.iter().any(|r| r.playing)
     }
 
     /// Queue an action, as a panel does; it is applied at the end of the frame.
@@ -90,7 +105,6 @@ impl LabApp {
     /// Stop both runs and start again from step 0 with the current settings.
     pub fn reset(&mut self) {
         self.keep_results();
-        self.playing = false;
         self.fig3.follow_newest();
         let same_data = self.started_with.as_ref().is_some_and(|s| {
             s.seed == self.settings.seed
@@ -128,7 +142,7 @@ impl LabApp {
         let waker = self.waker.clone().unwrap_or_else(|| Arc::new(|| {}));
         for slot in 0..2 {
             let config = self.settings.train_config(slot);
-            self.runs[slot].start(config, dataset.clone(), waker.clone());
+            self.runs[slot].start(config, dataset.clone(), waker.clone(), &self.budget);
         }
         self.started_with = Some(self.settings.clone());
         self.started = None;
@@ -142,9 +156,8 @@ impl LabApp {
             for request in self.runs[slot].drain() {
                 self.answer(slot, request);
             }
-            // A run that became ready while Play is on starts playing.
-            if was_building && self.runs[slot].is_ready() && self.playing {
-                self.runs[slot].send(Command::Play);
+            if was_building && self.runs[slot].is_ready() {
+                self.on_ready(slot);
             }
             if let Some(note) = self.runs[slot].notes.drain(..).next_back() {
                 self.status_line = Some(note);
@@ -161,6 +174,36 @@ impl LabApp {
                 Ok(message) => message,
                 Err(message) => format!("warning: {message}"),
             });
+        }
+    }
+
+    /// A run that became ready plays if Play is on for it, or if the launch asked for it.
+    fn on_ready(&mut self, slot: usize) {
+        if let Some(play) = self.launch.play
+            && play.includes(slot)
+        {
+            self.runs[slot].playing = true;
+            self.started.get_or_insert_with(std::time::Instant::now);
+        }
+        if self.runs[slot].playing {
+            self.runs[slot].send(Command::Play);
+        }
+    }
+
+    /// `--quit-after`: once its time has passed since the first step, print the line and close.
+    fn check_quit(&mut self, ctx: &egui::Context) {
+        let Some(limit) = self.launch.quit_after_secs else {
+            return;
+        };
+        if self.runs.iter().any(|r| r.step > 0) {
+            self.quit_timer.saw_a_step();
+        }
+        if let Some(secs) = self.quit_timer.expired(limit) {
+            println!(
+                "{}",
+                summary_line([self.runs[0].step, self.runs[1].step], secs)
+            );
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
 
@@ -191,7 +234,7 @@ impl LabApp {
         });
         self.runs[to].evals = self.runs[from].evals.clone();
         self.runs[to].send(Command::Restore(snapshot));
-        if !self.playing {
+        if !self.runs[to].playing {
             self.runs[to].send(Command::Pause);
         }
     }
@@ -205,7 +248,8 @@ impl LabApp {
 
     pub fn apply(&mut self, action: UiAction) {
         match action {
-            UiAction::TogglePlay => self.set_playing(!self.playing),
+            UiAction::TogglePlay => self.set_playing(!self.playing()),
+            UiAction::SetRunPlaying { slot, playing } => self.set_run_playing(slot, playing),
             UiAction::StepOnce => self.step_once(),
             UiAction::Reset => self.reset(),
             UiAction::SetStrategy { slot, config } => self.set_strategy(slot, config),
@@ -254,20 +298,30 @@ impl LabApp {
         }
     }
 
+    /// Play or pause both runs.
     pub fn set_playing(&mut self, playing: bool) {
-        self.playing = playing;
-        self.send_all(if playing {
+        for slot in 0..2 {
+            self.set_run_playing(slot, playing);
+        }
+    }
+
+    /// Play or pause one run (the other keeps going; the cores follow).
+    pub fn set_run_playing(&mut self, slot: usize, playing: bool) {
+        self.runs[slot].playing = playing;
+        self.runs[slot].send(if playing {
             Command::Play
         } else {
             Command::Pause
         });
-        if playing && self.started.is_none() {
-            self.started = Some(std::time::Instant::now());
+        if playing {
+            self.started.get_or_insert_with(std::time::Instant::now);
         }
     }
 
     pub fn step_once(&mut self) {
-        self.playing = false;
+        for run in &mut self.runs {
+            run.playing = false;
+        }
         self.send_all(Command::Step(1));
     }
 
@@ -293,9 +347,10 @@ impl LabApp {
         let Some(dataset) = self.dataset.ready().cloned() else {
             return;
         };
+        let playing = self.playing();
         let requests =
             self.projector
-                .requests(&dataset, &self.settings.projector, &self.runs, self.playing);
+                .requests(&dataset, &self.settings.projector, &self.runs, playing);
         for (slot, (catch_up, request)) in requests.into_iter().enumerate() {
             if catch_up > 0 {
                 self.runs[slot].send(Command::Step(catch_up));
@@ -383,26 +438,42 @@ impl LabApp {
         });
     }
 
-    /// One frame of the whole window: poll, draw every panel, then apply their actions.
-    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+    /// What runs before drawing, and also while the window is hidden: take the threads'
+    /// messages, apply queued actions, check `--quit-after`.
+    pub fn logic(&mut self, ctx: &egui::Context) {
         if self.waker.is_none() {
-            let ctx = ui.ctx().clone();
-            self.waker = Some(Arc::new(move || ctx.request_repaint()));
+            let wake_ctx = ctx.clone();
+            // Trainers send events after every step; a repaint per event would take a core
+            // from training. Repaints are coalesced to at most about 30 per second.
+            self.waker = Some(Arc::new(move || {
+                wake_ctx.request_repaint_after(REPAINT_WHILE_TRAINING);
+            }));
             if matches!(self.dataset, DatasetState::Failed(ref m) if m == "not started") {
                 self.start_dataset();
             }
         }
         self.poll();
+        self.apply_actions();
+        self.check_quit(ctx);
+        if self.runs.iter().any(|r| r.status == RunStatus::Building)
+            || matches!(self.dataset, DatasetState::Loading { .. })
+        {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// One frame of the whole window, as eframe runs it: the logic, then the drawing.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        self.logic(&ui.ctx().clone());
+        self.draw(ui);
+    }
+
+    /// Every panel, then the actions they pushed.
+    fn draw(&mut self, ui: &mut egui::Ui) {
         self.keyboard(ui);
         self.panels_ui(ui);
         self.apply_actions();
         self.files.request_screenshot(ui.ctx());
-        if self.runs.iter().any(|r| r.status == RunStatus::Building)
-            || matches!(self.dataset, DatasetState::Loading { .. })
-        {
-            ui.ctx()
-                .request_repaint_after(std::time::Duration::from_millis(100));
-        }
     }
 
     fn panels_ui(&mut self, ui: &mut egui::Ui) {
@@ -412,7 +483,6 @@ impl LabApp {
                 ui,
                 &mut self.settings,
                 &self.runs,
-                self.playing,
                 self.started.map_or(0.0, |t| t.elapsed().as_secs_f64()),
                 &self.dataset,
                 actions,
@@ -472,8 +542,13 @@ impl LabApp {
 }
 
 impl eframe::App for LabApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        LabApp::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.frame_ui(ui);
+        // eframe has just run `logic`.
+        self.draw(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -323,6 +323,21 @@ fn run_header_ui(
     let other = &runs[1 - slot];
     ui.horizontal_wrapped(|ui| {
         ui.heading(format!("Run {}", run.name));
+        let (label, hover) = if run.playing {
+            ("Pause run", "Pause this run only; the other keeps training and gets its cores")
+        } else {
+            ("Play run", "Train this run only (Play in the top bar trains both)")
+        };
+        if ui
+            .add_enabled(run.is_ready(), egui::Button::new(label))
+            .on_hover_text(hover)
+            .clicked()
+        {
+            actions.push(UiAction::SetRunPlaying {
+                slot,
+                playing: !run.playing,
+            });
+        }
         ui.label(egui::RichText::new(run.strategy_label()).strong());
         if settings.shows(Control::Strategy) {
             let mut config = settings.strategies[slot].clone();

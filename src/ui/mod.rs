@@ -13,6 +13,7 @@ pub mod explain;
 pub mod fig3;
 pub mod files;
 pub mod history;
+pub mod launch;
 pub mod lessons;
 pub mod metrics;
 pub mod projector;
@@ -27,7 +28,7 @@ pub use colours::TASK_COLOURS;
 pub use run::slot_name;
 
 /// Open the window on the embedded synthetic data.
-pub fn run_app() -> anyhow::Result<()> {
+pub fn run_app(launch: launch::Launch) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("cari-mtl — dynamic multi-task learning lab")
@@ -38,7 +39,7 @@ pub fn run_app() -> anyhow::Result<()> {
     eframe::run_native(
         "cari-mtl",
         options,
-        Box::new(|cc| Ok(Box::new(LabApp::new(cc)))),
+        Box::new(|cc| Ok(Box::new(LabApp::new(cc, launch)))),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use super::history::{Marker, RunHistory};
 use crate::data::Dataset;
 use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
-use crate::session::{Applied, Command, Event, PauseReason, Sent, TrainerHandle, Waker, spawn};
+use crate::session::{
+    Applied, Command, Event, PauseReason, Sent, ThreadBudget, TrainerHandle, Waker, spawn,
+};
 use crate::task::TASKS;
 use crate::train::config::{Perturbation, TrainConfig};
 use crate::train::metrics::RunInfo;
@@ -43,6 +45,8 @@ pub struct RunSlot {
     pub handle: Option<TrainerHandle>,
     pub history: RunHistory,
     pub status: RunStatus,
+    /// Whether Play is on for this run (what the user asked; `status` says what the trainer does).
+    pub playing: bool,
     /// The last non-fatal error, shown until the next successful action.
     pub warning: Option<String>,
     pub info: Option<RunInfo>,
@@ -80,6 +84,7 @@ impl RunSlot {
             handle: None,
             history: RunHistory::new(smoothing),
             status: RunStatus::Waiting,
+            playing: false,
             warning: None,
             info: None,
             applied: None,
@@ -96,7 +101,13 @@ impl RunSlot {
     }
 
     /// Start a trainer for `config` on `dataset` (built on the trainer's own thread).
-    pub fn start(&mut self, config: TrainConfig, dataset: Arc<Dataset>, waker: Waker) {
+    pub fn start(
+        &mut self,
+        config: TrainConfig,
+        dataset: Arc<Dataset>,
+        waker: Waker,
+        budget: &ThreadBudget,
+    ) {
         let smoothing = self.history.smoothing();
         *self = RunSlot::new(self.name, smoothing);
         let device_spec = config.device.clone();
@@ -104,7 +115,7 @@ impl RunSlot {
             let device = select_device(&device_spec).map_err(crate::train::TrainError::Data)?;
             Trainer::new(config, dataset, &device)
         };
-        match spawn(&format!("trainer-{}", self.name), build, waker) {
+        match spawn(&format!("trainer-{}", self.name), build, waker, budget) {
             Ok(handle) => {
                 self.handle = Some(handle);
                 self.status = RunStatus::Building;

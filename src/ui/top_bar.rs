@@ -29,7 +29,6 @@ pub fn ui(
     ui: &mut egui::Ui,
     settings: &mut Settings,
     runs: &[RunSlot; 2],
-    playing: bool,
     elapsed_secs: f64,
     dataset: &DatasetState,
     actions: &mut Vec<UiAction>,
@@ -37,7 +36,7 @@ pub fn ui(
     ui.horizontal_wrapped(|ui| {
         tabs_ui(ui, settings, actions);
         ui.separator();
-        transport_ui(ui, runs, playing, actions);
+        transport_ui(ui, runs, actions);
         ui.separator();
         run_settings_ui(ui, settings, runs, actions);
     });
@@ -57,14 +56,13 @@ fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings, actions: &mut Vec<UiActio
     lessons_menu_ui(ui, actions);
 }
 
-fn transport_ui(
-    ui: &mut egui::Ui,
-    runs: &[RunSlot; 2],
-    playing: bool,
-    actions: &mut Vec<UiAction>,
-) {
+fn transport_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], actions: &mut Vec<UiAction>) {
     let ready = runs.iter().any(|r| r.is_ready());
-    let play_label = if playing { "Pause" } else { "Play" };
+    let play_label = if runs.iter().any(|r| r.playing) {
+        "Pause"
+    } else {
+        "Play"
+    };
     for (label, hover, enabled, action) in [
         (play_label, PLAY_HOVER, ready, UiAction::TogglePlay),
         ("Step", STEP_HOVER, ready, UiAction::StepOnce),

@@ -1,0 +1,89 @@
+//! How the window was asked to start: train at once (lectures, kiosks) and close after a while
+//! (benchmarks), from the command line.
+
+use std::time::Instant;
+
+/// Which runs `--play` starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayRuns {
+    Both,
+    A,
+    B,
+}
+
+impl PlayRuns {
+    /// Whether run `slot` plays.
+    pub fn includes(self, slot: usize) -> bool {
+        match self {
+            PlayRuns::Both => true,
+            PlayRuns::A => slot == 0,
+            PlayRuns::B => slot == 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Start these runs as soon as they are ready.
+    pub play: Option<PlayRuns>,
+    /// Close after this many seconds counted from the first training step.
+    pub quit_after_secs: Option<f64>,
+}
+
+/// The `--quit-after` clock: starts at the first step the window sees.
+#[derive(Debug, Default)]
+pub struct QuitTimer {
+    first_step_at: Option<Instant>,
+    done: bool,
+}
+
+impl QuitTimer {
+    /// Note that training has begun (the first call counts).
+    pub fn saw_a_step(&mut self) {
+        if self.first_step_at.is_none() {
+            self.first_step_at = Some(Instant::now());
+        }
+    }
+
+    /// Seconds since the first step, once `limit_secs` of them have passed (once only).
+    pub fn expired(&mut self, limit_secs: f64) -> Option<f64> {
+        let elapsed = self.first_step_at?.elapsed().as_secs_f64();
+        if self.done || elapsed < limit_secs {
+            return None;
+        }
+        self.done = true;
+        Some(elapsed)
+    }
+}
+
+/// The one line `--quit-after` prints on stdout.
+pub fn summary_line(steps: [u64; 2], secs: f64) -> String {
+    format!(
+        "window: A {} steps, B {} steps in {secs:.1} s",
+        steps[0], steps[1]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quit_line_has_the_documented_form() {
+        assert_eq!(
+            summary_line([1234, 1198], 30.04),
+            "window: A 1234 steps, B 1198 steps in 30.0 s"
+        );
+    }
+
+    #[test]
+    fn the_timer_starts_at_the_first_step_and_fires_once() {
+        let mut t = QuitTimer::default();
+        assert_eq!(t.expired(0.0), None, "no step yet");
+        t.saw_a_step();
+        assert!(t.expired(0.0).is_some());
+        assert_eq!(t.expired(0.0), None, "only once");
+        assert!(PlayRuns::A.includes(0) && !PlayRuns::A.includes(1));
+        assert!(PlayRuns::Both.includes(1) && PlayRuns::B.includes(1));
+    }
+}
