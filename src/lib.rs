@@ -15,7 +15,8 @@
 //! weighting  the loss-weighting rules (one file each), their shared math, the toy model
 //! model      the network: presets, trunk, branches, Ψ
 //! data       the synthetic faces, real-dataset loaders (data/real), batches
-//! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash)
+//! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash),
+//!            tensorboard (event files and projector folders, written by hand)
 //! ```
 //!
 //! The trainer owns every tensor; the window owns none and draws the numbers that come back.
@@ -30,6 +31,7 @@ pub mod model;
 pub mod seeded;
 pub mod session;
 pub mod task;
+pub mod tensorboard;
 pub mod train;
 pub mod ui;
 pub mod weighting;

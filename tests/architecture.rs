@@ -12,10 +12,11 @@ use std::path::Path;
 
 /// The top-level modules from the bottom layer up, as `src/lib.rs` draws them. A file may import
 /// from its own top-level module or from one listed before it.
-const LAYERS: [&str; 13] = [
+const LAYERS: [&str; 14] = [
     "task",
     "atomic_file",
     "seeded",
+    "tensorboard",
     "kernels",
     "data",
     "model",
