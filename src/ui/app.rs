@@ -38,6 +38,8 @@ pub struct LabApp {
     budget: ThreadBudget,
     launch: Launch,
     quit_timer: QuitTimer,
+    /// Frames drawn since start (reported on stderr by `--quit-after`).
+    frames_drawn: u64,
     /// Settings of the trainers now running, to tell what a Reset would change.
     started_with: Option<Settings>,
     waker: Option<Waker>,
@@ -72,6 +74,7 @@ impl LabApp {
             budget: ThreadBudget::for_this_machine(),
             launch: Launch::default(),
             quit_timer: QuitTimer::default(),
+            frames_drawn: 0,
             started_with: None,
             waker: None,
             started: None,
@@ -203,6 +206,7 @@ impl LabApp {
                 "{}",
                 summary_line([self.runs[0].step, self.runs[1].step], secs)
             );
+            eprintln!("{} frames drawn", self.frames_drawn);
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
@@ -470,6 +474,7 @@ impl LabApp {
 
     /// Every panel, then the actions they pushed.
     fn draw(&mut self, ui: &mut egui::Ui) {
+        self.frames_drawn += 1;
         self.keyboard(ui);
         self.panels_ui(ui);
         self.apply_actions();
