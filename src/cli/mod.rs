@@ -46,6 +46,7 @@ impl Cli {
         match &self.command {
             None => true,
             Some(Commands::Bench(args)) => args.ab,
+            Some(Commands::Compare(args)) => args.jobs() > 1,
             Some(_) => false,
         }
     }

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,7 +10,8 @@ use crate::data::Dataset;
 use crate::eval::EvalReport;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, ScheduledPerturbation, TrainConfig};
-use crate::train::metrics::{METRICS_HEADER, StepMetrics, csv_row};
+use crate::train::metrics::StepMetrics;
+use crate::train::run_folder::{PARTIAL_METRICS_FILE, RunWriter};
 use crate::train::trainer::{Trainer, device_label, select_device};
 use crate::weighting::{Strategy, StrategyConfig};
 
@@ -72,6 +72,9 @@ pub struct TrainArgs {
     /// Make a task harder from a step on: TASK:KIND@STEP (KIND shuffle-labels, noise or none). Repeatable.
     #[arg(long)]
     pub perturb: Vec<String>,
+    /// Replace a previous run in --out (only the run's own files are removed).
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -179,58 +182,154 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .map_err(anyhow::Error::msg)
         .context("--device")?;
     let dataset = load_dataset(&config, false)?;
-    let outcome = train_to_dir(&config, dataset, &device, &args.out, false)?;
-    let last = outcome.rows.last();
-    let empty = std::collections::BTreeMap::new();
-    let summary = outcome.report.as_ref().map_or(&empty, |r| &r.summary);
-    println!(
-        "{} {} steps in {:.1} s ({:.1} steps/s on {}) | final losses verif {:.3} visual {:.3} cari {:.3} | weights {:.2}/{:.2}/{:.2} | verif acc {:.1}% cari-id {:.1}% visual-id {:.1}% | {}",
-        config.strategy.label(),
-        args.steps,
-        outcome.train_secs,
-        args.steps as f64 / outcome.train_secs.max(1e-9),
-        device_label(&device),
-        last.map_or(f32::NAN, |r| r.losses[0]),
-        last.map_or(f32::NAN, |r| r.losses[1]),
-        last.map_or(f32::NAN, |r| r.losses[2]),
-        last.map_or(f32::NAN, |r| r.weights[0]),
-        last.map_or(f32::NAN, |r| r.weights[1]),
-        last.map_or(f32::NAN, |r| r.weights[2]),
-        100.0 * summary.get("verif_acc").copied().unwrap_or(f64::NAN),
-        100.0 * summary.get("cari_id_top1").copied().unwrap_or(f64::NAN),
-        100.0 * summary.get("visual_id_top1").copied().unwrap_or(f64::NAN),
-        args.out.display(),
-    );
+    let options = RunOptions {
+        quiet: false,
+        overwrite: args.overwrite,
+    };
+    let outcome = match train_to_dir(&config, dataset, &device, &args.out, options)? {
+        RunEnd::Finished(outcome) => outcome,
+        RunEnd::Failed { step, reason } => bail!(
+            "the run failed at step {step}: {reason} (its rows so far are in {})",
+            args.out.join(PARTIAL_METRICS_FILE).display()
+        ),
+    };
+    println!("{}", outcome_line(&config, &outcome, &device, &args.out));
     Ok(())
 }
 
+/// The one line `train` prints at the end.
+fn outcome_line(
+    config: &TrainConfig,
+    outcome: &RunOutcome,
+    device: &candle_core::Device,
+    out: &Path,
+) -> String {
+    let last = outcome.last_row.as_ref();
+    let loss = |i: usize| last.map_or(f32::NAN, |r| r.losses[i]);
+    let weight = |i: usize| last.map_or(f32::NAN, |r| r.weights[i]);
+    let metric = |key: &str| {
+        let value = outcome
+            .report
+            .as_ref()
+            .ok()
+            .and_then(|r| r.summary.get(key));
+        100.0 * value.copied().unwrap_or(f64::NAN)
+    };
+    let steps = last.map_or(0, |r| r.step);
+    format!(
+        "{} {} steps in {:.1} s ({:.1} steps/s on {}) | final losses verif {:.3} visual {:.3} cari {:.3} | weights {:.2}/{:.2}/{:.2} | verif acc {:.1}% cari-id {:.1}% visual-id {:.1}% | {}",
+        config.strategy.label(),
+        steps,
+        outcome.train_secs,
+        steps as f64 / outcome.train_secs.max(1e-9),
+        device_label(device),
+        loss(0),
+        loss(1),
+        loss(2),
+        weight(0),
+        weight(1),
+        weight(2),
+        metric("verif_acc"),
+        metric("cari_id_top1"),
+        metric("visual_id_top1"),
+        out.display(),
+    )
+}
+
+/// How a run's folder is written.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// No progress bar or warnings on stderr.
+    pub quiet: bool,
+    /// Replace a previous run in the folder instead of refusing it.
+    pub overwrite: bool,
+}
+
 pub struct RunOutcome {
-    pub rows: Vec<StepMetrics>,
+    pub last_row: Option<StepMetrics>,
     /// The final evaluation, or why it could not be made (the run itself is still written).
     pub report: Result<EvalReport, String>,
     pub train_secs: f64,
 }
 
-/// Train `config.max_steps` steps and write the run's files into `out`.
+/// How a run ended: finished (its folder complete), or failed while training (its folder
+/// says so, with the rows it took).
+pub enum RunEnd {
+    Finished(Box<RunOutcome>),
+    Failed { step: u64, reason: String },
+}
+
+/// Train `config.max_steps` steps and write the run's folder `out`. Errors are about the
+/// folder or the setup; a failure while training is a `RunEnd::Failed`.
 pub fn train_to_dir(
     config: &TrainConfig,
     dataset: Arc<Dataset>,
     device: &candle_core::Device,
     out: &Path,
-    quiet: bool,
-) -> Result<RunOutcome> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("could not create output folder {}", out.display()))?;
+    options: RunOptions,
+) -> Result<RunEnd> {
     let mut trainer = Trainer::new(config.clone(), dataset, device)?;
-    let config_json = serde_json::to_string_pretty(config)?;
-    std::fs::write(out.join("config.json"), config_json)
-        .with_context(|| format!("writing {}", out.join("config.json").display()))?;
-    let csv_path = out.join("metrics.csv");
-    let mut csv = std::io::BufWriter::new(
-        std::fs::File::create(&csv_path)
-            .with_context(|| format!("creating {}", csv_path.display()))?,
-    );
-    writeln!(csv, "{METRICS_HEADER}")?;
+    let mut writer = RunWriter::create(out, config, options.overwrite)?;
+    let bar = progress_bar(config, options.quiet);
+    let mut last_row = None;
+    let fault = injected_fault(config);
+    for _ in 0..config.max_steps {
+        let step = trainer.step_count() + 1;
+        let result = match &fault {
+            Some((at, reason)) if *at == step => Err(anyhow::anyhow!("{reason}")),
+            _ => trainer.step().map_err(anyhow::Error::from),
+        };
+        let row = match result {
+            Ok(row) => row,
+            Err(e) => {
+                bar.finish_and_clear();
+                writer.fail(step, &e.to_string())?;
+                return Ok(RunEnd::Failed {
+                    step,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        writer.row(&row)?;
+        bar.inc(1);
+        last_row = Some(row);
+    }
+    bar.finish_and_clear();
+    let train_secs = last_row.as_ref().map_or(0.0, |r| r.wall_secs);
+    let report = trainer.evaluate().map_err(|e| e.to_string());
+    if let Err(e) = &report
+        && !options.quiet
+    {
+        eprintln!("warning: the final evaluation failed: {e}");
+    }
+    let summary = summary_json(&report, trainer.step_count());
+    writer.finish(
+        |path| trainer.save_checkpoint(path).map_err(|e| e.to_string()),
+        &summary,
+    )?;
+    Ok(RunEnd::Finished(Box::new(RunOutcome {
+        last_row,
+        report,
+        train_secs,
+    })))
+}
+
+/// Fault injection for the tests of what a failed run leaves behind: the environment variable
+/// `CARI_MTL_FAULT=STRATEGY@STEP` makes that strategy's runs fail at that step as a diverging
+/// run does. Nothing else reads it.
+fn injected_fault(config: &TrainConfig) -> Option<(u64, String)> {
+    let spec = std::env::var("CARI_MTL_FAULT").ok()?;
+    let (strategy, step) = spec.split_once('@')?;
+    let step: u64 = step.parse().ok()?;
+    (strategy == config.strategy.strategy.key()).then(|| {
+        (
+            step,
+            format!("the verif loss became NaN at step {step} (injected by CARI_MTL_FAULT)"),
+        )
+    })
+}
+
+fn progress_bar(config: &TrainConfig, quiet: bool) -> ProgressBar {
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -241,19 +340,12 @@ pub fn train_to_dir(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(config.strategy.label());
-    let mut rows = Vec::with_capacity(config.max_steps as usize);
-    for _ in 0..config.max_steps {
-        let row = trainer.step()?;
-        writeln!(csv, "{}", csv_row(&row))?;
-        bar.inc(1);
-        rows.push(row);
-    }
-    bar.finish_and_clear();
-    csv.flush()?;
-    let train_secs = rows.last().map_or(0.0, |r| r.wall_secs);
-    trainer.save_checkpoint(&out.join("checkpoint.safetensors"))?;
-    let report = trainer.evaluate().map_err(|e| e.to_string());
-    let summary = match &report {
+    bar
+}
+
+/// summary.json: the final evaluation's figures, or why there are none.
+pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_json::Value {
+    match report {
         Ok(report) => serde_json::json!({
             "step": report.step,
             "protocol": report.protocol,
@@ -261,21 +353,6 @@ pub fn train_to_dir(
             "std": report.spread,
             "eval_secs": report.eval_secs,
         }),
-        Err(e) => {
-            if !quiet {
-                eprintln!("warning: the final evaluation failed: {e}");
-            }
-            serde_json::json!({ "step": trainer.step_count(), "error": e })
-        }
-    };
-    std::fs::write(
-        out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
-    )
-    .with_context(|| format!("writing {}", out.join("summary.json").display()))?;
-    Ok(RunOutcome {
-        rows,
-        report,
-        train_secs,
-    })
+        Err(e) => serde_json::json!({ "step": step, "error": e }),
+    }
 }

@@ -31,7 +31,11 @@ use tiny_skia::{
 use super::{Dataset, ImageSet, LoadReport, Modality, Sample, Splits};
 
 /// Refuse configs whose pixel buffer would exceed this, rather than abort on allocation.
-const MAX_PIXEL_BYTES: u128 = 8 << 30;
+const MAX_PIXEL_BYTES: u64 = 8 << 30;
+/// Most identities of each kind (training, held out) the generator makes.
+pub const MAX_IDENTITIES: usize = 100_000;
+/// Most photos (or caricatures) per identity.
+pub const MAX_IMAGES_PER_MODALITY: usize = 10_000;
 
 /// Settings of the synthetic dataset.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,17 +123,38 @@ impl SyntheticConfig {
                 format!("({}) must be between 16 and 512 pixels", self.image_size),
             );
         }
-        // In u128 so that absurd counts are reported instead of overflowing usize.
-        let images = (self.train_identities as u128 + self.open_identities as u128)
-            * (self.photos_per_identity as u128 + self.caricatures_per_identity as u128);
-        let bytes = images.saturating_mul((self.image_size * self.image_size * 3) as u128);
-        if bytes > MAX_PIXEL_BYTES {
+        for (field, value, limit) in [
+            ("train_identities", self.train_identities, MAX_IDENTITIES),
+            ("open_identities", self.open_identities, MAX_IDENTITIES),
+            (
+                "photos_per_identity",
+                self.photos_per_identity,
+                MAX_IMAGES_PER_MODALITY,
+            ),
+            (
+                "caricatures_per_identity",
+                self.caricatures_per_identity,
+                MAX_IMAGES_PER_MODALITY,
+            ),
+        ] {
+            if value > limit {
+                return bad(field, format!("({value}) must be at most {limit}"));
+            }
+        }
+        // Within the limits above every product fits in u64; checked all the same.
+        let images = (self.identities() as u64).checked_mul(self.images_per_identity() as u64);
+        let bytes =
+            images.and_then(|n| n.checked_mul((self.image_size * self.image_size * 3) as u64));
+        if bytes.is_none_or(|b| b > MAX_PIXEL_BYTES) {
+            let gib = bytes.map_or("too many".into(), |b| {
+                format!("{:.1}", b as f64 / (1u64 << 30) as f64)
+            });
             return bad(
                 "train_identities",
                 format!(
-                    "with the other counts gives {images} images needing {:.1} GiB; the limit is {} GiB \
+                    "with the other counts gives {} images needing {gib} GiB; the limit is {} GiB \
                      (lower the identity/image counts or image_size)",
-                    bytes as f64 / (1u64 << 30) as f64,
+                    images.map_or("too many".into(), |n| n.to_string()),
                     MAX_PIXEL_BYTES >> 30
                 ),
             );
@@ -289,7 +314,7 @@ pub fn contact_sheet(
         u32::try_from(width).map_err(|_| too_big())?,
         u32::try_from(height).map_err(|_| too_big())?,
     );
-    if (width as u128) * (height as u128) * 3 > MAX_PIXEL_BYTES {
+    if (width as u128) * (height as u128) * 3 > u128::from(MAX_PIXEL_BYTES) {
         return Err(too_big());
     }
 

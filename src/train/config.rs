@@ -163,6 +163,10 @@ impl Default for TrainConfig {
     }
 }
 
+/// Most steps a run may be asked to take (a typo must not mean days of training or a huge
+/// allocation).
+pub const MAX_STEPS: u64 = 100_000_000;
+
 /// A setting that cannot be used, with the reason.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("invalid setting {field}: {reason}")]
@@ -193,6 +197,18 @@ impl TrainConfig {
             return bad(
                 "psi_lr",
                 format!("{} must be a positive finite number", self.rates.psi_lr),
+            );
+        }
+        if self.max_steps > MAX_STEPS {
+            return bad(
+                "max_steps",
+                format!("{} must be at most {MAX_STEPS}", self.max_steps),
+            );
+        }
+        if self.eval_every > MAX_STEPS {
+            return bad(
+                "eval_every",
+                format!("{} must be at most {MAX_STEPS}", self.eval_every),
             );
         }
         if self.batch_size < 2 || self.batch_size > 4096 {

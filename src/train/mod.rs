@@ -5,6 +5,7 @@ pub mod config;
 pub mod losses;
 pub mod metrics;
 pub mod optim;
+pub mod run_folder;
 pub mod snapshot;
 pub mod trainer;
 

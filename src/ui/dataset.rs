@@ -37,10 +37,14 @@ impl DatasetState {
                     let _ = tx.try_send(DatasetMessage::Progress(f));
                     wake();
                 };
-                let result = config
-                    .load_dataset(&progress)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string());
+                // A panic must reach the window as an error, not leave it waiting forever.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    config.load_dataset(&progress)
+                }));
+                let result = match result {
+                    Ok(loaded) => loaded.map(Arc::new).map_err(|e| e.to_string()),
+                    Err(_) => Err("making the dataset panicked (a bug: please report it)".into()),
+                };
                 let _ = tx.send(DatasetMessage::Done(result));
                 wake();
             });
@@ -59,10 +63,16 @@ impl DatasetState {
             return None;
         };
         let mut done = None;
-        for m in messages.try_iter() {
-            match m {
-                DatasetMessage::Progress(f) => *fraction = f,
-                DatasetMessage::Done(r) => done = Some(r),
+        loop {
+            match messages.try_recv() {
+                Ok(DatasetMessage::Progress(f)) => *fraction = f,
+                Ok(DatasetMessage::Done(r)) => done = Some(r),
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    // The thread ended without a result.
+                    done.get_or_insert(Err("the dataset thread stopped without a result".into()));
+                    break;
+                }
             }
         }
         match done? {

@@ -1,0 +1,310 @@
+//! `cari-mtl compare`: the paper's Table I over strategies and seeds.
+//!
+//! The sweep's runs are trained `--jobs` at a time, each on its share of the cores, each into
+//! its own folder under --out; `results.json` and the table are then read back from those
+//! folders. `--shard K/N` trains one slice of the sweep (a Slurm array task, a GNU parallel
+//! job); `--collect DIR…` builds the results of a sweep from its folders once every shard is
+//! done. A run that fails is recorded (reason, step) and the others go on.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::atomic_file::write_bytes;
+use crate::data::Dataset;
+use crate::session::ThreadBudget;
+use crate::session::budget::SizedPool;
+use crate::train::trainer::select_device;
+use crate::weighting::Strategy;
+
+use super::train::{RunEnd, RunOptions, load_dataset, train_to_dir};
+
+pub mod results;
+pub mod sweep;
+
+use results::{Collected, collect};
+use sweep::{RunSpec, SWEEP_FILE, Shard, Sweep, read_sweep};
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Comma-separated strategies, or `all`.
+    #[arg(
+        long,
+        default_value = "proposed,naive,single-verif,single-visual,single-cari"
+    )]
+    pub strategies: String,
+    /// Number of seeds (1..=N).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    #[arg(long, default_value_t = 600)]
+    pub steps: u64,
+    /// The sweep's folder: sweep.json, results.json and one folder per run (strategy/seedK).
+    #[arg(long, required_unless_present = "collect")]
+    pub out: Option<PathBuf>,
+    /// Runs trained at once, each on cores/J threads (default: as many as there are cores,
+    /// which measured fastest; see bench/README.md).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Train only the K-th of N slices of the sweep (1-based), e.g. --shard $SLURM_ARRAY_TASK_ID/N.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Build results.json and the table from the run folders of these sweep folders (written by
+    /// compare or its shards), listing failed and missing runs; trains nothing.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "shard")]
+    pub collect: Vec<PathBuf>,
+    /// Replace previous runs in their folders (only the runs' own files are removed).
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub run: crate::cli::train::RunArgs,
+}
+
+/// Most runs one sweep may have.
+const MAX_RUNS: u64 = 10_000;
+
+impl CompareArgs {
+    /// Runs trained at once: --jobs, or one per core.
+    pub fn jobs(&self) -> usize {
+        self.jobs
+            .unwrap_or_else(|| ThreadBudget::for_this_machine().total())
+    }
+
+    fn strategies(&self) -> Result<Vec<String>> {
+        let strategies: Vec<String> = if self.strategies == "all" {
+            Strategy::ALL.iter().map(|s| s.key().to_string()).collect()
+        } else {
+            self.strategies
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        if strategies.is_empty() {
+            bail!("--strategies: name at least one strategy");
+        }
+        for s in &strategies {
+            Strategy::parse(s)
+                .map_err(anyhow::Error::msg)
+                .context("--strategies")?;
+        }
+        Ok(strategies)
+    }
+
+    fn sweep(&self) -> Result<Sweep> {
+        let strategies = self.strategies()?;
+        if self.seeds == 0 || self.steps == 0 {
+            bail!("--seeds and --steps must be at least 1");
+        }
+        if self.seeds.saturating_mul(strategies.len() as u64) > MAX_RUNS {
+            bail!(
+                "--seeds {} × {} strategies is more than {MAX_RUNS} runs",
+                self.seeds,
+                strategies.len()
+            );
+        }
+        if self.jobs == Some(0) {
+            bail!("--jobs must be at least 1");
+        }
+        Ok(Sweep::new(strategies, self.seeds, self.steps))
+    }
+}
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    if !args.collect.is_empty() {
+        return collect_only(&args);
+    }
+    let out = args.out.clone().context("--out is required")?;
+    let sweep = args.sweep()?;
+    let runs = sweep.shard(args.shard.unwrap_or(Shard::WHOLE));
+    // Every run's settings are checked before anything trains.
+    for run in &runs {
+        args.run.config(&run.strategy, run.seed, args.steps)?;
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let sweep_json = serde_json::to_string_pretty(&sweep)?;
+    write_bytes(&out.join(SWEEP_FILE), sweep_json.as_bytes())?;
+    let started = Instant::now();
+    let trained = train_runs(&args, &out, &runs)?;
+    if args.shard.is_some_and(|s| s.count > 1) {
+        let failed = trained.iter().filter(|ok| !**ok).count();
+        eprintln!(
+            "shard: {} runs in {:.0} s ({failed} failed); when every shard is done: cari-mtl compare --collect {}",
+            runs.len(),
+            started.elapsed().as_secs_f64(),
+            out.display()
+        );
+        if failed > 0 {
+            bail!("{failed} of this shard's runs failed (see their INCOMPLETE files)");
+        }
+        return Ok(());
+    }
+    let collected = collect(&sweep, std::slice::from_ref(&out));
+    eprintln!(
+        "{} runs in {:.0} s",
+        runs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    report(&collected, &out)
+}
+
+/// `--collect DIR…`: results from the sweep folders' runs.
+fn collect_only(args: &CompareArgs) -> Result<()> {
+    let sweeps: Vec<Sweep> = args
+        .collect
+        .iter()
+        .map(|dir| read_sweep(&dir.join(SWEEP_FILE)))
+        .collect::<Result<_>>()?;
+    let sweep = &sweeps[0];
+    for (other, dir) in sweeps.iter().zip(&args.collect).skip(1) {
+        if other != sweep {
+            bail!(
+                "{} describes a different sweep than {} (strategies, seeds or steps differ)",
+                dir.join(SWEEP_FILE).display(),
+                args.collect[0].join(SWEEP_FILE).display()
+            );
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| args.collect[0].clone());
+    report(&collect(sweep, &args.collect), &out)
+}
+
+/// Write results.json, print the table, and fail if any run failed or is missing.
+fn report(collected: &Collected, out: &Path) -> Result<()> {
+    let path = out.join("results.json");
+    let json = serde_json::to_string_pretty(&collected.to_json())?;
+    write_bytes(&path, json.as_bytes())?;
+    println!("{}", collected.markdown());
+    for line in collected.problems() {
+        eprintln!("{line}");
+    }
+    eprintln!("results in {}", path.display());
+    let (failed, missing) = (collected.failed.len(), collected.missing.len());
+    if failed + missing > 0 {
+        bail!("{failed} run(s) failed and {missing} are missing; results.json lists them");
+    }
+    Ok(())
+}
+
+/// Train `runs`, `jobs` at a time. Returns, per run, whether it finished; an error only for
+/// what stops the whole sweep (a folder that may not be written, a dataset that cannot be made).
+fn train_runs(args: &CompareArgs, out: &Path, runs: &[RunSpec]) -> Result<Vec<bool>> {
+    let device = select_device(&args.run.device)
+        .map_err(anyhow::Error::msg)
+        .context("--device")?;
+    let datasets = datasets_for(args, runs)?;
+    let jobs = args.jobs().clamp(1, runs.len().max(1));
+    let budget = ThreadBudget::for_this_machine();
+    let queue: Mutex<std::collections::VecDeque<(usize, &RunSpec)>> =
+        Mutex::new(runs.iter().enumerate().collect());
+    let finished: Mutex<Vec<Option<bool>>> = Mutex::new(vec![None; runs.len()]);
+    let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for job in 0..jobs {
+            let (queue, finished, first_error) = (&queue, &finished, &first_error);
+            let (budget, device, datasets) = (&budget, &device, &datasets);
+            std::thread::Builder::new()
+                .name(format!("compare-job-{job}"))
+                .spawn_scoped(scope, move || {
+                    let seat = budget.seat();
+                    seat.set_active(true);
+                    let mut pool = SizedPool::new(&format!("compare-job-{job}"));
+                    while let Some((i, run)) = next(queue, first_error) {
+                        let dataset = datasets[&run.seed].clone();
+                        let result = pool.install(seat.threads(), || {
+                            train_one(args, out, run, dataset, device, started)
+                        });
+                        match result {
+                            Ok(ok) => lock(finished)[i] = Some(ok),
+                            Err(e) => {
+                                lock(first_error).get_or_insert(e);
+                            }
+                        }
+                    }
+                })
+                .map(|_| ())
+                .unwrap_or_else(|e| {
+                    lock(first_error)
+                        .get_or_insert(anyhow::anyhow!("could not start a job thread: {e}"));
+                });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(finished.into_iter().map(|f| f.unwrap_or(false)).collect())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The next run to train, unless the sweep has been stopped by an error.
+fn next<'a>(
+    queue: &Mutex<std::collections::VecDeque<(usize, &'a RunSpec)>>,
+    first_error: &Mutex<Option<anyhow::Error>>,
+) -> Option<(usize, &'a RunSpec)> {
+    if lock(first_error).is_some() {
+        return None;
+    }
+    lock(queue).pop_front()
+}
+
+/// One dataset per seed, shared by every strategy, so runs differ only in weighting.
+fn datasets_for(args: &CompareArgs, runs: &[RunSpec]) -> Result<BTreeMap<u64, Arc<Dataset>>> {
+    let mut datasets = BTreeMap::new();
+    for run in runs {
+        if let std::collections::btree_map::Entry::Vacant(slot) = datasets.entry(run.seed) {
+            let config = args.run.config(&run.strategy, run.seed, args.steps)?;
+            slot.insert(load_dataset(&config, true)?);
+        }
+    }
+    Ok(datasets)
+}
+
+/// Train one run into its folder; Ok(false) when the run failed while training (recorded in
+/// its folder), an error when its folder could not be written.
+fn train_one(
+    args: &CompareArgs,
+    out: &Path,
+    run: &RunSpec,
+    dataset: Arc<Dataset>,
+    device: &candle_core::Device,
+    started: Instant,
+) -> Result<bool> {
+    let config = args.run.config(&run.strategy, run.seed, args.steps)?;
+    let dir = out.join(&run.dir);
+    eprintln!(
+        "[{:>6.0} s] {} seed {} → {}",
+        started.elapsed().as_secs_f64(),
+        run.strategy,
+        run.seed,
+        dir.display()
+    );
+    let options = RunOptions {
+        quiet: true,
+        overwrite: args.overwrite,
+    };
+    match train_to_dir(&config, dataset, device, &dir, options)? {
+        RunEnd::Finished(outcome) => {
+            if let Err(e) = &outcome.report {
+                eprintln!(
+                    "warning: {} seed {}: evaluation failed: {e}",
+                    run.strategy, run.seed
+                );
+            }
+            Ok(outcome.report.is_ok())
+        }
+        RunEnd::Failed { step, reason } => {
+            eprintln!(
+                "{} seed {} failed at step {step}: {reason}",
+                run.strategy, run.seed
+            );
+            Ok(false)
+        }
+    }
+}

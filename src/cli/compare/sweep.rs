@@ -1,0 +1,138 @@
+//! A sweep: every (strategy, seed) run of a `compare`, in a fixed order, each with its own
+//! folder, and the deterministic slices `--shard K/N` takes of it.
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// One run of a sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub strategy: String,
+    pub seed: u64,
+    /// The run's folder, relative to the sweep's --out.
+    pub dir: PathBuf,
+}
+
+/// Everything a sweep is, as written to `sweep.json` beside its runs (so `--collect` knows
+/// which runs to expect, whichever shards ran).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sweep {
+    pub strategies: Vec<String>,
+    pub seeds: u64,
+    pub steps: u64,
+    pub runs: Vec<RunSpec>,
+}
+
+/// The file a sweep is described in, at the top of its --out.
+pub const SWEEP_FILE: &str = "sweep.json";
+
+impl Sweep {
+    /// Seed-major order: all strategies of seed 1, then of seed 2, … (so a seed's dataset is
+    /// made once and the strategies of a seed finish together).
+    pub fn new(strategies: Vec<String>, seeds: u64, steps: u64) -> Sweep {
+        let runs = (1..=seeds)
+            .flat_map(|seed| {
+                strategies.iter().map(move |strategy| RunSpec {
+                    strategy: strategy.clone(),
+                    seed,
+                    dir: Path::new(strategy).join(format!("seed{seed}")),
+                })
+            })
+            .collect();
+        Sweep {
+            strategies,
+            seeds,
+            steps,
+            runs,
+        }
+    }
+
+    /// The runs of shard `k` of `n` (1-based): every n-th run starting at the k-th, so each
+    /// shard gets a mix of strategies and seeds and the shards together are the sweep.
+    pub fn shard(&self, shard: Shard) -> Vec<RunSpec> {
+        self.runs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index - 1)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+}
+
+/// `--shard K/N`: the K-th (1-based) of N slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let usage =
+            "expected K/N with 1 ≤ K ≤ N, e.g. 3/10 (Slurm: --shard $SLURM_ARRAY_TASK_ID/N)";
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("'{text}': {usage}"))?;
+        let parse = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{text}': {usage}"))
+        };
+        let (index, count) = (parse(k)?, parse(n)?);
+        if index == 0 || count == 0 || index > count {
+            return Err(format!("'{text}': {usage}"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// Read a sweep.json.
+pub fn read_sweep(path: &Path) -> Result<Sweep> {
+    Ok(crate::train::run_folder::read_json(
+        path,
+        "a cari-mtl sweep.json",
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_sweep_in_a_fixed_order() {
+        let sweep = Sweep::new(vec!["proposed".into(), "naive".into()], 3, 10);
+        assert_eq!(sweep.runs.len(), 6);
+        assert_eq!(sweep.runs[1].dir, Path::new("naive").join("seed1"));
+        let mut all: Vec<RunSpec> = (1..=4)
+            .flat_map(|k| sweep.shard(Shard { index: k, count: 4 }))
+            .collect();
+        assert_eq!(all.len(), 6);
+        all.sort_by_key(|r| (r.seed, r.strategy.clone()));
+        let mut expected = sweep.runs.clone();
+        expected.sort_by_key(|r| (r.seed, r.strategy.clone()));
+        assert_eq!(all, expected, "every run once");
+        assert_eq!(sweep.shard(Shard { index: 2, count: 4 }).len(), 2);
+        assert_eq!(sweep.shard(Shard::WHOLE), sweep.runs);
+    }
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!(
+            "3/10".parse::<Shard>(),
+            Ok(Shard {
+                index: 3,
+                count: 10
+            })
+        );
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0"] {
+            assert!(bad.parse::<Shard>().unwrap_err().contains("K/N"), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! A run's folder, as `cari-mtl train` and `compare` write it and the window and `export` read
+//! it back:
+//!
+//! | file | written |
+//! |---|---|
+//! | `config.json` | first: every setting of the run |
+//! | `INCOMPLETE` | at the start; removed last, when everything else is in place |
+//! | `metrics.csv.partial` | one row per step while training; renamed `metrics.csv` at the end |
+//! | `checkpoint.safetensors` | at the end, with the run's facts in its metadata |
+//! | `summary.json` | at the end: the final evaluation (or why it failed) |
+//!
+//! A folder is never left mixed: a non-empty folder is refused unless the caller asked to
+//! overwrite, and then the previous run's files are removed before anything is written. Every
+//! whole file is written atomically. A crash leaves `INCOMPLETE` and `metrics.csv.partial`,
+//! which say the run did not finish.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::config::TrainConfig;
+use super::metrics::{METRICS_HEADER, StepMetrics, csv_row};
+use crate::atomic_file::{WriteError, write_bytes};
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const PARTIAL_METRICS_FILE: &str = "metrics.csv.partial";
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const INCOMPLETE_FILE: &str = "INCOMPLETE";
+/// Every file a run writes; `--overwrite` removes these and nothing else.
+pub const RUN_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    METRICS_FILE,
+    PARTIAL_METRICS_FILE,
+    CHECKPOINT_FILE,
+    SUMMARY_FILE,
+    INCOMPLETE_FILE,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunFolderError {
+    #[error(
+        "{} is not empty (it holds {}); choose an empty or new folder, or pass --overwrite to replace the run in it",
+        path.display(),
+        entries
+    )]
+    NotEmpty { path: PathBuf, entries: String },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{}: {reason}", path.display())]
+    Format { path: PathBuf, reason: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunFolderError + '_ {
+    move |source| RunFolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes one run's folder while it trains.
+pub struct RunWriter {
+    dir: PathBuf,
+    metrics: BufWriter<File>,
+}
+
+impl RunWriter {
+    /// Make `dir` ready for a new run and write its config. `overwrite`: a folder holding a
+    /// previous run is emptied of that run's files first; other files are left alone.
+    pub fn create(
+        dir: &Path,
+        config: &TrainConfig,
+        overwrite: bool,
+    ) -> Result<RunWriter, RunFolderError> {
+        prepare(dir, overwrite)?;
+        let marker = format!(
+            "This run has not finished: it was started and never reached its end, or it is still \
+             training. {METRICS_FILE} is {PARTIAL_METRICS_FILE} until it ends.\n"
+        );
+        write_bytes(&dir.join(INCOMPLETE_FILE), marker.as_bytes())?;
+        let json = serde_json::to_string_pretty(config).map_err(|e| RunFolderError::Format {
+            path: dir.join(CONFIG_FILE),
+            reason: e.to_string(),
+        })?;
+        write_bytes(&dir.join(CONFIG_FILE), json.as_bytes())?;
+        let partial = dir.join(PARTIAL_METRICS_FILE);
+        let file = File::create(&partial).map_err(io_error(&partial))?;
+        let mut metrics = BufWriter::new(file);
+        writeln!(metrics, "{METRICS_HEADER}").map_err(io_error(&partial))?;
+        Ok(RunWriter {
+            dir: dir.to_path_buf(),
+            metrics,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Append one step's row.
+    pub fn row(&mut self, row: &StepMetrics) -> Result<(), RunFolderError> {
+        let partial = self.dir.join(PARTIAL_METRICS_FILE);
+        writeln!(self.metrics, "{}", csv_row(row)).map_err(io_error(&partial))
+    }
+
+    /// The end of the run: its checkpoint (written by `save_checkpoint` at the path given),
+    /// its summary, the metrics under their final name, and the marker removed.
+    pub fn finish(
+        mut self,
+        save_checkpoint: impl FnOnce(&Path) -> Result<(), String>,
+        summary: &serde_json::Value,
+    ) -> Result<(), RunFolderError> {
+        let partial = self.dir.join(PARTIAL_METRICS_FILE);
+        self.metrics.flush().map_err(io_error(&partial))?;
+        let checkpoint = self.dir.join(CHECKPOINT_FILE);
+        save_checkpoint(&checkpoint).map_err(|reason| RunFolderError::Format {
+            path: checkpoint.clone(),
+            reason,
+        })?;
+        self.write_summary(summary)?;
+        let metrics = self.dir.join(METRICS_FILE);
+        std::fs::rename(&partial, &metrics).map_err(io_error(&metrics))?;
+        let marker = self.dir.join(INCOMPLETE_FILE);
+        std::fs::remove_file(&marker).map_err(io_error(&marker))
+    }
+
+    /// The run failed: the marker says why and where; the rows so far stay in the partial file.
+    pub fn fail(mut self, step: u64, reason: &str) -> Result<(), RunFolderError> {
+        let partial = self.dir.join(PARTIAL_METRICS_FILE);
+        self.metrics.flush().map_err(io_error(&partial))?;
+        let text = format!(
+            "This run failed at step {step} and did not finish: {reason}\n\
+             The rows it took are in {PARTIAL_METRICS_FILE}.\n"
+        );
+        write_bytes(&self.dir.join(INCOMPLETE_FILE), text.as_bytes())?;
+        self.write_summary(&serde_json::json!({ "step": step, "failed": reason }))
+    }
+
+    fn write_summary(&self, summary: &serde_json::Value) -> Result<(), RunFolderError> {
+        let path = self.dir.join(SUMMARY_FILE);
+        let json = serde_json::to_string_pretty(summary).map_err(|e| RunFolderError::Format {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(write_bytes(&path, json.as_bytes())?)
+    }
+}
+
+/// Create `dir` if needed; refuse it if it holds anything, unless `overwrite`, in which case
+/// a previous run's files are removed.
+fn prepare(dir: &Path, overwrite: bool) -> Result<(), RunFolderError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let mut entries: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(RunFolderError::NotEmpty {
+            path: dir.to_path_buf(),
+            entries: describe_entries(&entries),
+        });
+    }
+    for name in RUN_FILES {
+        let path = dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// The largest JSON file of a run read back (configs and summaries are a few kilobytes).
+pub const MAX_JSON_FILE: u64 = 16 << 20;
+
+/// Read a small JSON file of a run: only a regular file, at most [`MAX_JSON_FILE`] bytes; the
+/// error names the file and says what it should have been (`what`).
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<T, RunFolderError> {
+    let text = read_small_file(path, MAX_JSON_FILE)?;
+    serde_json::from_str(&text).map_err(|e| RunFolderError::Format {
+        path: path.to_path_buf(),
+        reason: format!("not {what} ({e})"),
+    })
+}
+
+/// A regular file's text, refusing anything larger than `limit` bytes.
+pub fn read_small_file(path: &Path, limit: u64) -> Result<String, RunFolderError> {
+    use std::io::Read;
+    let format = |reason: String| RunFolderError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(io_error(path))?;
+    if !meta.is_file() {
+        return Err(format("not a regular file".into()));
+    }
+    let file = File::open(path).map_err(io_error(path))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(format(format!("larger than {limit} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|_| format("not UTF-8 text".into()))
+}
+
+fn describe_entries(entries: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut text = entries
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if entries.len() > SHOWN {
+        text.push_str(&format!(" and {} more", entries.len() - SHOWN));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: u64) -> StepMetrics {
+        StepMetrics {
+            step,
+            wall_secs: step as f64 * 0.1,
+            strategy: "proposed".into(),
+            weights: [0.3, 0.3, 0.4],
+            losses: [1.0, 2.0, 3.0],
+            lr: 1e-3,
+            coalesced_steps: 1,
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_running_folder_says_it_is_incomplete_and_a_finished_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let mut w = RunWriter::create(&out, &TrainConfig::default(), false).unwrap();
+        w.row(&row(1)).unwrap();
+        assert_eq!(
+            names(&out),
+            [CONFIG_FILE, INCOMPLETE_FILE, PARTIAL_METRICS_FILE]
+        );
+        w.finish(
+            |p| std::fs::write(p, b"ckpt").map_err(|e| e.to_string()),
+            &serde_json::json!({"step": 1}),
+        )
+        .unwrap();
+        assert_eq!(
+            names(&out),
+            [CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE]
+        );
+        let csv = std::fs::read_to_string(out.join(METRICS_FILE)).unwrap();
+        assert_eq!(csv.lines().count(), 2);
+    }
+
+    #[test]
+    fn a_used_folder_is_refused_and_overwrite_replaces_only_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        std::fs::write(out.join(SUMMARY_FILE), b"{\"old\": true}").unwrap();
+        std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+        let err = RunWriter::create(out, &TrainConfig::default(), false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("not empty") && err.contains("'notes.txt'") && err.contains("--overwrite"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(out.join(SUMMARY_FILE)).unwrap(),
+            b"{\"old\": true}"
+        );
+        let w = RunWriter::create(out, &TrainConfig::default(), true).unwrap();
+        assert!(!out.join(SUMMARY_FILE).exists(), "the old summary is gone");
+        assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+        w.fail(0, "stopped").unwrap();
+        let marker = std::fs::read_to_string(out.join(INCOMPLETE_FILE)).unwrap();
+        assert!(marker.contains("failed at step 0: stopped"), "{marker}");
+    }
+}
