@@ -265,7 +265,7 @@ mod tests {
         w.row(&row(1)).unwrap();
         assert_eq!(
             names(&out),
-            [CONFIG_FILE, INCOMPLETE_FILE, PARTIAL_METRICS_FILE]
+            [INCOMPLETE_FILE, CONFIG_FILE, PARTIAL_METRICS_FILE]
         );
         w.finish(
             |p| std::fs::write(p, b"ckpt").map_err(|e| e.to_string()),
@@ -303,6 +303,6 @@ mod tests {
         assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
         w.fail(0, "stopped").unwrap();
         let marker = std::fs::read_to_string(out.join(INCOMPLETE_FILE)).unwrap();
-        assert!(marker.contains("failed at step 0: stopped"), "{marker}");
+        assert!(marker.contains("failed at step 0 and did not finish: stopped"), "{marker}");
     }
 }
