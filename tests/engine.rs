@@ -448,8 +448,9 @@ fn psi_moves_under_the_rules_that_train_it_and_only_those() {
     }
 }
 
-#[test]
-fn paper_preset_takes_a_training_step() {
+/// A paper-preset trainer at batch 4 on a small 160×160 dataset (always the same images;
+/// `seed` is the run's).
+fn paper_trainer(seed: u64) -> Trainer {
     use cari_mtl::model::Preset;
     let config = SyntheticConfig {
         seed: 9,
@@ -462,22 +463,31 @@ fn paper_preset_takes_a_training_step() {
     };
     let data = Arc::new(cari_mtl::data::synthetic::generate(&config, &|_| {}).unwrap());
     let train = TrainConfig {
-        seed: 9,
+        seed,
         preset: Preset::Paper,
         batch_size: 4,
         ..TrainConfig::default()
     };
-    let mut t = Trainer::new(train, data, &Device::Cpu).unwrap();
-    assert_eq!(t.network().z_dim(), 1792);
-    let before = t
-        .network()
-        .psi
-        .weight
-        .as_tensor()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    Trainer::new(train, data, &Device::Cpu).unwrap()
+}
+
+/// One parameter's values by name.
+fn param(t: &Trainer, name: &str) -> Vec<f32> {
+    let all = t.network().export().unwrap();
+    all.into_iter()
+        .find(|(n, _, _)| n == name)
+        .unwrap_or_else(|| panic!("no parameter {name}"))
+        .2
+}
+
+#[test]
+fn paper_preset_takes_a_training_step() {
+    let mut t = paper_trainer(9);
+    // Ψ reads the flattened reduction-B output, 1792 channels × 3 × 3 at 160×160.
+    assert_eq!(t.network().z_dim(), 1792 * 3 * 3);
+    assert_eq!(t.info().unwrap().embedding_dim, 1792);
+    let psi_before = param(&t, "psi.weight");
+    let stats_before = param(&t, "trunk.stem1.bn.running_mean");
     let first = t.step().unwrap();
     let second = t.step().unwrap();
     assert!(
@@ -487,16 +497,67 @@ fn paper_preset_takes_a_training_step() {
             .chain(second.losses.iter())
             .all(|l| l.is_finite() && *l > 0.0)
     );
-    let after = t
-        .network()
-        .psi
-        .weight
-        .as_tensor()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    assert_ne!(before, after, "Ψ trains under the paper preset too");
+    assert!(
+        psi_before != param(&t, "psi.weight"),
+        "Ψ trains under the paper preset too"
+    );
+    assert!(
+        stats_before != param(&t, "trunk.stem1.bn.running_mean"),
+        "training moves batch norm's running statistics"
+    );
+}
+
+#[test]
+fn paper_checkpoint_and_snapshot_keep_the_running_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paper.safetensors");
+    let mut a = paper_trainer(11);
+    a.step().unwrap();
+    let trained = a.network().export().unwrap();
+    let running: Vec<&(String, Vec<usize>, Vec<f32>)> = trained
+        .iter()
+        .filter(|(n, _, _)| n.ends_with(".running_var"))
+        .collect();
+    assert!(!running.is_empty());
+    assert!(
+        running.iter().all(|(_, _, v)| v.iter().any(|&x| x != 1.0)),
+        "every running variance has moved from its initial 1"
+    );
+    a.save_checkpoint(&path).unwrap();
+
+    // A fresh trainer from another seed: different parameters until it loads the checkpoint.
+    let mut b = paper_trainer(12);
+    assert_ne!(b.network().export().unwrap(), trained);
+    b.load_checkpoint(&path).unwrap();
+    assert_eq!(
+        b.network().export().unwrap(),
+        trained,
+        "checkpoint round trip"
+    );
+
+    // A fork (same seed, as runs A and B have) from a's snapshot.
+    let mut c = paper_trainer(11);
+    c.restore(&a.snapshot().unwrap()).unwrap();
+    assert_eq!(
+        c.network().export().unwrap(),
+        trained,
+        "snapshot round trip"
+    );
+
+    // Same parameters and statistics: the same evaluation-mode embeddings.
+    let request = cari_mtl::eval::EmbeddingRequest {
+        source: cari_mtl::eval::EmbeddingSource::Verif,
+        samples: vec![0, 1, 2],
+        at_step: None,
+    };
+    let (ea, eb) = (a.embed(&request).unwrap(), b.embed(&request).unwrap());
+    assert_eq!(ea.dim, 1792);
+    assert!(ea.values == eb.values, "same evaluation embeddings");
+    // Evaluation reads the running statistics and leaves them alone.
+    assert!(a.network().export().unwrap() == trained);
+    // Dropout masks come from the seed and the step, statistics from the snapshot: the fork
+    // takes the same next step as its source.
+    assert_eq!(a.step().unwrap().losses, c.step().unwrap().losses);
 }
 
 #[test]

@@ -81,6 +81,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         .context("--device")?;
     let dataset = crate::cli::train::load_dataset(&config, true)?;
     let mut trainer = Trainer::new(config.clone(), dataset, &device)?;
+    println!("{}", parameter_line(trainer.network())?);
     for _ in 0..5 {
         trainer.step()?;
     }
@@ -106,6 +107,34 @@ pub fn run(args: BenchArgs) -> Result<()> {
         config.batch_size
     );
     Ok(())
+}
+
+/// "parameters: 16,066,000 trainable (trunk …, verif …, …) + 22,000 running statistics".
+fn parameter_line(network: &crate::model::Network) -> Result<String> {
+    let groups: Vec<String> = network
+        .parameter_groups()?
+        .iter()
+        .map(|(name, count)| format!("{name} {}", thousands(*count)))
+        .collect();
+    Ok(format!(
+        "parameters: {} trainable ({}) + {} batch-norm running statistics",
+        thousands(network.parameter_count()?),
+        groups.join(", "),
+        thousands(network.running_statistic_count()?)
+    ))
+}
+
+/// 16066000 → "16,066,000".
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// The network and the batch of the speed-comparison workload of
@@ -283,4 +312,17 @@ pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
     );
     println!("RESULT step_ms={step_ms:.3} embed_s={:.4}", embed_times[2]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_groups_digits_by_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(16_066_000), "16,066,000");
+    }
 }

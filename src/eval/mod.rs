@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::data::batches::{HostBatch, class_of_identity};
 use crate::data::{Dataset, Modality};
-use crate::model::Network;
+use crate::model::{Mode, Network};
 
 pub mod metrics;
 
@@ -197,7 +197,8 @@ fn forward_rows(
     for chunk in indices.chunks(EVAL_BATCH) {
         let batch = HostBatch::gather(dataset, chunk, &classes);
         let images = batch.images(&network.device)?;
-        let fwd = network.forward(&images)?;
+        // Running statistics, no dropout: evaluation never changes the network.
+        let fwd = network.forward(&images, Mode::Eval)?;
         for task in 0..3 {
             out.embeddings[task].extend(to_rows(&fwd.embeddings[task])?);
             out.logits[task].extend(to_rows(&fwd.logits[task])?);

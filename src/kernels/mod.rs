@@ -12,7 +12,7 @@ pub mod storage;
 pub mod threads;
 
 pub use conv::{conv2d, conv2d_bias, conv2d_bias_relu_pool};
-pub use pool::max_pool2d;
+pub use pool::{max_pool2d, max_pool2d_strided};
 
 /// Helpers shared by the kernels' tests.
 #[cfg(test)]

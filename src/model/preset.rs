@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum Preset {
     /// Small CNN at 32×32, sized so the live demo moves on a 2-core CPU.
     Tiny,
-    /// The authors' cut-down Inception-ResNet-v1 at 160×160; meant for CUDA.
+    /// The authors' cut-down Inception-ResNet-v1 at 160×160 (shared stem, block35,
+    /// reduction A, block17, reduction B; two block8 per branch; batch norm); meant for CUDA.
     Paper,
 }
 
@@ -36,19 +37,21 @@ impl Preset {
         }
     }
 
-    /// Hidden width of each branch before the embedding.
+    /// Hidden width of each branch before the embedding (`tiny`'s MLP branches; the paper
+    /// branches have none).
     pub fn branch_hidden(self) -> usize {
         match self {
             Preset::Tiny => 128,
-            Preset::Paper => 512,
+            Preset::Paper => 0,
         }
     }
 
-    /// Embedding (bottleneck) size of each branch.
+    /// Embedding size of each branch: `tiny`'s bottleneck, or the paper branches' pooled
+    /// block8 output (the authors' code has no bottleneck layer: 1792-d).
     pub fn embedding_dim(self) -> usize {
         match self {
             Preset::Tiny => 64,
-            Preset::Paper => 128,
+            Preset::Paper => 1792,
         }
     }
 }

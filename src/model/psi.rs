@@ -32,13 +32,16 @@ impl Psi {
         vec![self.weight.clone(), self.bias.clone()]
     }
 
-    /// Per-sample weights `[batch, tasks]` for Z `[batch, z_dim]`.
+    /// Per-sample weights `[batch, tasks]` for Z `[batch, z_dim]`, or Z `[batch, …]` from a
+    /// convolutional trunk, which is flattened first (eq. 5 reads "the flattened output of the
+    /// last layer of the sharing hidden layers").
     pub fn per_sample(&self, z: &Tensor, scale: f32, wiring: PsiWiring) -> Result<Tensor> {
-        let mut z = if wiring.detach_input {
-            z.detach()
+        let z = if z.rank() > 2 {
+            z.flatten_from(1)?
         } else {
             z.clone()
         };
+        let mut z = if wiring.detach_input { z.detach() } else { z };
         if wiring.normalise_input {
             z = l2_normalise_rows(&z)?;
         }

@@ -17,7 +17,7 @@ use super::snapshot::TrainerSnapshot;
 use crate::data::batches::{BatchSampler, HostBatch, class_of_identity};
 use crate::data::{Dataset, Modality};
 use crate::eval::{self, EmbeddingRequest, Embeddings, EvalReport};
-use crate::model::{Forward, Network};
+use crate::model::{Forward, Mode, Network};
 use crate::task::{TASKS, Task};
 use crate::weighting::{self, PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule};
 
@@ -235,9 +235,12 @@ impl Trainer {
         // and the trunk gets the gradient that arrives there in a second, separate pass. The
         // result equals one backward pass; rules like GradNorm get per-task gradients at Z
         // for the price of a backward through the small branches only.
-        let z_trunk = self.network.trunk.forward(&batch.images)?;
+        let mode = Mode::Train { step: next_step };
+        let z_trunk = self.network.trunk.forward(&batch.images, mode)?;
         let z_leaf = Var::from_tensor(&z_trunk.detach())?;
-        let fwd = self.network.branches_forward(z_leaf.as_tensor().clone())?;
+        let fwd = self
+            .network
+            .branches_forward(z_leaf.as_tensor().clone(), mode)?;
         let losses = self.task_losses(&fwd, &batch)?;
         let loss_values = finite_values(&losses, next_step)?;
         let plan = self.rule.plan(&WeightInputs {

@@ -5,7 +5,7 @@ use super::dataset::DatasetState;
 use super::files::FileAction;
 use super::run::RunSlot;
 
-const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and t-SNE is the verification branch's bottleneck, L2-normalised.";
+const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and t-SNE is the verification branch's embedding, L2-normalised. Parameters count what the optimisers train (Ψ included), not batch norm's running statistics.";
 
 pub fn ui(
     ui: &mut egui::Ui,
@@ -34,8 +34,14 @@ pub fn ui(
         }
         if let Some(info) = &runs[0].info {
             ui.separator();
+            // The authors' code has no bottleneck: its embedding is the pooled block8 output.
+            let embedding_kind = if info.preset == "paper" {
+                "pooled, no bottleneck"
+            } else {
+                "bottleneck"
+            };
             ui.label(format!(
-                "{} · {} parameters · {} classes · embedding {}-d (bottleneck) · Z {}-d",
+                "{} · {} parameters · {} classes · embedding {}-d ({embedding_kind}) · Z {}-d",
                 info.preset, info.parameters, info.classes, info.embedding_dim, info.z_dim
             ))
             .on_hover_text(EMBEDDING_HOVER);
