@@ -3,11 +3,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use std::io::Write;
 use std::path::PathBuf;
 
+use crate::atomic_file::write_bytes;
 use crate::embed::tsne::{TsneConfig, tsne};
 use crate::eval::{EmbeddingRequest, EmbeddingSource};
+use crate::model::Preset;
+use crate::train::checkpoint::{self, CheckpointRun};
+use crate::train::config::TrainConfig;
 use crate::train::trainer::{Trainer, select_device};
 
 #[derive(Args, Debug)]
@@ -27,10 +30,102 @@ pub struct EmbedArgs {
     pub perplexity: f32,
     #[arg(long, default_value_t = 750)]
     pub iterations: usize,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[command(flatten)]
-    pub run: crate::cli::train::RunArgs,
+    /// The run's seed (default: the checkpoint's; another value is refused).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The run's preset (default: the checkpoint's).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// The run's dataset (default: the checkpoint's).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Synthetic data: training identities (default: the checkpoint's).
+    #[arg(long)]
+    pub identities: Option<usize>,
+    /// Synthetic data: held-out identities (default: the checkpoint's).
+    #[arg(long)]
+    pub open_identities: Option<usize>,
+    /// Synthetic data: photos and caricatures per identity (default: the checkpoint's).
+    #[arg(long)]
+    pub images_per_modality: Option<usize>,
+    /// Synthetic data: held-out images per identity and modality (default: the checkpoint's).
+    #[arg(long)]
+    pub test_images: Option<usize>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl EmbedArgs {
+    /// The run that wrote the checkpoint: its recorded facts, with any flag given checked
+    /// against them; for a checkpoint without facts (older versions), the flags and defaults.
+    fn run_config(&self, recorded: Option<&CheckpointRun>) -> Result<TrainConfig> {
+        let mut config = match recorded {
+            Some(run) => {
+                let mut config = TrainConfig {
+                    seed: run.seed,
+                    preset: run.preset,
+                    data: run.data.clone(),
+                    ..TrainConfig::default()
+                };
+                config.data.synthetic.seed = run.seed;
+                config.data.synthetic.image_size = run.preset.image_size();
+                config
+            }
+            None => TrainConfig::default(),
+        };
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+            config.data.synthetic.seed = seed;
+        }
+        if let Some(preset) = &self.preset {
+            config.preset = Preset::parse(preset)
+                .map_err(anyhow::Error::msg)
+                .context("--preset")?;
+            config.data.synthetic.image_size = config.preset.image_size();
+        }
+        if let Some(dataset) = &self.dataset {
+            config.data.dataset = dataset.clone();
+        }
+        let synthetic = &mut config.data.synthetic;
+        for (flag, value) in [
+            (&mut synthetic.train_identities, self.identities),
+            (&mut synthetic.open_identities, self.open_identities),
+            (&mut synthetic.photos_per_identity, self.images_per_modality),
+            (
+                &mut synthetic.caricatures_per_identity,
+                self.images_per_modality,
+            ),
+            (&mut synthetic.test_per_modality, self.test_images),
+        ] {
+            if let Some(v) = value {
+                *flag = v;
+            }
+        }
+        if let Some(run) = recorded {
+            let conflicts = run.conflicts_with(&config);
+            if !conflicts.is_empty() {
+                bail!(
+                    "the flags contradict the run that wrote {} ({}); leave them out to use the checkpoint's",
+                    self.checkpoint.display(),
+                    conflicts.join("; ")
+                );
+            }
+        } else {
+            eprintln!(
+                "warning: {} does not record which run wrote it (an older version): using the flags' dataset, which must be the run's",
+                self.checkpoint.display()
+            );
+        }
+        config.device = self.device.clone();
+        config
+            .data
+            .synthetic
+            .validate()
+            .context("synthetic dataset settings")?;
+        config.validate().context("settings")?;
+        Ok(config)
+    }
 }
 
 pub fn run(args: EmbedArgs) -> Result<()> {
@@ -44,7 +139,10 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     if !args.checkpoint.is_file() {
         bail!("--checkpoint {}: no such file", args.checkpoint.display());
     }
-    let config = args.run.config("equal", args.seed, 0)?;
+    let recorded = checkpoint::read_run(&args.checkpoint)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("--checkpoint {}", args.checkpoint.display()))?;
+    let config = args.run_config(recorded.as_ref())?;
     let device = select_device(&config.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;
@@ -54,6 +152,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
         "all" => (0..dataset.images.len()).collect(),
         other => bail!("--subset '{other}': expected held-out or all"),
     };
+    let seed = config.seed;
     let mut trainer = Trainer::new(config, dataset.clone(), &device)?;
     trainer.load_checkpoint(&args.checkpoint)?;
     let embeddings = trainer.embed(&EmbeddingRequest {
@@ -64,7 +163,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
     let tsne_config = TsneConfig {
         perplexity: args.perplexity,
         iterations: args.iterations,
-        seed: args.seed,
+        seed,
         ..TsneConfig::default()
     };
     let xy = tsne(&embeddings.values, embeddings.dim, &tsne_config).context("t-SNE")?;
@@ -80,36 +179,25 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             s.source.replace('"', "'")
         )
     };
-    let path = args.out.join("embedding.csv");
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
-    );
-    let header: Vec<String> = (0..embeddings.dim).map(|k| format!("e{k}")).collect();
-    writeln!(f, "id,identity,modality,source,{}", header.join(","))?;
-    for (row, &i) in embeddings.samples.iter().enumerate() {
-        let values: Vec<String> = embeddings.values
-            [row * embeddings.dim..(row + 1) * embeddings.dim]
-            .iter()
-            .map(|v| format!("{v:.6}"))
-            .collect();
-        writeln!(f, "{},{}", describe(i), values.join(","))?;
+    let mut embedding_csv = String::from("id,identity,modality,source");
+    for k in 0..embeddings.dim {
+        embedding_csv.push_str(&format!(",e{k}"));
     }
-    f.flush()?;
-    let path = args.out.join("tsne.csv");
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
-    );
-    writeln!(f, "id,identity,modality,source,x,y")?;
+    embedding_csv.push('\n');
+    let mut tsne_csv = String::from("id,identity,modality,source,x,y\n");
     for (row, &i) in embeddings.samples.iter().enumerate() {
-        writeln!(
-            f,
-            "{},{:.5},{:.5}",
+        let values = &embeddings.values[row * embeddings.dim..(row + 1) * embeddings.dim];
+        let values: Vec<String> = values.iter().map(|v| format!("{v:.6}")).collect();
+        embedding_csv.push_str(&format!("{},{}\n", describe(i), values.join(",")));
+        tsne_csv.push_str(&format!(
+            "{},{:.5},{:.5}\n",
             describe(i),
             xy[2 * row],
             xy[2 * row + 1]
-        )?;
+        ));
     }
-    f.flush()?;
+    write_bytes(&args.out.join("embedding.csv"), embedding_csv.as_bytes())?;
+    write_bytes(&args.out.join("tsne.csv"), tsne_csv.as_bytes())?;
     println!(
         "wrote {} points ({}-d {}) to {}",
         embeddings.samples.len(),

@@ -45,6 +45,47 @@ pub struct TsneConfig {
     pub seed: u64,
 }
 
+/// Most iterations a run may ask for.
+pub const MAX_ITERATIONS: usize = 100_000;
+
+impl TsneConfig {
+    /// The checks that do not depend on the data (the perplexity's upper bound does).
+    pub fn check(&self) -> Result<(), TsneError> {
+        let p = self.perplexity;
+        if !p.is_finite() || p <= 0.0 {
+            return Err(TsneError::InvalidConfig(
+                "perplexity must be finite and > 0",
+            ));
+        }
+        if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
+            return Err(TsneError::InvalidConfig(
+                "iterations must be between 1 and 100000",
+            ));
+        }
+        if self.exaggeration_iterations > MAX_ITERATIONS {
+            return Err(TsneError::InvalidConfig(
+                "exaggeration_iterations must be at most 100000",
+            ));
+        }
+        if !self.theta.is_finite() || self.theta < 0.0 {
+            return Err(TsneError::InvalidConfig("theta must be finite and >= 0"));
+        }
+        if !self.early_exaggeration.is_finite() || self.early_exaggeration <= 0.0 {
+            return Err(TsneError::InvalidConfig(
+                "early_exaggeration must be finite and > 0",
+            ));
+        }
+        if let Some(lr) = self.learning_rate
+            && (!lr.is_finite() || lr <= 0.0)
+        {
+            return Err(TsneError::InvalidConfig(
+                "learning_rate must be finite and > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TsneConfig {
     fn default() -> Self {
         Self {
@@ -337,21 +378,7 @@ fn validate(data: &[f32], dim: usize, cfg: &TsneConfig) -> Result<usize, TsneErr
     if !p.is_finite() || p <= 0.0 || p >= (n - 1) as f32 {
         return Err(TsneError::InvalidPerplexity { perplexity: p, n });
     }
-    if !cfg.theta.is_finite() || cfg.theta < 0.0 {
-        return Err(TsneError::InvalidConfig("theta must be finite and >= 0"));
-    }
-    if !cfg.early_exaggeration.is_finite() || cfg.early_exaggeration <= 0.0 {
-        return Err(TsneError::InvalidConfig(
-            "early_exaggeration must be finite and > 0",
-        ));
-    }
-    if let Some(lr) = cfg.learning_rate
-        && (!lr.is_finite() || lr <= 0.0)
-    {
-        return Err(TsneError::InvalidConfig(
-            "learning_rate must be finite and > 0",
-        ));
-    }
+    cfg.check()?;
     Ok(n)
 }
 

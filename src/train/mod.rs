@@ -1,6 +1,7 @@
 //! Training: the trainer (owns the model and optimisers, takes one step at a time), its losses,
 //! optimisers and the step metrics it reports. Synchronous: `session` runs it on a thread.
 
+pub mod checkpoint;
 pub mod config;
 pub mod losses;
 pub mod metrics;

@@ -303,6 +303,9 @@ mod tests {
         assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
         w.fail(0, "stopped").unwrap();
         let marker = std::fs::read_to_string(out.join(INCOMPLETE_FILE)).unwrap();
-        assert!(marker.contains("failed at step 0 and did not finish: stopped"), "{marker}");
+        assert!(
+            marker.contains("failed at step 0 and did not finish: stopped"),
+            "{marker}"
+        );
     }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::checkpoint::{self, CheckpointRun};
 use super::config::{ConfigError, LearningRates, Perturbation, TaskPerturbation, TrainConfig};
 use super::losses::{centre_loss, masked_cross_entropy, update_centres};
 use super::metrics::{RunInfo, StepMetrics};
@@ -63,6 +64,19 @@ pub struct Trainer {
     perturbations: [Perturbation; TASKS],
     step: u64,
     wall_secs: f64,
+}
+
+/// Check that `spec` is `cpu`, `auto`, `cuda` or `cuda:N`, without touching any device.
+pub fn check_device_spec(spec: &str) -> Result<(), String> {
+    match spec {
+        "cpu" | "auto" | "cuda" => Ok(()),
+        other => match other.strip_prefix("cuda:") {
+            Some(n) if n.parse::<usize>().is_ok() => Ok(()),
+            _ => Err(format!(
+                "unknown device '{other}'; expected cpu, cuda, cuda:N or auto"
+            )),
+        },
+    }
 }
 
 /// Resolve `cpu`, `cuda:N` or `auto`.
@@ -404,11 +418,28 @@ impl Trainer {
                 &candle_core::Device::Cpu,
             )?,
         );
-        crate::atomic_file::write_atomically(path, |tmp| {
-            candle_core::safetensors::save(&tensors, tmp)
-        })
-        .map_err(|e| fail(e.reason))?;
-        Ok(())
+        let run = CheckpointRun::of(&self.config, self.step, self.network.classes);
+        checkpoint::save(path, &tensors, &run).map_err(fail)
+    }
+
+    /// The run a checkpoint was written by, refused when it contradicts this run (another
+    /// preset, dataset, seed or size: its class ids would be other people).
+    pub fn checkpoint_run(&self, path: &Path) -> Result<Option<CheckpointRun>, TrainError> {
+        let fail = |reason: String| TrainError::Checkpoint {
+            path: path.display().to_string(),
+            reason,
+        };
+        let run = checkpoint::read_run(path).map_err(fail)?;
+        if let Some(run) = &run {
+            let conflicts = run.conflicts_with(&self.config);
+            if !conflicts.is_empty() {
+                return Err(fail(format!(
+                    "it was written by another run ({})",
+                    conflicts.join("; ")
+                )));
+            }
+        }
+        Ok(run)
     }
 
     /// Load parameters (and centres) from a checkpoint of the same preset and class count.
@@ -417,6 +448,7 @@ impl Trainer {
             path: path.display().to_string(),
             reason,
         };
+        self.checkpoint_run(path)?;
         let tensors = candle_core::safetensors::load(path, &self.network.device)
             .map_err(|e| fail(e.to_string()))?;
         let mut params = Vec::new();

@@ -13,7 +13,7 @@ use super::history::Marker;
 use super::launch::{Launch, QuitTimer, summary_line};
 use super::projector::ProjectorState;
 use super::run::{EvalPoint, RunSlot, RunStatus, SlotRequest};
-use super::settings::{Settings, Tab};
+use super::settings::{Settings, Tab, checked_saved_settings};
 use crate::data::Dataset;
 use crate::session::{Command, ThreadBudget, Waker};
 use crate::train::snapshot::TrainerSnapshot;
@@ -49,11 +49,12 @@ pub struct LabApp {
 impl LabApp {
     /// The app as eframe creates it: settings from the last launch.
     pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
-        let settings: Settings = cc
+        let saved: Option<Settings> = cc
             .storage
-            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
-            .unwrap_or_default();
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY));
+        let (settings, problem) = checked_saved_settings(saved);
         let mut app = Self::with_settings(settings);
+        app.status_line = problem;
         app.launch = launch;
         app
     }
@@ -414,9 +415,14 @@ impl LabApp {
                 ))
             }
             FileAction::LoadConfig => {
-                self.settings = load_settings(path)?;
+                let (settings, notes) = load_settings(path)?;
+                self.settings = settings;
                 self.reset();
-                Ok(format!("loaded {} and reset the runs", path.display()))
+                let mut message = format!("loaded {} and reset the runs", path.display());
+                for note in notes {
+                    message.push_str(&format!("; {note}"));
+                }
+                Ok(message)
             }
         }
     }

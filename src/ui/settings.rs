@@ -169,27 +169,207 @@ impl Settings {
     }
 }
 
-/// Read a settings/lesson file, with an error that names the file and the cause.
-pub fn load_settings(path: &std::path::Path) -> Result<Settings, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.len() > 1 << 20 {
-        return Err(format!(
-            "{}: {} bytes is too large for a settings file",
-            path.display(),
-            meta.len()
-        ));
+/// The settings saved by the last session, checked: unusable ones are replaced by the
+/// defaults, with a message saying why.
+pub fn checked_saved_settings(saved: Option<Settings>) -> (Settings, Option<String>) {
+    match saved {
+        None => (Settings::default(), None),
+        Some(s) => match s.validate() {
+            Ok(()) => (s, None),
+            Err(e) => (
+                Settings::default(),
+                Some(format!(
+                    "warning: the settings saved last time were not usable ({e}); started with the defaults"
+                )),
+            ),
+        },
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let settings: Settings = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a cari-mtl settings file ({e})", path.display()))?;
-    let config = settings.train_config(0);
-    config
-        .validate()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    settings
-        .toy
-        .config
-        .validate()
-        .map_err(|e| format!("{}: toy: {e}", path.display()))?;
-    Ok(settings)
+}
+
+/// Largest settings file read.
+const MAX_SETTINGS_FILE: u64 = 1 << 20;
+
+impl Settings {
+    /// Every field checked: both runs' configs (rates, rules, data sizes), the view, the
+    /// projector's t-SNE, the toy. The error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        for slot in 0..2 {
+            let config = self.train_config(slot);
+            config
+                .validate()
+                .map_err(|e| format!("run {}: {e}", super::run::slot_name(slot)))?;
+        }
+        self.synthetic
+            .validate()
+            .map_err(|e| format!("synthetic: {e}"))?;
+        crate::train::trainer::check_device_spec(&self.device)
+            .map_err(|e| format!("device: {e}"))?;
+        if !(self.smoothing.is_finite() && (0.0..=0.999).contains(&self.smoothing)) {
+            return Err(format!("smoothing {} must be in 0..=0.999", self.smoothing));
+        }
+        if self.explain_run > 1 {
+            return Err(format!(
+                "explain_run {} must be 0 (A) or 1 (B)",
+                self.explain_run
+            ));
+        }
+        self.projector
+            .tsne
+            .check()
+            .map_err(|e| format!("projector: {e}"))?;
+        self.toy
+            .config
+            .validate()
+            .map_err(|e| format!("toy: {e}"))?;
+        Ok(())
+    }
+
+    /// Settings from JSON text: a settings/lesson file, or a run's config.json (`cari-mtl
+    /// train`), whose settings go to run A. Returns the settings and notes for the user
+    /// (unknown keys ignored, what a config.json gave).
+    pub fn from_json_text(text: &str) -> Result<(Settings, Vec<String>), String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+        if is_run_config(&value) {
+            return from_run_config(value);
+        }
+        let settings: Settings = serde_json::from_value(value.clone())
+            .map_err(|e| format!("not a cari-mtl settings file ({e})"))?;
+        let mut notes = Vec::new();
+        let known = serde_json::to_value(&settings).map_err(|e| e.to_string())?;
+        let unknown = unknown_keys(&value, &known, "");
+        if !unknown.is_empty() {
+            notes.push(format!("ignored unknown keys: {}", unknown.join(", ")));
+        }
+        settings.validate()?;
+        Ok((settings, notes))
+    }
+}
+
+/// A run's config.json (written by `cari-mtl train`) rather than window settings.
+fn is_run_config(value: &serde_json::Value) -> bool {
+    value.get("batch_size").is_some()
+        && value.get("max_steps").is_some()
+        && value.get("tab").is_none()
+}
+
+fn from_run_config(value: serde_json::Value) -> Result<(Settings, Vec<String>), String> {
+    let config: TrainConfig = serde_json::from_value(value)
+        .map_err(|e| format!("looks like a run's config.json but cannot be read ({e})"))?;
+    config.validate().map_err(|e| e.to_string())?;
+    let mut settings = Settings {
+        seed: config.seed,
+        preset: config.preset,
+        device: config.device.clone(),
+        rates: config.rates,
+        weights_reach_trunk: config.weights_reach_trunk,
+        synthetic: config.data.synthetic.clone(),
+        ..Settings::default()
+    };
+    if config.eval_every > 0 {
+        settings.eval_every = config.eval_every;
+    }
+    settings.strategies[0] = config.strategy.clone();
+    settings.validate()?;
+    let note = format!(
+        "a run's config.json: its seed, preset, rates, data sizes and rule ({}) went to run A",
+        config.strategy.label()
+    );
+    Ok((settings, vec![note]))
+}
+
+/// Keys of `given` (as dotted paths) that `known` (the same data re-serialised) does not have.
+fn unknown_keys(given: &serde_json::Value, known: &serde_json::Value, prefix: &str) -> Vec<String> {
+    let (Some(given), Some(known)) = (given.as_object(), known.as_object()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in given {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match known.get(key) {
+            None => out.push(path),
+            Some(inner) => out.extend(unknown_keys(value, inner, &path)),
+        }
+    }
+    out
+}
+
+/// Read a settings/lesson file (or a run's config.json), with an error that names the file
+/// and the cause. Returns the settings and notes for the status line.
+pub fn load_settings(path: &std::path::Path) -> Result<(Settings, Vec<String>), String> {
+    let text = crate::train::run_folder::read_small_file(path, MAX_SETTINGS_FILE)
+        .map_err(|e| e.to_string())?;
+    Settings::from_json_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_of_the_settings_is_checked() {
+        let mut s = Settings::default();
+        s.strategies[1].static_weights = [0.0; 3];
+        s.strategies[1].strategy = Strategy::Static;
+        assert!(s.validate().unwrap_err().starts_with("run B:"));
+        let mut s = Settings::default();
+        s.synthetic.train_identities = usize::MAX / 2;
+        assert!(s.validate().unwrap_err().contains("train_identities"));
+        let mut s = Settings::default();
+        s.projector.tsne.perplexity = f32::NAN;
+        assert!(s.validate().unwrap_err().starts_with("projector:"));
+        let s = Settings {
+            smoothing: 2.0,
+            ..Settings::default()
+        };
+        assert!(s.validate().unwrap_err().contains("smoothing"));
+        let s = Settings {
+            device: "tpu".into(),
+            ..Settings::default()
+        };
+        assert!(s.validate().unwrap_err().contains("tpu"));
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_named_and_a_run_config_goes_to_run_a() {
+        let text = r#"{"seed": 5, "colour": "red", "projector": {"tsne": {"perplexity": 10.0, "speed": 3}}}"#;
+        let (s, notes) = Settings::from_json_text(text).unwrap();
+        assert_eq!(s.seed, 5);
+        assert_eq!(
+            notes,
+            ["ignored unknown keys: colour, projector.tsne.speed"]
+        );
+        let config = TrainConfig {
+            seed: 9,
+            strategy: StrategyConfig::new(Strategy::Dwa),
+            max_steps: 600,
+            ..TrainConfig::default()
+        };
+        let text = serde_json::to_string(&config).unwrap();
+        let (s, notes) = Settings::from_json_text(&text).unwrap();
+        assert_eq!((s.seed, s.strategies[0].strategy), (9, Strategy::Dwa));
+        assert!(notes[0].contains("run A"), "{notes:?}");
+        let err =
+            Settings::from_json_text(r#"{"rates": {"lr": -1.0, "psi_lr": 0.01}}"#).unwrap_err();
+        assert!(err.contains("lr"), "{err}");
+        assert!(
+            Settings::from_json_text("[1, 2")
+                .unwrap_err()
+                .starts_with("not JSON")
+        );
+    }
+
+    #[test]
+    fn unusable_saved_settings_fall_back_to_the_defaults_with_a_message() {
+        let mut bad = Settings::default();
+        bad.rates.psi_lr = f64::INFINITY;
+        let (s, message) = checked_saved_settings(Some(bad));
+        assert_eq!(s, Settings::default());
+        assert!(message.unwrap().contains("psi_lr"));
+    }
 }

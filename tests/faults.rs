@@ -1,0 +1,281 @@
+//! Fault injection on the command line: re-used folders, a run killed mid-way, absurd numbers,
+//! a run that fails inside a sweep, a checkpoint read against another run, shards collected.
+//! Each test names the class of failure it keeps from coming back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A small synthetic set so each run takes a second or two.
+const SMALL: [&str; 10] = [
+    "--identities",
+    "12",
+    "--open-identities",
+    "6",
+    "--images-per-modality",
+    "6",
+    "--test-images",
+    "2",
+    "--batch-size",
+    "16",
+];
+
+fn cari(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cari-mtl"));
+    c.args(args).env_remove("CARI_MTL_FAULT");
+    c
+}
+
+fn run(mut c: Command) -> (Output, String) {
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    (out, err)
+}
+
+fn train(out: &Path, steps: &str, extra: &[&str]) -> Command {
+    let mut c = cari(&["train", "--steps", steps, "--device", "cpu"]);
+    c.args(SMALL).args(extra).arg("--out").arg(out);
+    c
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_used_out_folder_is_refused_and_overwrite_replaces_only_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (first, err) = run(train(&out, "5", &["--seed", "1"]));
+    assert!(first.status.success(), "{err}");
+    let before = std::fs::read(out.join("metrics.csv")).unwrap();
+    std::fs::write(out.join("my-notes.txt"), b"keep me").unwrap();
+    let (again, err) = run(train(&out, "3", &["--seed", "2"]));
+    assert!(!again.status.success());
+    assert!(
+        err.contains("not empty") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("metrics.csv")).unwrap(),
+        before,
+        "untouched"
+    );
+    let (over, err) = run(train(&out, "3", &["--seed", "2", "--overwrite"]));
+    assert!(over.status.success(), "{err}");
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "only the new run's rows");
+    assert_eq!(read_json(&out.join("config.json"))["seed"], 2);
+    assert_eq!(std::fs::read(out.join("my-notes.txt")).unwrap(), b"keep me");
+}
+
+#[test]
+fn a_run_killed_mid_way_leaves_a_folder_that_says_it_is_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = train(&out, "100000", &[]).spawn().unwrap();
+    let partial = out.join("metrics.csv.partial");
+    let started = Instant::now();
+    while std::fs::read_to_string(&partial).map_or(0, |t| t.lines().count()) < 5 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no rows");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(out.join("INCOMPLETE").is_file());
+    assert!(out.join("config.json").is_file());
+    assert!(
+        !out.join("metrics.csv").exists(),
+        "no file claims to be the whole run"
+    );
+    assert!(!out.join("summary.json").exists());
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| {
+        let name = e.unwrap().file_name();
+        !name.to_string_lossy().ends_with(".tmp")
+    }));
+}
+
+#[test]
+fn absurd_numbers_get_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cases: [(&[&str], &str); 5] = [
+        (&["train", "--steps", "18446744073709551615"], "max_steps"),
+        (
+            &[
+                "train",
+                "--steps",
+                "1",
+                "--identities",
+                "9223372036854775807",
+            ],
+            "train_identities",
+        ),
+        (
+            &[
+                "train",
+                "--steps",
+                "1",
+                "--images-per-modality",
+                "9223372036854775807",
+            ],
+            "photos_per_identity",
+        ),
+        (&["bench", "--steps", "18446744073709551615"], "--steps"),
+        (&["compare", "--seeds", "18446744073709551615"], "runs"),
+    ];
+    for (args, named) in cases {
+        let mut c = cari(args);
+        c.arg("--out").arg(&out);
+        if args[0] == "bench" {
+            c = cari(args);
+        }
+        let (o, err) = run(c);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_failed_run_inside_compare_is_recorded_and_the_others_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let mut c = cari(&[
+        "compare",
+        "--strategies",
+        "proposed,naive",
+        "--seeds",
+        "1",
+        "--steps",
+        "6",
+        "--jobs",
+        "1",
+    ]);
+    c.args(SMALL)
+        .arg("--out")
+        .arg(&out)
+        .env("CARI_MTL_FAULT", "naive@3");
+    let (o, err) = run(c);
+    assert!(
+        !o.status.success(),
+        "a failed run makes compare exit non-zero"
+    );
+    assert!(err.contains("failed: naive seed 1 at step 3"), "{err}");
+    let results = read_json(&out.join("results.json"));
+    let failed = results["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        (failed[0]["strategy"].as_str(), failed[0]["step"].as_u64()),
+        (Some("naive"), Some(3))
+    );
+    assert!(failed[0]["reason"].as_str().unwrap().contains("NaN"));
+    assert_eq!(
+        results["proposed"]["verif_acc"]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let marker = std::fs::read_to_string(out.join("naive/seed1/INCOMPLETE")).unwrap();
+    assert!(marker.contains("failed at step 3"), "{marker}");
+    assert!(out.join("proposed/seed1/metrics.csv").is_file());
+}
+
+#[test]
+fn a_sharded_sweep_collects_to_the_same_results_as_one_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = [
+        "--strategies",
+        "proposed,naive",
+        "--seeds",
+        "2",
+        "--steps",
+        "8",
+        "--jobs",
+        "2",
+    ];
+    let whole = dir.path().join("whole");
+    let mut c = cari(&["compare"]);
+    c.args(sweep).args(SMALL).arg("--out").arg(&whole);
+    let (o, err) = run(c);
+    assert!(o.status.success(), "{err}");
+    let sharded = dir.path().join("sharded");
+    for shard in ["1/2", "2/2"] {
+        let mut c = cari(&["compare", "--shard", shard]);
+        c.args(sweep).args(SMALL).arg("--out").arg(&sharded);
+        let (o, err) = run(c);
+        assert!(o.status.success(), "{shard}: {err}");
+        assert!(
+            !sharded.join("results.json").exists(),
+            "a shard alone writes no results"
+        );
+    }
+    let mut c = cari(&["compare", "--collect"]);
+    c.arg(&sharded);
+    let (o, err) = run(c);
+    assert!(o.status.success(), "{err}");
+    let (a, b) = (
+        read_json(&whole.join("results.json")),
+        read_json(&sharded.join("results.json")),
+    );
+    assert_eq!(a, b, "the collected results equal the unsharded sweep's");
+    assert_eq!(a["proposed"]["auc"]["values"].as_array().unwrap().len(), 2);
+    // A missing shard is listed, not silently averaged away.
+    std::fs::remove_dir_all(sharded.join("naive/seed2")).unwrap();
+    let mut c = cari(&["compare", "--collect"]);
+    c.arg(&sharded);
+    let (o, err) = run(c);
+    assert!(
+        !o.status.success() && err.contains("missing: naive seed 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_checkpoint_is_not_read_against_another_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (o, err) = run(train(&out, "3", &["--seed", "3"]));
+    assert!(o.status.success(), "{err}");
+    let checkpoint = out.join("checkpoint.safetensors");
+    let embed = |extra: &[&str]| {
+        let mut c = cari(&[
+            "embed",
+            "--iterations",
+            "60",
+            "--device",
+            "cpu",
+            "--checkpoint",
+        ]);
+        c.arg(&checkpoint)
+            .arg("--out")
+            .arg(dir.path().join("embed"))
+            .args(extra);
+        run(c)
+    };
+    let (o, err) = embed(&["--seed", "4"]);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("seed: the checkpoint's is 3, this run's is 4"),
+        "{err}"
+    );
+    let (o, err) = embed(&["--identities", "13"]);
+    assert!(
+        !o.status.success() && err.contains("training identities"),
+        "{err}"
+    );
+    let (o, err) = embed(&[]);
+    assert!(
+        o.status.success(),
+        "the checkpoint's own run by default: {err}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("embed/embedding.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        1 + 6 * 12,
+        "6 held-out identities × 12 images"
+    );
+}
