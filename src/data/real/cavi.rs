@@ -27,9 +27,10 @@ use super::assemble::finish;
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
 use super::options::{LoadError, LoadOptions};
+use super::read::read_text;
 use super::scan::{
     NOT_AN_IMAGE, check_root, find_child_dir, has_image_extension, is_ignored_file, list_dir,
-    person_dirs, read_text, rel_display,
+    person_dirs, rel_display,
 };
 use crate::data::{Dataset, LoadReport, Modality, Protocol, VerificationPair};
 

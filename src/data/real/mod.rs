@@ -43,6 +43,7 @@ mod decode;
 pub mod detect;
 mod folder;
 mod options;
+mod read;
 mod scan;
 pub mod webcaricature;
 

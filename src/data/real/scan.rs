@@ -1,10 +1,10 @@
-//! Walking a dataset tree: listing folders, recognising images and annotation files, reading
-//! small text files.
+//! Walking a dataset tree: listing folders, recognising images and
+//! annotation files (they are read by `read`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::options::{LoadError, MAX_TEXT_FILE};
+use super::options::LoadError;
 use crate::data::LoadReport;
 
 /// One directory entry, following symbolic links.
@@ -108,16 +108,6 @@ pub(crate) fn check_root(path: &Path) -> Result<PathBuf, LoadError> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Reads a small text file (landmarks, protocols) as UTF-8 (lossy).
-pub(crate) fn read_text(path: &Path) -> Result<String, String> {
-    let meta = fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if meta.len() > MAX_TEXT_FILE {
-        return Err(format!("file too large ({} bytes)", meta.len()));
-    }
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `path` relative to `root` with `/` separators, for report lines.

@@ -77,3 +77,18 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
 }
 
 pub fn no_progress(_: f32) {}
+
+/// Makes a FIFO at `path` with the `mkfifo` command; fails the test loudly if it cannot.
+#[cfg(unix)]
+pub fn mkfifo(path: &Path) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo is needed for this test and could not run: {e}"));
+    assert!(
+        status.success(),
+        "mkfifo {} failed: {status}",
+        path.display()
+    );
+}

@@ -38,9 +38,10 @@ use super::assemble::{Assembled, finish};
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
 use super::options::{LoadError, LoadOptions};
+use super::read::read_text;
 use super::scan::{
     DirItem, NOT_AN_IMAGE, check_root, file_stem, find_child_dir, has_image_extension,
-    is_ignored_file, list_dir, person_dirs, read_text, rel_display,
+    is_ignored_file, list_dir, person_dirs, rel_display,
 };
 use crate::data::{Dataset, IdentificationFold, LoadReport, Modality, Protocol, VerificationPair};
 
