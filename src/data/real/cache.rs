@@ -10,7 +10,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::decode::{Decoded, Entry, Landmarks, decode_all};
-use super::options::{LoadOptions, default_cache_dir};
+use super::options::{LoadOptions, MAX_CACHE_FILE, default_cache_dir};
+use super::read::open_bounded;
 use crate::data::LoadReport;
 
 const CACHE_MAGIC: &[u8; 8] = b"CARIMTL\x01";
@@ -144,12 +145,13 @@ fn read_cache(
     image_size: usize,
     n: usize,
 ) -> Result<Option<Decoded>, String> {
-    let file = match File::open(path) {
+    let file = match open_bounded(path, MAX_CACHE_FILE) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read: {e}")),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.to_string()),
     };
-    let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+    // Every length below is checked against this size before it is read.
+    let file_len = file.len;
     let mut r = BufReader::new(file);
     let io = |e: io::Error| format!("truncated or unreadable: {e}");
     let mut magic = [0u8; 8];

@@ -27,9 +27,10 @@ use super::assemble::finish;
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
 use super::options::{LoadError, LoadOptions};
+use super::read::read_text;
 use super::scan::{
-    NOT_AN_IMAGE, check_root, find_child_dir, has_image_extension, is_ignored_file, list_dir,
-    person_dirs, read_text, rel_display,
+    Walk, check_root, find_child_dir, image_name, is_ignored_file, list_dir, person_dirs,
+    rel_display, start_dir, walk_twice,
 };
 use crate::data::{Dataset, LoadReport, Modality, Protocol, VerificationPair};
 
@@ -61,13 +62,45 @@ pub(crate) fn load(
             hint: layout_hint(&root, "cavi"),
         });
     }
+    let (names, entries, report) = walk_twice(|walk| scan(walk, &data_dir, &folders))?;
+    let (assembled, splits, mut report) =
+        finish("cavi", &root, &names, &entries, opts, progress, report)?;
+    let lookup = Lookup {
+        by_key: &assembled.by_key,
+        skipped: &assembled.skipped_keys,
+    };
+    let lists = walk_twice(|walk| pair_list_files(walk, &[&root, &data_dir]))?;
+    let protocol = read_pair_lists(&root, &lists, &lookup, &mut report.protocol_problems);
+    Ok(Dataset {
+        name: format!("cavi:{}", root.display()),
+        images: assembled.images,
+        splits,
+        protocol,
+        report,
+    })
+}
+
+/// One pass over `{Caricature,Real}/<Name>/…`: identity names, entries, report.
+fn scan(
+    walk: &mut Walk,
+    data_dir: &Path,
+    folders: &[(Modality, Option<PathBuf>)],
+) -> Result<(Vec<String>, Vec<Entry>, LoadReport), LoadError> {
     let mut report = LoadReport::default();
     // identity name → files per modality
     let mut people: BTreeMap<String, Vec<(Modality, PathBuf)>> = BTreeMap::new();
-    for (modality, folder) in &folders {
+    for (modality, folder) in folders {
         let Some(folder) = folder else { continue };
-        for person in person_dirs(folder, &mut report)? {
-            let files = match list_dir(&person.path) {
+        let top = start_dir(folder)?;
+        // E.g. `Real` a link to `Caricature`: its images would get both labels.
+        if let Err(why) = walk.enter(&top) {
+            report
+                .skipped_images
+                .push((top.path.display().to_string(), why));
+            continue;
+        }
+        for person in person_dirs(walk, &top, &mut report)? {
+            let files = match list_dir(&person) {
                 Ok(f) => f,
                 Err(e) => {
                     report.skipped_images.push((
@@ -82,17 +115,17 @@ pub(crate) fn load(
                 if is_ignored_file(&file.name) {
                     continue;
                 }
-                let why = if file.is_dir {
-                    "unexpected folder inside a person folder: not read"
-                } else if !has_image_extension(&file.name) {
-                    NOT_AN_IMAGE
+                let outcome = if file.is_dir() {
+                    Err("unexpected folder inside a person folder: not read".to_string())
                 } else {
-                    slot.push((*modality, file.path));
-                    continue;
+                    walk.take(&file).and_then(|()| image_name(&file.name))
                 };
-                report
-                    .skipped_images
-                    .push((file.path.display().to_string(), why.to_string()));
+                match outcome {
+                    Ok(()) => slot.push((*modality, file.path)),
+                    Err(why) => report
+                        .skipped_images
+                        .push((file.path.display().to_string(), why)),
+                }
             }
         }
     }
@@ -103,7 +136,7 @@ pub(crate) fn load(
         names.push(name);
         for (modality, path) in files {
             entries.push(Entry {
-                key: path_key(&rel_display(&data_dir, &path)),
+                key: path_key(&rel_display(data_dir, &path)),
                 path,
                 identity,
                 modality,
@@ -111,29 +144,28 @@ pub(crate) fn load(
             });
         }
     }
-    let (assembled, splits, mut report) =
-        finish("cavi", &root, &names, &entries, opts, progress, report)?;
-    let lookup = Lookup {
-        by_key: &assembled.by_key,
-        skipped: &assembled.skipped_keys,
-    };
-    let mut lists = list_dir(&root)?;
-    if data_dir != root {
-        lists.extend(list_dir(&data_dir)?);
+    Ok((names, entries, report))
+}
+
+/// The `*.txt` files directly in `dirs`, each real file once (`CaVI_Dataset` may be the root
+/// itself, or a link to it). Special files are listed: reading them reports what they are.
+fn pair_list_files(walk: &mut Walk, dirs: &[&Path]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        let top = start_dir(dir)?;
+        if walk.enter(&top).is_err() {
+            continue;
+        }
+        for item in list_dir(&top)? {
+            if !item.is_dir()
+                && item.name.to_ascii_lowercase().ends_with(".txt")
+                && walk.first_sighting(&item).is_ok()
+            {
+                out.push(item.path);
+            }
+        }
     }
-    let lists: Vec<PathBuf> = lists
-        .into_iter()
-        .filter(|i| !i.is_dir && i.name.to_ascii_lowercase().ends_with(".txt"))
-        .map(|i| i.path)
-        .collect();
-    let protocol = read_pair_lists(&root, &lists, &lookup, &mut report.protocol_problems);
-    Ok(Dataset {
-        name: format!("cavi:{}", root.display()),
-        images: assembled.images,
-        splits,
-        protocol,
-        report,
-    })
+    Ok(out)
 }
 
 /// Lookup key of a path relative to the `CaVI_Dataset` folder: `/` separators, lower case.
@@ -287,6 +319,7 @@ fn read_pair_lists(
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::NOT_AN_IMAGE;
     use super::super::test_util::*;
     use super::super::{DatasetSpec, load_real};
     use super::*;

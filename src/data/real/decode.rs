@@ -1,7 +1,6 @@
 //! Decoding, cropping and resizing images (in parallel), and reading landmark files.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,27 +10,17 @@ use image::{ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 use rayon::prelude::*;
 
 use super::options::{MAX_IMAGE_ALLOC, MAX_IMAGE_FILE, MAX_IMAGE_SIDE};
-use super::scan::{read_text, rel_display};
+use super::read::{read_bounded, read_text};
+use super::scan::rel_display;
 use crate::data::Modality;
 
 /// Decodes one image with size limits. The content decides the format, not the extension.
 pub fn decode_image(path: &Path) -> Result<RgbImage, String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let len = file
-        .metadata()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .len();
+    let data = read_bounded(path, MAX_IMAGE_FILE).map_err(|e| e.to_string())?;
+    let len = data.len();
     if len == 0 {
         return Err("empty file (0 bytes)".to_string());
     }
-    if len > MAX_IMAGE_FILE {
-        return Err(format!(
-            "file too large ({len} bytes; at most {MAX_IMAGE_FILE} are read)"
-        ));
-    }
-    let mut data = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut data)
-        .map_err(|e| format!("cannot read: {e}"))?;
     let format = match image::guess_format(&data[..data.len().min(32)]) {
         Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
         Ok(other) => {

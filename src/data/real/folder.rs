@@ -6,20 +6,29 @@ use std::path::{Path, PathBuf};
 use super::assemble::finish;
 use super::decode::{Entry, Landmarks};
 use super::detect::{layout_hint, modality_folder};
-use super::options::{LoadError, LoadOptions};
+use super::options::{LoadError, LoadOptions, MAX_NESTING};
 use super::scan::{
-    NOT_AN_IMAGE, check_root, has_image_extension, is_ignored_file, list_dir, rel_display,
+    DirItem, Kind, Walk, check_root, image_name, is_ignored_file, list_dir, rel_display, start_dir,
+    walk_twice,
 };
 use crate::data::{Dataset, LoadReport, Modality};
 
-/// Collects image files under `dir` (recursively, up to `depth` levels), reporting non-images.
-fn collect_images(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, report: &mut LoadReport) {
+/// Collects image files under `dir` (recursively, up to `depth` more levels), reporting
+/// non-images, special files, and folders already walked.
+fn collect_images(
+    walk: &mut Walk,
+    dir: &DirItem,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+    report: &mut LoadReport,
+) {
     let items = match list_dir(dir) {
         Ok(items) => items,
         Err(e) => {
-            report
-                .skipped_images
-                .push((dir.display().to_string(), format!("folder not read: {e}")));
+            report.skipped_images.push((
+                dir.path.display().to_string(),
+                format!("folder not read: {e}"),
+            ));
             return;
         }
     };
@@ -27,21 +36,120 @@ fn collect_images(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, report: &mut
         if is_ignored_file(&item.name) {
             continue;
         }
-        if item.is_dir {
-            if depth > 0 {
-                collect_images(&item.path, depth - 1, out, report);
-            } else {
-                report.skipped_images.push((
-                    item.path.display().to_string(),
-                    "folder nested too deep: not read".to_string(),
-                ));
-            }
-        } else if has_image_extension(&item.name) {
-            out.push(item.path);
+        let outcome = if !item.is_dir() {
+            walk.take(&item).and_then(|()| image_name(&item.name))
+        } else if depth == 0 {
+            Err("folder nested too deep: not read".to_string())
         } else {
-            report
+            walk.enter(&item)
+        };
+        match outcome {
+            Ok(()) if item.is_dir() => collect_images(walk, &item, depth - 1, out, report),
+            Ok(()) => out.push(item.path),
+            Err(why) => report
                 .skipped_images
-                .push((item.path.display().to_string(), NOT_AN_IMAGE.to_string()));
+                .push((item.path.display().to_string(), why)),
+        }
+    }
+}
+
+/// What a scan of the tree found.
+#[derive(Default)]
+struct Scan {
+    names: Vec<String>,
+    entries: Vec<Entry>,
+    report: LoadReport,
+    /// Whether any identity folder holds a photo/ or caricature/ folder.
+    any_layout: bool,
+}
+
+/// One pass over `root/<identity>/{photo,caricature}/…`.
+fn scan(walk: &mut Walk, root: &Path) -> Result<Scan, LoadError> {
+    let mut found = Scan::default();
+    let top = start_dir(root)?;
+    // The root is canonical, so this never refuses it; if it did, this pass finds nothing.
+    if walk.enter(&top).is_err() {
+        return Ok(found);
+    }
+    for id in list_dir(&top)? {
+        if is_ignored_file(&id.name) {
+            continue;
+        }
+        // Plain files next to the identity folders are silently not read; an entry that cannot
+        // be resolved (a dangling link meant as an identity folder…) or a special file is
+        // reported, as is a folder already walked.
+        let outcome = match id.kind {
+            Kind::File => continue,
+            Kind::Dir => walk.enter(&id),
+            _ => Err(id.problem().unwrap_or_default()),
+        };
+        match outcome {
+            Ok(()) => scan_identity(walk, &id, root, &mut found),
+            Err(why) => found
+                .report
+                .skipped_images
+                .push((id.path.display().to_string(), why)),
+        }
+    }
+    Ok(found)
+}
+
+/// Scans one identity folder into `found`.
+fn scan_identity(walk: &mut Walk, id: &DirItem, root: &Path, found: &mut Scan) {
+    let report = &mut found.report;
+    let subs = match list_dir(id) {
+        Ok(subs) => subs,
+        Err(e) => {
+            report
+                .excluded_identities
+                .push((id.name.clone(), format!("{e}: left out of every task")));
+            return;
+        }
+    };
+    let mut per_modality: BTreeMap<&'static str, (Modality, Vec<PathBuf>)> = BTreeMap::new();
+    let mut strays = Vec::new();
+    for sub in subs {
+        if is_ignored_file(&sub.name) {
+            continue;
+        }
+        let path = sub.path.display().to_string();
+        match modality_folder(&sub.name) {
+            Some(m) if sub.is_dir() => match walk.enter(&sub) {
+                Ok(()) => {
+                    let slot = per_modality
+                        .entry(m.as_str())
+                        .or_insert_with(|| (m, Vec::new()));
+                    collect_images(walk, &sub, MAX_NESTING, &mut slot.1, report);
+                }
+                Err(why) => strays.push((path, why)),
+            },
+            _ => strays.push((
+                path,
+                "not inside a photo/ or caricature/ folder: not read".to_string(),
+            )),
+        }
+    }
+    if per_modality.is_empty() {
+        report.excluded_identities.push((
+            id.name.clone(),
+            "no photo/ or caricature/ folder: left out of every task".to_string(),
+        ));
+        return;
+    }
+    report.skipped_images.extend(strays);
+    found.any_layout = true;
+    let identity = found.names.len();
+    found.names.push(id.name.clone());
+    for (m, files) in per_modality.into_values() {
+        for file in files {
+            let key = rel_display(root, &file);
+            found.entries.push(Entry {
+                path: file,
+                identity,
+                modality: m,
+                key,
+                landmarks: Landmarks::NotUsed,
+            });
         }
     }
 }
@@ -64,71 +172,19 @@ pub(crate) fn load_folder(
     if !hint.is_empty() {
         return Err(wrong(hint));
     }
-    let mut report = LoadReport::default();
-    let mut names = Vec::new();
-    let mut entries = Vec::new();
-    let mut any_layout = false;
-    for id in list_dir(&root)? {
-        if !id.is_dir || is_ignored_file(&id.name) {
-            continue;
-        }
-        let subs = match list_dir(&id.path) {
-            Ok(subs) => subs,
-            Err(e) => {
-                report
-                    .excluded_identities
-                    .push((id.name.clone(), format!("{e}: left out of every task")));
-                continue;
-            }
-        };
-        let mut per_modality: BTreeMap<&'static str, (Modality, Vec<PathBuf>)> = BTreeMap::new();
-        let mut strays = Vec::new();
-        for sub in subs {
-            if is_ignored_file(&sub.name) {
-                continue;
-            }
-            match modality_folder(&sub.name) {
-                Some(m) if sub.is_dir => {
-                    let slot = per_modality
-                        .entry(m.as_str())
-                        .or_insert_with(|| (m, Vec::new()));
-                    collect_images(&sub.path, 4, &mut slot.1, &mut report);
-                }
-                _ => strays.push((
-                    sub.path.display().to_string(),
-                    "not inside a photo/ or caricature/ folder: not read".to_string(),
-                )),
-            }
-        }
-        if per_modality.is_empty() {
-            report.excluded_identities.push((
-                id.name.clone(),
-                "no photo/ or caricature/ folder: left out of every task".to_string(),
-            ));
-            continue;
-        }
-        report.skipped_images.extend(strays);
-        any_layout = true;
-        let identity = names.len();
-        names.push(id.name.clone());
-        for (m, files) in per_modality.into_values() {
-            for file in files {
-                let key = rel_display(&root, &file);
-                entries.push(Entry {
-                    path: file,
-                    identity,
-                    modality: m,
-                    key,
-                    landmarks: Landmarks::NotUsed,
-                });
-            }
-        }
-    }
-    if !any_layout {
+    let found = walk_twice(|walk| scan(walk, &root))?;
+    if !found.any_layout {
         return Err(wrong(String::new()));
     }
-    let (assembled, splits, report) =
-        finish("folder", &root, &names, &entries, opts, progress, report)?;
+    let (assembled, splits, report) = finish(
+        "folder",
+        &root,
+        &found.names,
+        &found.entries,
+        opts,
+        progress,
+        found.report,
+    )?;
     Ok(Dataset {
         name: format!("folder:{}", root.display()),
         images: assembled.images,

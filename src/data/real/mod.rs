@@ -11,6 +11,29 @@
 //! - **Read-only.** Files are only opened for reading; nothing is ever written under the dataset
 //!   folder (the cache lives in the cache folder, and is not written at all if that folder lies
 //!   inside the dataset folder).
+//! - **Only regular files are opened, and never read past a limit.** What a path resolves to is
+//!   looked at before it is opened: FIFOs (opening one waits for a writer), sockets and devices
+//!   (`/dev/zero` never ends) are listed in [`LoadReport::skipped_images`] as `"not a regular
+//!   file (fifo)"` and never opened; a landmark or protocol file of that kind is a
+//!   `protocol_problems` line. Every read stops one byte past its limit ([`MAX_IMAGE_FILE`] for
+//!   images, 64 MiB for text files, 64 GiB for the cache), since the size on disk can lie.
+//! - **Each real folder is walked once and each real file read once.** Links are followed, and
+//!   every folder and file is known by its canonical path (`fs::canonicalize`). The walk runs
+//!   twice: first without following any link, which takes every folder and file at its own place
+//!   in the tree (its path has no link on the way); then following links, when a link to
+//!   something already taken, or to an enclosing folder, is not followed. So:
+//!   - a file reached under two names keeps its own place: `Bob/` a link to `Ann/` loads Ann's
+//!     images once, as Ann's, and `Bob` is reported `"same folder as …/Ann"`; a link in `Ann/`
+//!     to one of Bob's files is reported `"same file as …"`, and the image stays Bob's;
+//!   - a link to `.`, `..` or any enclosing folder is reported `"symbolic link loop: leads back
+//!     to …"` and not followed; a link chain that never ends (`a → b → a`) and a dangling link
+//!     are reported with the reason;
+//!   - a link to something outside the dataset root (or outside the folders its layout reads) is
+//!     followed: the data is the user's to arrange. It is de-duplicated all the same, and when two
+//!     links reach the same such target, the first in the sorted walk keeps it.
+//!
+//!   Repeated person folders are listed in `skipped_images` with the reason. Identity is the
+//!   canonical path: hard links and copies of a file are separate files.
 //! - **Bad files are skipped, never fatal.** Zero-byte, truncated, unreadable files, files whose
 //!   content is not JPEG/PNG whatever their extension, and images whose header claims more than
 //!   [`MAX_IMAGE_SIDE`] pixels a side (refused before any pixel is decoded) are listed in
@@ -43,6 +66,7 @@ mod decode;
 pub mod detect;
 mod folder;
 mod options;
+mod read;
 mod scan;
 pub mod webcaricature;
 

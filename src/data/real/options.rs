@@ -16,6 +16,12 @@ pub const MAX_IMAGE_FILE: u64 = 256 * 1024 * 1024;
 pub const MAX_OUTPUT_SIDE: usize = 1024;
 /// Largest landmark or protocol file read (bigger ones are reported, not read).
 pub(crate) const MAX_TEXT_FILE: u64 = 64 * 1024 * 1024;
+/// Largest cache file read: more than the decoded pixels of any set this program holds in memory
+/// (WebCaricature at the largest `image_size` is about 38 GB); a bigger file is treated as corrupt.
+pub(crate) const MAX_CACHE_FILE: u64 = 64 * 1024 * 1024 * 1024;
+/// How deep the `folder:` layout looks for images below a `photo/` or `caricature/` folder, and
+/// WebCaricature for protocol files below `EvaluationProtocols/`.
+pub(crate) const MAX_NESTING: usize = 4;
 
 /// Which dataset to load.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -57,23 +57,133 @@ pub fn huge_png_bytes(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-/// Every file under `root` with its bytes and mtime.
+/// Every entry under `root`, links not followed: a file's bytes and mtime, a link's target, a
+/// special file's mtime (never opened: reading a FIFO would block).
 pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for e in fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let m = fs::metadata(&p).unwrap();
-            if m.is_dir() {
-                stack.push(p);
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let t = m.file_type();
+            let bytes = if t.is_dir() {
+                stack.push(p.clone());
+                continue;
+            } else if t.is_symlink() {
+                fs::read_link(&p)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if t.is_file() {
+                fs::read(&p).unwrap()
             } else {
-                out.insert(p.clone(), (fs::read(&p).unwrap(), m.modified().unwrap()));
-            }
+                b"special".to_vec()
+            };
+            out.insert(p, (bytes, m.modified().unwrap()));
         }
     }
     out
 }
 
 pub fn no_progress(_: f32) {}
+
+/// Makes a FIFO at `path` with the `mkfifo` command; fails the test loudly if it cannot.
+#[cfg(unix)]
+pub fn mkfifo(path: &Path) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo is needed for this test and could not run: {e}"));
+    assert!(
+        status.success(),
+        "mkfifo {} failed: {status}",
+        path.display()
+    );
+}
+
+/// A symbolic link at `link` to `target` (relative targets are relative to the link's folder).
+#[cfg(unix)]
+pub fn symlink(target: impl AsRef<Path>, link: &Path) {
+    fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+/// Runs `f` on a thread and returns its result; fails the test if it takes longer than `limit`
+/// (e.g. an `open` blocked on a FIFO), instead of hanging the test run.
+pub fn finishes_within<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (send, recv) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    match recv.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(e) => panic!("did not finish within {limit:?} ({e}): blocked?"),
+    }
+}
+
+/// This process's resident memory in bytes (`VmRSS` of /proc/self/status).
+#[cfg(target_os = "linux")]
+pub fn resident_bytes() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// `root/id<i>/{photo,caricature}/…`: 6 identities × (12 photos + 12 caricatures) = 144 images,
+/// each identity and modality its own colour.
+pub fn folder_tree_144(root: &Path) {
+    for i in 0..6u8 {
+        for k in 0..12 {
+            let id = root.join(format!("id{i}"));
+            write_jpeg(&id.join(format!("photo/p{k}.jpg")), 10, 10, [i * 40, 0, 0]);
+            write_jpeg(
+                &id.join(format!("caricature/c{k}.jpg")),
+                10,
+                10,
+                [0, i * 40, 0],
+            );
+        }
+    }
+}
+
+/// `OriginalImages/<name>/{C,P}0000k.jpg`, k = 1..=3, for each of `people`, with a landmark file
+/// for every image.
+pub fn webcaricature_tree(root: &Path, people: &[&str]) {
+    let points: String = (0..17)
+        .map(|i| format!("{} {}\n", 2 + i % 5, 2 + i % 7))
+        .collect();
+    for (i, person) in people.iter().enumerate() {
+        for k in 1..=3 {
+            for tag in ["C", "P"] {
+                let name = format!("{tag}{k:05}");
+                let shade = (i * 40 + k) as u8;
+                let img = root.join(format!("OriginalImages/{person}/{name}.jpg"));
+                write_jpeg(&img, 12, 12, [shade, 0, 0]);
+                write_text(
+                    &root.join(format!("FacialPoints/{person}/{name}.txt")),
+                    &points,
+                );
+            }
+        }
+    }
+}
+
+/// `CaVI_Dataset/{Caricature,Real}/<name>/<name>_{c,r}_k.jpg`, k = 1..=2, for each of `people`.
+pub fn cavi_tree(root: &Path, people: &[&str]) -> PathBuf {
+    let ds = root.join("CaVI_Dataset");
+    for (i, person) in people.iter().enumerate() {
+        for k in 1..=2 {
+            for (folder, tag) in [("Caricature", "c"), ("Real", "r")] {
+                let file = ds.join(format!("{folder}/{person}/{person}_{tag}_{k}.jpg"));
+                write_jpeg(&file, 12, 12, [(i * 40) as u8, k, 0]);
+            }
+        }
+    }
+    ds
+}

@@ -442,3 +442,314 @@ fn open_only_protocol() {
     assert_eq!(o.verification.len(), 1);
     assert_eq!(o.c2p[0].gallery, vec![2]);
 }
+
+/// Fault injection: FIFOs, devices and symbolic links inside dataset trees. Every load runs on a
+/// thread and fails the test after 30 s instead of hanging.
+#[cfg(unix)]
+mod links_and_special_files {
+    use super::*;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(30);
+    const FIFO: &str = "not a regular file (fifo)";
+    const DEVICE: &str = "not a regular file (character device)";
+    const PEOPLE: [&str; 4] = ["Ann", "Bob", "Cyd", "Dee"];
+
+    fn load_in_time(spec: DatasetSpec, cache: &Path) -> Dataset {
+        let o = opts(cache);
+        finishes_within(LIMIT, move || load_real(&spec, &o, &no_progress)).unwrap()
+    }
+
+    /// The skip reason of the one path ending in `suffix`.
+    fn reason<'a>(ds: &'a Dataset, suffix: &str) -> &'a str {
+        let found: Vec<&(String, String)> = ds
+            .report
+            .skipped_images
+            .iter()
+            .filter(|(p, _)| p.ends_with(suffix))
+            .collect();
+        match found.as_slice() {
+            [(_, why)] => why,
+            _ => panic!("{suffix}: {:#?}", ds.report.skipped_images),
+        }
+    }
+
+    /// Every image of a `folder:` tree sits at `<identity>/<modality>/<file>` under its label.
+    fn assert_labels_match_folders(ds: &Dataset) {
+        for s in &ds.images.samples {
+            let parts: Vec<&str> = s.source.rsplit('/').take(3).collect();
+            let folder = match s.modality {
+                Modality::Photo => "photo",
+                Modality::Caricature => "caricature",
+            };
+            assert_eq!(parts[1], folder, "{}", s.source);
+            assert_eq!(parts[2], ds.images.identities[s.identity], "{}", s.source);
+        }
+    }
+
+    #[test]
+    fn folder_fifos_are_reported_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        mkfifo(&root.join("id0/photo/pipe.jpg"));
+        mkfifo(&root.join("id1/caricature/deeper/pipe.png"));
+        mkfifo(&root.join("pipe"));
+        let before = snapshot(&root);
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 144);
+        assert_eq!(reason(&ds, "id0/photo/pipe.jpg"), FIFO);
+        assert_eq!(reason(&ds, "deeper/pipe.png"), FIFO);
+        assert_eq!(reason(&ds, "tree/pipe"), FIFO);
+        assert_eq!(ds.report.skipped_images.len(), 3);
+        let again = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert!(again.report.from_cache);
+        assert_eq!(again.report.skipped_images, ds.report.skipped_images);
+        assert_eq!(snapshot(&root), before);
+    }
+
+    #[test]
+    fn cavi_fifo_image_and_pair_list_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let ds_dir = cavi_tree(dir.path(), &PEOPLE);
+        mkfifo(&ds_dir.join("Caricature/Ann/Ann_c_9.jpg"));
+        mkfifo(&ds_dir.join("pairs.txt"));
+        let ds = load_in_time(DatasetSpec::Cavi(dir.path().into()), cache.path());
+        assert_eq!(ds.images.len(), 16);
+        assert_eq!(reason(&ds, "Ann_c_9.jpg"), FIFO);
+        assert_eq!(
+            ds.report.protocol_problems,
+            vec![format!("CaVI_Dataset/pairs.txt:1: {FIFO}")]
+        );
+    }
+
+    #[test]
+    fn webcaricature_fifo_landmarks_and_protocol_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        webcaricature_tree(root, &PEOPLE);
+        fs::remove_file(root.join("FacialPoints/Bob/C00002.txt")).unwrap();
+        mkfifo(&root.join("FacialPoints/Bob/C00002.txt"));
+        let view2 = "EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt";
+        mkfifo(&root.join(view2));
+        mkfifo(&root.join("OriginalImages/Cyd/P00009.jpg"));
+        let ds = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
+        assert_eq!(ds.images.len(), 24);
+        assert_eq!(reason(&ds, "Cyd/P00009.jpg"), FIFO);
+        assert_eq!(
+            ds.report.protocol_problems,
+            vec![
+                format!("FacialPoints/Bob/C00002.txt:1: {FIFO}; whole image used"),
+                format!("{view2}:1: {FIFO}"),
+            ]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn dev_zero_is_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        webcaricature_tree(root, &PEOPLE);
+        let landmark = root.join("FacialPoints/Ann/C00001.txt");
+        fs::remove_file(&landmark).unwrap();
+        symlink("/dev/zero", &landmark);
+        symlink("/dev/zero", &root.join("OriginalImages/Dee/P00007.jpg"));
+        let view2 = "EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt";
+        symlink("/dev/zero", &root.join(view2));
+        let rss = resident_bytes();
+        let ds = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
+        let grown = resident_bytes().saturating_sub(rss);
+        // Reading /dev/zero without a bound grew the process by gigabytes before it failed.
+        assert!(grown < 200 << 20, "resident memory grew by {grown} bytes");
+        assert_eq!(ds.images.len(), 24);
+        assert_eq!(reason(&ds, "Dee/P00007.jpg"), DEVICE);
+        assert_eq!(
+            ds.report.protocol_problems,
+            vec![
+                format!("FacialPoints/Ann/C00001.txt:1: {DEVICE}; whole image used"),
+                format!("{view2}:1: {DEVICE}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn dotdot_links_do_not_relabel_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        symlink("..", &root.join("id0/photo/up"));
+        symlink("../../..", &root.join("id1/caricature/sub/top"));
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 144);
+        assert_labels_match_folders(&ds);
+        let id0 = root.join("id0").display().to_string();
+        assert_eq!(
+            reason(&ds, "id0/photo/up"),
+            format!("symbolic link loop: leads back to {id0}")
+        );
+        assert_eq!(
+            reason(&ds, "sub/top"),
+            format!("symbolic link loop: leads back to {}", root.display())
+        );
+    }
+
+    #[test]
+    fn eight_links_to_dot_keep_144_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        for k in 1..=8 {
+            symlink(".", &root.join(format!("id0/photo/l{k}")));
+        }
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 144);
+        assert_labels_match_folders(&ds);
+        assert_eq!(ds.report.skipped_images.len(), 8);
+        assert!(
+            ds.report
+                .skipped_images
+                .iter()
+                .all(|(_, why)| why.starts_with("symbolic link loop: leads back to")),
+            "{:?}",
+            ds.report.skipped_images
+        );
+    }
+
+    #[test]
+    fn file_and_folder_links_keep_their_real_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        // id0 comes first in the walk, but these images are id1's and id2's.
+        symlink(
+            "../../id1/caricature/c0.jpg",
+            &root.join("id0/photo/stolen.jpg"),
+        );
+        symlink("../../id2/caricature", &root.join("id0/photo/more"));
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 144);
+        assert_labels_match_folders(&ds);
+        let real = |rel: &str| root.join(rel).display().to_string();
+        assert_eq!(
+            reason(&ds, "stolen.jpg"),
+            format!("same file as {}", real("id1/caricature/c0.jpg"))
+        );
+        assert_eq!(
+            reason(&ds, "id0/photo/more"),
+            format!("same folder as {}", real("id2/caricature"))
+        );
+    }
+
+    #[test]
+    fn person_folder_links_load_once_under_the_real_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        webcaricature_tree(root, &PEOPLE);
+        // One link sorts before its target, one after.
+        symlink("Dee", &root.join("OriginalImages/Aal"));
+        symlink("Ann", &root.join("OriginalImages/Zed"));
+        write_text(
+            &root.join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt"),
+            "1\nDee\tC00001\tP00001\n",
+        );
+        let before = snapshot(root);
+        let ds = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
+        assert_eq!(ds.images.identities, PEOPLE.to_vec());
+        assert_eq!(ds.images.len(), 24);
+        let originals = root.join("OriginalImages");
+        let same = |p: &str| format!("same folder as {}", originals.join(p).display());
+        assert_eq!(reason(&ds, "OriginalImages/Aal"), same("Dee"));
+        assert_eq!(reason(&ds, "OriginalImages/Zed"), same("Ann"));
+        assert_eq!(ds.report.skipped_images.len(), 2);
+        assert!(ds.report.protocol_problems.is_empty(), "{:?}", ds.report);
+        assert_eq!(ds.protocol.as_ref().unwrap().verification.len(), 1);
+        let again = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
+        assert!(again.report.from_cache);
+        assert_eq!(again.report.skipped_images, ds.report.skipped_images);
+        assert_eq!(snapshot(root), before);
+    }
+
+    #[test]
+    fn cavi_person_link_across_modalities_is_one_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let ds_dir = cavi_tree(dir.path(), &PEOPLE);
+        symlink("../Caricature/Bob", &ds_dir.join("Real/Eve"));
+        let ds = load_in_time(DatasetSpec::Cavi(dir.path().into()), cache.path());
+        assert_eq!(ds.images.identities, PEOPLE.to_vec());
+        assert_eq!(ds.images.len(), 16);
+        assert_eq!(
+            reason(&ds, "Real/Eve"),
+            format!("same folder as {}", ds_dir.join("Caricature/Bob").display())
+        );
+    }
+
+    #[test]
+    fn link_outside_the_root_is_followed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        let outside = dir.path().join("elsewhere");
+        for k in 0..3 {
+            write_jpeg(&outside.join(format!("x{k}.jpg")), 10, 10, [9, 9, 9]);
+        }
+        symlink(&outside, &root.join("id3/photo/ext"));
+        symlink(&outside, &root.join("id4/photo/ext"));
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 147);
+        let first = root.join("id3/photo/ext").display().to_string();
+        assert_eq!(
+            reason(&ds, "id4/photo/ext"),
+            format!("same folder as {first}")
+        );
+        let id3 = ds
+            .images
+            .identities
+            .iter()
+            .position(|n| n == "id3")
+            .unwrap();
+        let outside_images: Vec<&Sample> = ds
+            .images
+            .samples
+            .iter()
+            .filter(|s| s.source.contains("/ext/"))
+            .collect();
+        assert_eq!(outside_images.len(), 3);
+        assert!(
+            outside_images
+                .iter()
+                .all(|s| s.identity == id3 && s.modality == Modality::Photo)
+        );
+    }
+
+    #[test]
+    fn link_loops_and_dangling_links_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        folder_tree_144(&root);
+        symlink("b", &root.join("id0/photo/a"));
+        symlink("a", &root.join("id0/photo/b"));
+        symlink("missing.jpg", &root.join("id0/photo/gone.jpg"));
+        symlink("nowhere", &root.join("id7"));
+        let ds = load_in_time(DatasetSpec::Folder(root.clone()), cache.path());
+        assert_eq!(ds.images.len(), 144);
+        for link in ["photo/a", "photo/b"] {
+            let why = reason(&ds, link);
+            assert!(why.starts_with("symbolic link cannot be followed"), "{why}");
+        }
+        let dangling = "dangling symbolic link (its target does not exist)";
+        assert_eq!(reason(&ds, "gone.jpg"), dangling);
+        assert_eq!(reason(&ds, "tree/id7"), dangling);
+    }
+}

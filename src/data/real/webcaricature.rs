@@ -37,10 +37,11 @@ use std::path::{Path, PathBuf};
 use super::assemble::{Assembled, finish};
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
-use super::options::{LoadError, LoadOptions};
+use super::options::{LoadError, LoadOptions, MAX_NESTING};
+use super::read::read_text;
 use super::scan::{
-    DirItem, NOT_AN_IMAGE, check_root, file_stem, find_child_dir, has_image_extension,
-    is_ignored_file, list_dir, person_dirs, read_text, rel_display,
+    DirItem, Walk, check_root, file_stem, find_child_dir, has_image_extension, image_name,
+    is_ignored_file, list_dir, list_path, person_dirs, rel_display, start_dir, walk_twice,
 };
 use crate::data::{Dataset, IdentificationFold, LoadReport, Modality, Protocol, VerificationPair};
 
@@ -77,33 +78,11 @@ pub(crate) fn load(
             hint: String::new(),
         })?;
     let points = find_child_dir(&base, "FacialPoints");
-    let mut report = LoadReport::default();
-    let mut names = Vec::new();
-    let mut entries = Vec::new();
-    for person in person_dirs(&originals, &mut report)? {
-        let files = match list_dir(&person.path) {
-            Ok(files) => files,
-            Err(e) => {
-                report
-                    .excluded_identities
-                    .push((person.name.clone(), format!("{e}: left out of every task")));
-                continue;
-            }
-        };
-        let landmark_files = points
-            .as_ref()
-            .map(|p| landmark_index(&p.join(&person.name)))
-            .unwrap_or_default();
-        let identity = names.len();
-        names.push(person.name.clone());
-        for file in files {
-            if let Some(entry) =
-                scan_file(&person.name, identity, file, &landmark_files, &mut report)
-            {
-                entries.push(entry);
-            }
-        }
-    }
+    let Scan {
+        names,
+        entries,
+        report,
+    } = walk_twice(|walk| scan(walk, &originals, points.as_deref()))?;
     if entries.is_empty() && report.skipped_images.is_empty() {
         return Err(LoadError::NoImages {
             path: root.clone(),
@@ -135,65 +114,102 @@ pub(crate) fn load(
     })
 }
 
-/// Landmark files of one person: image stem → path.
+/// What a scan of `OriginalImages/` found.
+struct Scan {
+    names: Vec<String>,
+    entries: Vec<Entry>,
+    report: LoadReport,
+}
+
+/// One pass over `OriginalImages/<Person>/…`, with each person's `FacialPoints/<Person>/`.
+fn scan(walk: &mut Walk, originals: &Path, points: Option<&Path>) -> Result<Scan, LoadError> {
+    let mut found = Scan {
+        names: Vec::new(),
+        entries: Vec::new(),
+        report: LoadReport::default(),
+    };
+    let top = start_dir(originals)?;
+    // A linked OriginalImages/ is walked in the second pass only.
+    if walk.enter(&top).is_err() {
+        return Ok(found);
+    }
+    let report = &mut found.report;
+    for person in person_dirs(walk, &top, report)? {
+        let files = match list_dir(&person) {
+            Ok(files) => files,
+            Err(e) => {
+                report
+                    .excluded_identities
+                    .push((person.name.clone(), format!("{e}: left out of every task")));
+                continue;
+            }
+        };
+        let landmark_files = points
+            .map(|p| landmark_index(&p.join(&person.name)))
+            .unwrap_or_default();
+        let identity = found.names.len();
+        found.names.push(person.name.clone());
+        for file in files {
+            match scan_file(walk, &person.name, identity, &file, &landmark_files) {
+                Ok(Some(entry)) => found.entries.push(entry),
+                Ok(None) => {}
+                Err(why) => report
+                    .skipped_images
+                    .push((file.path.display().to_string(), why)),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Landmark files of one person: image stem → path. Special files are listed too: reading
+/// them reports what they are.
 fn landmark_index(dir: &Path) -> HashMap<String, PathBuf> {
-    list_dir(dir)
+    list_path(dir)
         .map(|items| {
             items
                 .into_iter()
-                .filter(|i| !i.is_dir && i.name.to_ascii_lowercase().ends_with(".txt"))
+                .filter(|i| !i.is_dir() && i.name.to_ascii_lowercase().ends_with(".txt"))
                 .map(|i| (file_stem(&i.name).to_string(), i.path))
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// The entry for one file of a person folder: `Ok(None)` for system files, `Err(reason)` for
+/// files not loaded.
 fn scan_file(
+    walk: &mut Walk,
     person: &str,
     identity: usize,
-    file: DirItem,
+    file: &DirItem,
     landmarks: &HashMap<String, PathBuf>,
-    report: &mut LoadReport,
-) -> Option<Entry> {
+) -> Result<Option<Entry>, String> {
     if is_ignored_file(&file.name) {
-        return None;
+        return Ok(None);
     }
-    let skip = |report: &mut LoadReport, why: &str| {
-        report
-            .skipped_images
-            .push((file.path.display().to_string(), why.to_string()));
-    };
-    if file.is_dir {
-        skip(report, "unexpected folder inside a person folder: not read");
-        return None;
+    if file.is_dir() {
+        return Err("unexpected folder inside a person folder: not read".to_string());
     }
-    if !has_image_extension(&file.name) {
-        skip(report, NOT_AN_IMAGE);
-        return None;
-    }
+    walk.take(file)?;
+    image_name(&file.name)?;
     let modality = match file.name.chars().next() {
         Some('C' | 'c') => Modality::Caricature,
         Some('P' | 'p') => Modality::Photo,
-        _ => {
-            skip(
-                report,
-                "name must start with C (caricature) or P (photo): not read",
-            );
-            return None;
-        }
+        _ => return Err("name must start with C (caricature) or P (photo): not read".to_string()),
     };
     let stem = file_stem(&file.name).to_string();
     let landmarks = match landmarks.get(&stem) {
         Some(p) => Landmarks::File(p.clone()),
         None => Landmarks::Missing,
     };
-    Some(Entry {
+    Ok(Some(Entry {
         key: format!("{person}/{stem}"),
-        path: file.path,
+        path: file.path.clone(),
         identity,
         modality,
         landmarks,
-    })
+    }))
 }
 
 /// Finds the sample a protocol line names.
@@ -249,8 +265,7 @@ fn read_protocol(
     resolver: &Resolver<'_>,
     problems: &mut Vec<String>,
 ) -> Option<Protocol> {
-    let mut files = Vec::new();
-    collect_txt(dir, 4, &mut files);
+    let files = protocol_files(dir);
     let mut view2 = None;
     // (direction, k) → (gallery, probe)
     let mut ident: BTreeMap<(bool, u32), (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
@@ -304,16 +319,33 @@ fn read_protocol(
     Some(protocol)
 }
 
-fn collect_txt(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+/// The `.txt` files under `dir`, each real file once (loops and repeated folders are cut
+/// silently: they would only repeat files). Special files are listed: reading them reports
+/// what they are.
+fn protocol_files(dir: &Path) -> Vec<PathBuf> {
+    let walked = walk_twice(|walk| {
+        let mut out = Vec::new();
+        let top = start_dir(dir)?;
+        if walk.enter(&top).is_ok() {
+            collect_txt(walk, &top, MAX_NESTING, &mut out);
+        }
+        Ok(out)
+    });
+    walked.unwrap_or_default()
+}
+
+fn collect_txt(walk: &mut Walk, dir: &DirItem, depth: usize, out: &mut Vec<PathBuf>) {
     let Ok(items) = list_dir(dir) else {
         return;
     };
     for item in items {
-        if item.is_dir {
-            if depth > 0 {
-                collect_txt(&item.path, depth - 1, out);
+        if item.is_dir() {
+            if depth > 0 && walk.enter(&item).is_ok() {
+                collect_txt(walk, &item, depth - 1, out);
             }
-        } else if item.name.to_ascii_lowercase().ends_with(".txt") {
+        } else if item.name.to_ascii_lowercase().ends_with(".txt")
+            && walk.first_sighting(&item).is_ok()
+        {
             out.push(item.path);
         }
     }
@@ -520,6 +552,7 @@ fn parse_image_list(
 
 #[cfg(test)]
 mod tests {
+    use super::super::scan::NOT_AN_IMAGE;
     use super::super::test_util::*;
     use super::super::{CropRect, DatasetSpec, landmark_crop, load_real, parse_landmarks};
     use super::*;
