@@ -594,3 +594,60 @@ fn explain_panel_shows_the_trainers_numbers() {
         e.sentence
     );
 }
+
+/// Events of a trainer thread until `done` says stop (fails after 60 s).
+fn events_until(
+    handle: &cari_mtl::session::TrainerHandle,
+    mut done: impl FnMut(&cari_mtl::session::Event) -> bool,
+) -> Vec<cari_mtl::session::Event> {
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        for e in handle.drain() {
+            let stop = done(&e);
+            seen.push(e);
+            if stop {
+                return seen;
+            }
+        }
+        assert!(started.elapsed().as_secs() < 60, "timed out: {seen:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_run_whose_step_panicked_refuses_to_train_until_it_is_rebuilt() {
+    use cari_mtl::session::{Command, Event, ThreadBudget, spawn};
+    // Fault: training indices that point past the images make the step panic.
+    let mut data = (*tiny_dataset(13)).clone();
+    data.splits.train = vec![data.images.len() + 5; 8];
+    let config = TrainConfig {
+        seed: 13,
+        batch_size: 4,
+        ..TrainConfig::default()
+    };
+    let trainer = Trainer::new(config, Arc::new(data), &Device::Cpu).unwrap();
+    let mut handle = spawn(
+        "trainer-fault",
+        move || Ok(trainer),
+        Arc::new(|| {}),
+        &ThreadBudget::new(1),
+    )
+    .unwrap();
+    events_until(&handle, |e| matches!(e, Event::Ready { .. }));
+    handle.send(Command::Play);
+    let seen = events_until(&handle, |e| matches!(e, Event::Error { fatal: true, .. }));
+    let Some(Event::Error { message, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(message.contains("panicked"), "{message}");
+    // Play again: the run refuses, and no step is ever taken.
+    handle.send(Command::Play);
+    handle.send(Command::Step(3));
+    let seen = events_until(&handle, |e| matches!(e, Event::Error { .. }));
+    let Some(Event::Error { message, fatal, .. }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(*fatal && message.contains("press Reset"), "{message}");
+    assert!(!seen.iter().any(|e| matches!(e, Event::Metrics(_))));
+}

@@ -321,3 +321,31 @@ fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
     wait_for(&mut h, "one step", |app| app.runs[0].step == 1);
     assert_eq!(h.state().runs[0].history.rows[0].strategy, "proposed");
 }
+
+#[test]
+fn a_hidden_window_keeps_draining_its_trainers() {
+    // eframe calls only `logic` while the window is minimised: events must still be taken
+    // (before, the outbox grew and evaluations were dropped while nothing was drawn).
+    let mut app = LabApp::with_settings(Settings {
+        eval_every: 2,
+        ..small_settings()
+    });
+    let ctx = egui::Context::default();
+    let start = Instant::now();
+    let mut logic_until = |app: &mut LabApp, what: &str, done: &dyn Fn(&LabApp) -> bool| {
+        while !done(app) {
+            assert!(
+                start.elapsed() < Duration::from_secs(180),
+                "timed out: {what}"
+            );
+            app.logic(&ctx);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    logic_until(&mut app, "both runs ready", &both_ready);
+    app.set_playing(true);
+    logic_until(&mut app, "six steps and evaluations", &|app| {
+        app.runs.iter().all(|r| r.step >= 6 && r.evals.len() >= 3)
+    });
+    app.set_playing(false);
+}

@@ -94,3 +94,26 @@ impl DatasetState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_thread_that_dies_without_a_result_is_reported() {
+        let (tx, rx) = bounded::<DatasetMessage>(4);
+        let mut state = DatasetState::Loading {
+            messages: rx,
+            fraction: 0.0,
+        };
+        tx.send(DatasetMessage::Progress(0.5)).unwrap();
+        assert!(state.poll().is_none());
+        assert!(matches!(state, DatasetState::Loading { fraction, .. } if fraction == 0.5));
+        drop(tx); // the thread ended (a panic, say) and sent nothing more
+        assert!(state.poll().is_none());
+        assert!(
+            matches!(&state, DatasetState::Failed(m) if m.contains("without a result")),
+            "the window must not wait forever"
+        );
+    }
+}
