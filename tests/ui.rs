@@ -332,7 +332,7 @@ fn a_hidden_window_keeps_draining_its_trainers() {
     });
     let ctx = egui::Context::default();
     let start = Instant::now();
-    let mut logic_until = |app: &mut LabApp, what: &str, done: &dyn Fn(&LabApp) -> bool| {
+    let logic_until = |app: &mut LabApp, what: &str, done: &dyn Fn(&LabApp) -> bool| {
         while !done(app) {
             assert!(
                 start.elapsed() < Duration::from_secs(180),
