@@ -11,6 +11,7 @@ pub mod bench_ab;
 pub mod compare;
 pub mod dataset;
 pub mod embed;
+pub mod export;
 pub mod toy;
 pub mod train;
 
@@ -94,6 +95,9 @@ pub enum Commands {
     Embed(embed::EmbedArgs),
     /// Inspect the embedded synthetic dataset.
     Dataset(dataset::DatasetArgs),
+    /// Export a run folder for other tools: `--tensorboard RUN_DIR --out DIR` writes
+    /// TensorBoard event files and its embedding projector's files.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -113,5 +117,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Toy(args)) => toy::run(args),
         Some(Commands::Embed(args)) => embed::run(args),
         Some(Commands::Dataset(args)) => dataset::run(args),
+        Some(Commands::Export(args)) => export::run(args),
     }
 }

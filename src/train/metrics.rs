@@ -84,3 +84,133 @@ pub fn coalesce(rows: &mut Vec<StepMetrics>) {
     drop(iter);
     *rows = out;
 }
+
+/// Read metrics.csv rows (columns found by name, so files with extra or reordered columns
+/// read the same), calling `each` per row; returns the number of rows. Errors name the line.
+pub fn read_metrics_csv(
+    reader: impl std::io::BufRead,
+    mut each: impl FnMut(StepMetrics),
+) -> Result<u64, String> {
+    let mut lines = reader.lines();
+    let header = match lines.next() {
+        Some(line) => line.map_err(|e| e.to_string())?,
+        None => return Err("empty file (no header)".into()),
+    };
+    let columns = MetricsColumns::find(&header)?;
+    let mut count = 0u64;
+    for (i, line) in lines.enumerate() {
+        let line = line.map_err(|e| format!("line {}: {e}", i + 2))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = columns
+            .parse(&line)
+            .map_err(|e| format!("line {}: {e}", i + 2))?;
+        each(row);
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Where each field sits in a metrics.csv header.
+struct MetricsColumns {
+    step: usize,
+    wall: usize,
+    strategy: usize,
+    weights: [usize; TASKS],
+    losses: [usize; TASKS],
+    lr: usize,
+}
+
+impl MetricsColumns {
+    fn find(header: &str) -> Result<MetricsColumns, String> {
+        let names: Vec<&str> = header.trim().split(',').collect();
+        let at = |name: &str| {
+            names.iter().position(|h| *h == name).ok_or_else(|| {
+                format!("no column '{name}' in the header (expected {METRICS_HEADER})")
+            })
+        };
+        let keys = ["verif", "visual", "cari"];
+        Ok(MetricsColumns {
+            step: at("step")?,
+            wall: at("wall_s")?,
+            strategy: at("strategy")?,
+            weights: [
+                at(&format!("w_{}", keys[0]))?,
+                at(&format!("w_{}", keys[1]))?,
+                at(&format!("w_{}", keys[2]))?,
+            ],
+            losses: [
+                at(&format!("loss_{}", keys[0]))?,
+                at(&format!("loss_{}", keys[1]))?,
+                at(&format!("loss_{}", keys[2]))?,
+            ],
+            lr: at("lr")?,
+        })
+    }
+
+    fn parse(&self, line: &str) -> Result<StepMetrics, String> {
+        let cells: Vec<&str> = line.trim().split(',').collect();
+        let cell = |i: usize, what: &str| {
+            cells
+                .get(i)
+                .copied()
+                .ok_or_else(|| format!("no {what} (only {} cells)", cells.len()))
+        };
+        let number = |i: usize, what: &str| -> Result<f64, String> {
+            let text = cell(i, what)?;
+            text.parse::<f64>()
+                .map_err(|_| format!("{what} '{text}' is not a number"))
+        };
+        let step_text = cell(self.step, "step")?;
+        let step = step_text
+            .parse::<u64>()
+            .map_err(|_| format!("step '{step_text}' is not a whole number"))?;
+        let mut weights = [0f32; TASKS];
+        let mut losses = [0f32; TASKS];
+        for t in 0..TASKS {
+            weights[t] = number(self.weights[t], "weight")? as f32;
+            losses[t] = number(self.losses[t], "loss")? as f32;
+        }
+        Ok(StepMetrics {
+            step,
+            wall_secs: number(self.wall, "wall_s")?,
+            strategy: cell(self.strategy, "strategy")?.to_string(),
+            weights,
+            losses,
+            lr: number(self.lr, "lr")?,
+            coalesced_steps: 1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_written_read_back_the_same() {
+        let row = StepMetrics {
+            step: 7,
+            wall_secs: 1.25,
+            strategy: "static(0.40/0.30/0.30)".into(),
+            weights: [0.4, 0.3, 0.3],
+            losses: [5.25, 4.5, 0.125],
+            lr: 1e-3,
+            coalesced_steps: 1,
+        };
+        let text = format!("{METRICS_HEADER}\n{}\n\n", csv_row(&row));
+        let mut back = Vec::new();
+        let n = read_metrics_csv(text.as_bytes(), |r| back.push(r)).unwrap();
+        assert_eq!((n, back), (1, vec![row]));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let text = format!("{METRICS_HEADER}\n1,0.1,proposed,0.3,0.3,x,1,1,1,0.001\n");
+        let err = read_metrics_csv(text.as_bytes(), |_| {}).unwrap_err();
+        assert_eq!(err, "line 2: weight 'x' is not a number");
+        let err = read_metrics_csv("step,loss\n".as_bytes(), |_| {}).unwrap_err();
+        assert!(err.contains("no column 'wall_s'"), "{err}");
+    }
+}

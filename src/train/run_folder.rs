@@ -180,6 +180,95 @@ fn prepare(dir: &Path, overwrite: bool) -> Result<(), RunFolderError> {
     Ok(())
 }
 
+/// A run folder read back (for the window, `export` and `compare --collect`).
+#[derive(Clone, Debug)]
+pub struct OpenedRun {
+    pub dir: PathBuf,
+    pub config: TrainConfig,
+    /// summary.json, when the run got that far.
+    pub summary: Option<serde_json::Value>,
+    /// metrics.csv, or metrics.csv.partial for a run that did not finish.
+    pub metrics_path: PathBuf,
+    /// Whether the run finished (no INCOMPLETE marker, metrics under their final name).
+    pub finished: bool,
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl OpenedRun {
+    /// Read a run folder's config and summary; the metrics stay on disk until asked for.
+    pub fn open(dir: &Path) -> Result<OpenedRun, RunFolderError> {
+        if !dir.is_dir() {
+            return Err(RunFolderError::Format {
+                path: dir.to_path_buf(),
+                reason: "not a folder".into(),
+            });
+        }
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.is_file() {
+            return Err(RunFolderError::Format {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "not a run folder: no {CONFIG_FILE} (a run folder is what `cari-mtl train --out` or `compare` writes)"
+                ),
+            });
+        }
+        let config: TrainConfig = read_json(&config_path, "a run's config.json")?;
+        let summary_path = dir.join(SUMMARY_FILE);
+        let summary = if summary_path.is_file() {
+            Some(read_json(&summary_path, "a run's summary.json")?)
+        } else {
+            None
+        };
+        let finished = !dir.join(INCOMPLETE_FILE).exists() && dir.join(METRICS_FILE).is_file();
+        let metrics_path = if finished {
+            dir.join(METRICS_FILE)
+        } else {
+            dir.join(PARTIAL_METRICS_FILE)
+        };
+        let checkpoint = Some(dir.join(CHECKPOINT_FILE)).filter(|p| p.is_file());
+        Ok(OpenedRun {
+            dir: dir.to_path_buf(),
+            config,
+            summary,
+            metrics_path,
+            finished,
+            checkpoint,
+        })
+    }
+
+    /// Call `each` for every metrics row (streamed: a long run is not held in memory here).
+    pub fn for_each_row(&self, each: impl FnMut(StepMetrics)) -> Result<u64, RunFolderError> {
+        let file = File::open(&self.metrics_path).map_err(io_error(&self.metrics_path))?;
+        super::metrics::read_metrics_csv(std::io::BufReader::new(file), each).map_err(|reason| {
+            RunFolderError::Format {
+                path: self.metrics_path.clone(),
+                reason,
+            }
+        })
+    }
+
+    /// The final evaluation's figures by metric key (empty when there are none).
+    pub fn final_metrics(&self) -> Vec<(String, f64)> {
+        let Some(metrics) = self
+            .summary
+            .as_ref()
+            .and_then(|s| s.get("metrics"))
+            .and_then(|m| m.as_object())
+        else {
+            return Vec::new();
+        };
+        metrics
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+            .collect()
+    }
+
+    /// The step of the final evaluation, if any.
+    pub fn summary_step(&self) -> Option<u64> {
+        self.summary.as_ref()?.get("step")?.as_u64()
+    }
+}
+
 /// The largest JSON file of a run read back (configs and summaries are a few kilobytes).
 pub const MAX_JSON_FILE: u64 = 16 << 20;
 
