@@ -25,6 +25,7 @@ fn small_settings() -> Settings {
             ..SyntheticConfig::default()
         },
         eval_every: 0,
+        welcome_seen: true,
         ..Settings::default()
     }
 }
@@ -348,4 +349,164 @@ fn a_hidden_window_keeps_draining_its_trainers() {
         app.runs.iter().all(|r| r.step >= 6 && r.evals.len() >= 3)
     });
     app.set_playing(false);
+}
+
+fn harness_sized(settings: Settings, width: f32, height: f32) -> Harness<'static, LabApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(width, height))
+        .build_ui_state(
+            |ui, app: &mut LabApp| app.frame_ui(ui),
+            LabApp::with_settings(settings),
+        );
+    h.step();
+    h
+}
+
+#[test]
+fn each_run_header_names_its_rule_once_and_nothing_overlaps_at_1024_px() {
+    for (width, height) in [(1024.0, 700.0), (1600.0, 1000.0)] {
+        let mut h = harness_sized(small_settings(), width, height);
+        // From the very first frames, while the runs are still being built.
+        for _ in 0..3 {
+            for (run, rule) in [("Run A", "proposed"), ("Run B", "naive")] {
+                let name = h.get_by_label(run).rect();
+                let selectors: Vec<egui::Rect> =
+                    h.query_all_by_value(rule).map(|n| n.rect()).collect();
+                assert_eq!(
+                    selectors.len(),
+                    1,
+                    "{run}: one rule selector, at {width} px"
+                );
+                assert_eq!(
+                    h.query_all_by_label(rule).count(),
+                    0,
+                    "{run}: no second label repeating the rule"
+                );
+                assert!(
+                    !name.intersects(selectors[0]),
+                    "{run}'s name overlaps its rule at {width} px: {name:?} {:?}",
+                    selectors[0]
+                );
+            }
+            h.step();
+        }
+        wait_for(&mut h, "both runs ready", both_ready);
+        // The two run headers and the explain panel side by side, not on top of each other.
+        let a = h.get_by_label("Run A").rect();
+        let b = h.get_by_label("Run B").rect();
+        let explain = h.get_by_label("Explain").rect();
+        assert!(
+            a.right() <= b.left() && b.right() <= explain.left(),
+            "{a:?} {b:?} {explain:?}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_plot_says_how_to_start_and_a_first_start_points_at_the_lessons() {
+    let mut h = harness(Settings {
+        welcome_seen: false,
+        ..small_settings()
+    });
+    wait_for(&mut h, "both runs ready", both_ready);
+    assert_eq!(
+        h.query_all_by_label("Press Play — or Space — to train")
+            .count(),
+        2,
+        "one hint per run's weight plot"
+    );
+    assert!(h.query_by_label_contains("New here?").is_some());
+    h.get_by_label(Lesson::TwoTasksToy.title()).click();
+    h.step();
+    h.step();
+    assert!(h.state().settings.welcome_seen);
+    assert!(h.query_by_label_contains("New here?").is_none());
+    // Once trained, the hint is gone.
+    h.state_mut().settings.lesson = None;
+    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Lab;
+    h.step();
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "one step", |app| {
+        app.runs.iter().all(|r| r.step == 1)
+    });
+    h.step();
+    assert_eq!(
+        h.query_all_by_label("Press Play — or Space — to train")
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn metrics_tell_metrics_by_colour_and_runs_by_name_from_the_first_evaluation() {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "one step", |app| {
+        app.runs.iter().all(|r| r.step == 1)
+    });
+    h.state_mut()
+        .push(cari_mtl::ui::actions::UiAction::EvaluateNow);
+    wait_for(&mut h, "one evaluation each", |app| {
+        app.runs.iter().all(|r| r.evals.len() == 1)
+    });
+    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
+    h.step();
+    h.step();
+    for name in [
+        "A proposed · Cari-id",
+        "B naive · Cari-id",
+        "A proposed · Visual-id",
+        "B naive · C2P R1",
+    ] {
+        assert!(h.query_by_label(name).is_some(), "legend entry {name}");
+    }
+    let colours = cari_mtl::ui::metrics::curve_colours();
+    let distinct: std::collections::HashSet<_> = colours.iter().map(|(_, c)| *c).collect();
+    assert_eq!(distinct.len(), colours.len(), "one colour per metric");
+    let task = cari_mtl::ui::TASK_COLOURS;
+    assert_eq!(colours[0], ("verif_acc", task[0]));
+    assert_eq!(colours[2], ("cari_id_top1", task[2]));
+    let (x0, x1) = cari_mtl::ui::metrics::step_range(&h.state().runs);
+    assert!(
+        x0 == 0.0 && x1 > 1.0 && x1 < 10.0,
+        "a sensible x range around step 1: {x0}..{x1}"
+    );
+}
+
+#[test]
+fn the_embeddings_tab_projects_by_itself_and_follows_training() {
+    use cari_mtl::ui::settings::Tab;
+    let mut settings = small_settings();
+    settings.projector.follow_every = 10;
+    settings.projector.tsne.iterations = 60;
+    settings.projector.tsne.perplexity = 5.0;
+    let mut h = harness(settings);
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "one step", |app| {
+        app.runs.iter().all(|r| r.step == 1)
+    });
+    h.state_mut().settings.tab = Tab::Projector;
+    wait_for(&mut h, "a projection without pressing anything", |app| {
+        app.projector.projections.iter().all(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.job.is_none() && !p.positions.is_empty())
+        })
+    });
+    let first: Vec<f32> = h.state().projector.projections[0]
+        .as_ref()
+        .unwrap()
+        .positions
+        .clone();
+    h.state_mut().set_playing(true);
+    wait_for(&mut h, "a newer projection while training", |app| {
+        app.projector.projections[0]
+            .as_ref()
+            .is_some_and(|p| p.step >= 11)
+    });
+    let next = h.state().projector.projections[0].as_ref().unwrap();
+    assert_eq!(next.positions.len(), first.len());
+    assert!(next.iterations <= 60);
+    h.state_mut().set_playing(false);
 }

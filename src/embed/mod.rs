@@ -50,12 +50,14 @@ impl Drop for TsneJob {
 /// How often (in iterations) intermediate positions are sent.
 const FRAME_EVERY: usize = 5;
 
-/// Start t-SNE of `data` (row-major, `dim` columns) on a thread named `tsne`. `wake` is called
-/// after each update is sent (e.g. to repaint a window).
+/// Start t-SNE of `data` (row-major, `dim` columns) on a thread named `tsne`, from `init`
+/// (N×2 positions) when given, else from PCA. `wake` is called after each update is sent
+/// (e.g. to repaint a window).
 pub fn start(
     data: Vec<f32>,
     dim: usize,
     config: TsneConfig,
+    init: Option<Vec<f32>>,
     wake: Arc<dyn Fn() + Send + Sync>,
 ) -> std::io::Result<TsneJob> {
     // Intermediate frames are dropped when the consumer is behind; the final one always goes.
@@ -66,7 +68,7 @@ pub fn start(
     std::thread::Builder::new()
         .name("tsne".into())
         .spawn(move || {
-            let mut tsne = match Tsne::new(&data, dim, &config) {
+            let mut tsne = match Tsne::starting_from(&data, dim, &config, init.as_deref()) {
                 Ok(t) => t,
                 Err(e) => {
                     let _ = tx.send(TsneUpdate::Error(e.to_string()));

@@ -156,12 +156,29 @@ pub struct Tsne {
 impl Tsne {
     /// Validates the input, computes neighbours, affinities and the PCA initialisation.
     pub fn new(data: &[f32], dim: usize, cfg: &TsneConfig) -> Result<Tsne, TsneError> {
+        Tsne::starting_from(data, dim, cfg, None)
+    }
+
+    /// As [`Tsne::new`], but starting from `init` (row-major N×2, e.g. the previous layout of
+    /// the same points, so a projection that follows training moves its points instead of
+    /// jumping); the PCA start when `init` is missing, of another size or not finite.
+    pub fn starting_from(
+        data: &[f32],
+        dim: usize,
+        cfg: &TsneConfig,
+        init: Option<&[f32]>,
+    ) -> Result<Tsne, TsneError> {
         let n = validate(data, dim, cfg)?;
         let k = ((3.0 * cfg.perplexity).floor() as usize).clamp(1, n - 1);
         let (nbr, d2) = knn_exact(data, n, dim, k);
         let cond = conditional_p(&d2, n, k, cfg.perplexity);
         let (row_ptr, cols, vals) = symmetrise(&nbr, &cond, n, k);
-        let y = pca_init(data, n, dim, cfg.seed);
+        let y = match init {
+            Some(init) if init.len() == 2 * n && init.iter().all(|v| v.is_finite()) => {
+                init.to_vec()
+            }
+            _ => pca_init(data, n, dim, cfg.seed),
+        };
         Ok(Tsne {
             cfg: cfg.clone(),
             n,

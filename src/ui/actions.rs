@@ -43,6 +43,8 @@ pub enum UiAction {
     Project,
     OpenLesson(Lesson),
     LeaveLesson,
+    /// Hide the first-start hint for good.
+    DismissWelcome,
     /// Ask for a path (dialog) and then carry out a file action.
     OpenFile(FileAction),
     /// A message for the status line.

@@ -288,6 +288,7 @@ impl LabApp {
                 }
             }
             UiAction::LeaveLesson => self.settings.lesson = None,
+            UiAction::DismissWelcome => self.settings.welcome_seen = true,
             UiAction::OpenFile(action) => {
                 if let Err(e) = self.files.open(action) {
                     self.status_line = Some(format!("warning: {e}"));
@@ -502,6 +503,9 @@ impl LabApp {
         egui::Panel::bottom("status_bar").show(ui, |ui| {
             super::status_bar::ui(ui, &self.dataset, &self.runs, &self.status_line, actions)
         });
+        if !self.settings.welcome_seen && self.settings.lesson.is_none() {
+            egui::Panel::top("welcome").show(ui, |ui| super::top_bar::welcome_ui(ui, actions));
+        }
         if let Some(lesson) = self.settings.lesson {
             egui::Panel::top("lesson_text").show(ui, |ui| {
                 super::top_bar::lesson_banner_ui(ui, lesson, actions)

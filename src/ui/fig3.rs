@@ -19,6 +19,9 @@ const SMOOTHING_HOVER: &str =
     "Exponential moving average (TensorBoard's debiased form); the raw curve stays faint behind";
 const FOLLOW_HOVER: &str =
     "Zooming or panning stops the plots from following the newest step; this brings them back";
+const RUN_PAUSE_HOVER: &str = "Pause this run only; the other keeps training and gets its cores";
+const RUN_PLAY_HOVER: &str = "Train this run only (Play in the top bar trains both)";
+const EMPTY_HINT: &str = "Press Play — or Space — to train";
 const PERTURB_HOVER: &str = "shuffle-labels gives every image a random label (unlearnable); noise adds strong noise to the images this task sees";
 
 /// Which of the two plots of a column.
@@ -180,6 +183,10 @@ impl Fig3View {
             let row = history.row_at(pointer.x, wall)?;
             Some(history.rows.partition_point(|r| r.step < row.step))
         });
+        if quantity == Quantity::Weights && slots.iter().all(|&slot| runs[slot].history.is_empty())
+        {
+            empty_hint(ui, response.response.rect, &runs[slots[0]]);
+        }
         if !following && self.follow_latest && !reset_view {
             self.follow_latest = false;
         }
@@ -189,6 +196,17 @@ impl Fig3View {
             None
         }
     }
+}
+
+/// What an empty plot says, over its middle: how to start, or what the run is waiting for.
+fn empty_hint(ui: &mut egui::Ui, plot: egui::Rect, run: &RunSlot) {
+    let text = match &run.status {
+        RunStatus::Failed(_) => return,
+        _ if run.is_ready() => EMPTY_HINT,
+        _ => "getting the run ready…",
+    };
+    let area = egui::Rect::from_center_size(plot.center(), egui::vec2(plot.width(), 40.0));
+    ui.put(area, egui::Label::new(egui::RichText::new(text).size(16.0)));
 }
 
 /// The empty plot with its axes, labels and links.
@@ -321,15 +339,26 @@ fn run_header_ui(
 ) {
     let run = &runs[slot];
     let other = &runs[1 - slot];
-    ui.horizontal_wrapped(|ui| {
+    // One row, not wrapped: the run's name, its rule (once: the selector shows it), its own
+    // Play/Pause and Fork. Wrapping let the name land under the selector on the first frames.
+    ui.horizontal(|ui| {
         ui.heading(format!("Run {}", run.name));
-        let (label, hover) = if run.playing {
-            ("Pause run", "Pause this run only; the other keeps training and gets its cores")
+        if settings.shows(Control::Strategy) {
+            let mut config = settings.strategies[slot].clone();
+            strategy_selector_ui(ui, &mut config, slot);
+            if config != settings.strategies[slot] {
+                actions.push(UiAction::SetStrategy { slot, config });
+            }
         } else {
-            ("Play run", "Train this run only (Play in the top bar trains both)")
+            ui.label(egui::RichText::new(run.strategy_label()).strong());
+        }
+        let (label, hover) = if run.playing {
+            ("Pause", RUN_PAUSE_HOVER)
+        } else {
+            ("Play", RUN_PLAY_HOVER)
         };
         if ui
-            .add_enabled(run.is_ready(), egui::Button::new(label))
+            .add_enabled(run.is_ready(), egui::Button::new(format!("{label} {}", run.name)))
             .on_hover_text(hover)
             .clicked()
         {
@@ -337,14 +366,6 @@ fn run_header_ui(
                 slot,
                 playing: !run.playing,
             });
-        }
-        ui.label(egui::RichText::new(run.strategy_label()).strong());
-        if settings.shows(Control::Strategy) {
-            let mut config = settings.strategies[slot].clone();
-            strategy_selector_ui(ui, &mut config, slot);
-            if config != settings.strategies[slot] {
-                actions.push(UiAction::SetStrategy { slot, config });
-            }
         }
         let fork_hover = format!(
             "Copy run {} at its current state into slot {} (history too), to continue it with another weighting",
@@ -354,7 +375,7 @@ fn run_header_ui(
             && ui
                 .add_enabled(
                     run.is_ready() && other.is_ready(),
-                    egui::Button::new(format!("Fork into {}", other.name)),
+                    egui::Button::new(format!("Fork to {}", other.name)),
                 )
                 .on_hover_text(fork_hover)
                 .clicked()
@@ -382,7 +403,7 @@ fn perturb_ui(ui: &mut egui::Ui, run: &RunSlot, slot: usize, actions: &mut Vec<U
         let mut chosen = current;
         egui::ComboBox::from_id_salt(("perturb", slot, task.index()))
             .selected_text(format!("{}: {}", task.key(), current.key()))
-            .width(140.0)
+            .width(110.0)
             .show_ui(ui, |ui| {
                 for p in [
                     Perturbation::None,

@@ -4,14 +4,22 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::actions::UiAction;
-use super::colours::RUN_COLOURS;
+use super::colours::TASK_COLOURS;
 use super::run::{EvalPoint, RunSlot};
 use crate::eval::{METRIC_KEYS, metric_title, table_markdown};
 
 const EVAL_EVERY_HOVER: &str = "Each run evaluates on its own thread every N steps (0 = only when asked); training of that run pauses for the embedding pass";
 const PROTOCOL_NOTE: &str = "Verification: 10 folds, threshold chosen on 9, applied to the 10th; VAL@FAR threshold from the training folds, VAL measured on the held-out fold; squared Euclidean distance between L2-normalised verification embeddings. Figures are from the last evaluation (no selection on the test set).";
-/// The metrics drawn as curves over steps.
-const CURVE_KEYS: [&str; 4] = ["verif_acc", "visual_id_top1", "cari_id_top1", "c2p_rank1"];
+/// The metrics drawn as curves over steps, each in its own colour: the task's colour where the
+/// metric belongs to a task (verification blue, visual-id orange, cari-id grey), distinct ones
+/// for the cross-modal identifications. Runs are told apart by line style (A solid, B dashed).
+const CURVES: [(&str, egui::Color32); 5] = [
+    ("verif_acc", TASK_COLOURS[0]),
+    ("visual_id_top1", TASK_COLOURS[1]),
+    ("cari_id_top1", TASK_COLOURS[2]),
+    ("c2p_rank1", egui::Color32::from_rgb(148, 103, 189)),
+    ("p2c_rank1", egui::Color32::from_rgb(44, 160, 44)),
+];
 
 /// Rows of the results table: the live runs' latest evaluations, then the kept ones.
 pub fn table_rows(runs: &[RunSlot; 2], kept: &[(String, EvalPoint)]) -> Vec<(String, EvalPoint)> {
@@ -152,38 +160,71 @@ fn table_ui(ui: &mut egui::Ui, rows: &[(String, EvalPoint)]) {
         });
 }
 
+/// Each curve's metric key and colour (for tests and the legend's reader).
+pub fn curve_colours() -> [(&'static str, egui::Color32); 5] {
+    CURVES
+}
+
+/// The x range of the curves: from 0 to a little past the newest evaluation.
+pub fn step_range(runs: &[RunSlot; 2]) -> (f64, f64) {
+    let last_step = runs
+        .iter()
+        .filter_map(|r| r.evals.last().map(|p| p.step))
+        .max()
+        .unwrap_or(0);
+    (0.0, last_step as f64 * 1.05 + 1.0)
+}
+
+/// Line style of run `slot`: A solid, B dashed (as in Fig. 3's overlay).
+fn run_style(slot: usize) -> egui_plot::LineStyle {
+    if slot == 0 {
+        egui_plot::LineStyle::Solid
+    } else {
+        egui_plot::LineStyle::dashed_loose()
+    }
+}
+
 fn curves_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], height: f32) {
-    let styles = [
-        egui_plot::LineStyle::Solid,
-        egui_plot::LineStyle::dashed_loose(),
-        egui_plot::LineStyle::dotted_loose(),
-        egui_plot::LineStyle::dashed_dense(),
-    ];
+    let (x0, x1) = step_range(runs);
     Plot::new("metric_curves")
         .height(height)
         .legend(Legend::default())
+        // From the first evaluation on, the x axis runs from 0 to a little past the newest one.
+        .include_x(x0)
+        .include_x(x1)
         .include_y(0.0)
         .include_y(1.0)
         .x_axis_label("step")
         .y_axis_label("metric (0–1)")
         .show(ui, |plot_ui| {
-            for (k, run) in runs.iter().enumerate() {
-                for (key, style) in CURVE_KEYS.iter().zip(styles) {
+            for (slot, run) in runs.iter().enumerate() {
+                for (key, colour) in CURVES {
                     let points: Vec<[f64; 2]> = run
                         .evals
                         .iter()
-                        .filter_map(|p| p.summary.get(*key).map(|v| [p.step as f64, *v]))
+                        .filter_map(|p| p.summary.get(key).map(|v| [p.step as f64, *v]))
                         .collect();
                     let name = format!(
-                        "{} {} {}",
+                        "{} {} · {}",
                         run.name,
                         run.strategy_label(),
                         metric_title(key)
                     );
+                    // Points too, so a single evaluation shows (a line needs two).
+                    plot_ui.points(
+                        egui_plot::Points::new(name.clone(), PlotPoints::from(points.clone()))
+                            .color(colour)
+                            .radius(3.0)
+                            .shape(if slot == 0 {
+                                egui_plot::MarkerShape::Circle
+                            } else {
+                                egui_plot::MarkerShape::Diamond
+                            }),
+                    );
                     plot_ui.line(
                         Line::new(name, PlotPoints::from(points))
-                            .color(RUN_COLOURS[k])
-                            .style(style)
+                            .color(colour)
+                            .style(run_style(slot))
                             .width(2.0),
                     );
                 }
@@ -222,7 +263,8 @@ fn roc_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], height: f32) {
                 );
                 plot_ui.line(
                     Line::new(name, PlotPoints::from(points))
-                        .color(RUN_COLOURS[k])
+                        .color(TASK_COLOURS[0])
+                        .style(run_style(k))
                         .width(2.0),
                 );
             }

@@ -36,7 +36,14 @@ pub struct ProjectorSettings {
     pub tsne: TsneConfig,
     /// The search text of the identity legend.
     pub search: String,
+    /// Project again every `follow_every` steps while the runs train.
+    pub follow_training: bool,
+    pub follow_every: u64,
 }
+
+/// Iterations of a projection that starts from the previous layout (no early exaggeration:
+/// the clusters are already formed, they only move).
+const FOLLOW_ITERATIONS: usize = 250;
 
 impl Default for ProjectorSettings {
     fn default() -> Self {
@@ -49,6 +56,8 @@ impl Default for ProjectorSettings {
                 ..TsneConfig::default()
             },
             search: String::new(),
+            follow_training: true,
+            follow_every: 100,
         }
     }
 }
@@ -68,10 +77,28 @@ pub struct Projection {
 }
 
 impl Projection {
-    /// Start t-SNE on a run's embeddings.
-    fn start(e: crate::eval::Embeddings, config: TsneConfig, wake: Waker) -> Projection {
-        let (job, error) = match crate::embed::start(e.values.clone(), e.dim, config.clone(), wake)
-        {
+    /// Start t-SNE on a run's embeddings, from `previous`'s layout when it projected the same
+    /// samples (the points then move from where they were).
+    fn start(
+        e: crate::eval::Embeddings,
+        mut config: TsneConfig,
+        previous: Option<&Projection>,
+        wake: Waker,
+    ) -> Projection {
+        let init = previous
+            .filter(|p| p.samples == e.samples && p.positions.len() == 2 * e.samples.len())
+            .map(|p| p.positions.clone());
+        if init.is_some() {
+            config.exaggeration_iterations = 0;
+            config.iterations = config.iterations.min(FOLLOW_ITERATIONS);
+        }
+        let (job, error) = match crate::embed::start(
+            e.values.clone(),
+            e.dim,
+            config.clone(),
+            init.clone(),
+            wake,
+        ) {
             Ok(j) => (Some(j), None),
             Err(err) => (None, Some(format!("could not start t-SNE: {err}"))),
         };
@@ -81,7 +108,7 @@ impl Projection {
             samples: e.samples,
             dim: e.dim,
             values: e.values,
-            positions: Vec::new(),
+            positions: init.unwrap_or_default(),
             iteration: 0,
             iterations: config.iterations,
             job,
@@ -163,6 +190,9 @@ pub struct ProjectorState {
     pub highlight: Option<Highlight>,
     /// The run the failure inspector reads.
     pub failure_run: usize,
+    /// The step the last projection was asked for, and which runs have answered.
+    target: Option<u64>,
+    arrived: [bool; 2],
     thumbnails: HashMap<usize, TextureHandle>,
 }
 
@@ -232,7 +262,10 @@ impl ProjectorState {
         for (slot, run) in runs.iter_mut().enumerate() {
             if let Some(e) = run.embeddings.take() {
                 let wake: Waker = waker.clone().unwrap_or_else(|| Arc::new(|| {}));
-                self.projections[slot] = Some(Projection::start(*e, tsne.clone(), wake));
+                let previous = self.projections[slot].as_ref();
+                let projection = Projection::start(*e, tsne.clone(), previous, wake);
+                self.projections[slot] = Some(projection);
+                self.arrived[slot] = true;
             }
             if let Some(p) = &mut self.projections[slot] {
                 p.take_frames();
@@ -240,8 +273,31 @@ impl ProjectorState {
         }
     }
 
+    /// Whether to project now without being asked: the first time the tab is shown on runs
+    /// that have trained, then every `follow_every` steps while following training, once the
+    /// previous projection has arrived and settled.
+    pub fn due(&self, settings: &ProjectorSettings, runs: &[RunSlot; 2]) -> bool {
+        let newest = runs.iter().map(|r| r.step).min().unwrap_or(0);
+        if newest == 0 || !runs.iter().all(|r| r.is_ready()) || self.in_flight() {
+            return false;
+        }
+        match self.target {
+            None => true,
+            Some(last) => {
+                settings.follow_training
+                    && newest >= last + settings.follow_every.max(1)
+                    && self.projections.iter().flatten().all(|p| p.job.is_none())
+            }
+        }
+    }
+
+    /// Whether embeddings were asked for and have not all arrived.
+    fn in_flight(&self) -> bool {
+        self.target.is_some() && !self.arrived.iter().all(|&a| a)
+    }
+
     /// What to ask each run for: steps to catch up (so both embed at the same step) and the
-    /// request. Clears the current projections.
+    /// request. The current projections stay on screen until the new ones arrive.
     pub fn requests(
         &mut self,
         dataset: &Dataset,
@@ -259,7 +315,8 @@ impl ProjectorState {
             samples,
             at_step: Some(target),
         };
-        self.projections = [None, None];
+        self.target = Some(target);
+        self.arrived = [false; 2];
         std::array::from_fn(|slot| {
             let behind = target.saturating_sub(runs[slot].step);
             let catch_up = if playing { 0 } else { behind };
@@ -307,6 +364,10 @@ impl ProjectorState {
             return;
         };
         ui.horizontal_wrapped(|ui| controls_ui(ui, settings, runs, &dataset, actions));
+        // Only while the tab is shown: nothing is embedded for a tab nobody looks at.
+        if self.due(settings, runs) {
+            actions.push(UiAction::Project);
+        }
         let height = ui.available_height();
         egui::Panel::right("projector_side")
             .default_size(380.0)
@@ -386,11 +447,21 @@ fn controls_ui(
         if let Some(lr) = &mut settings.tsne.learning_rate {
             ui.add(egui::DragValue::new(lr).range(1.0..=100_000.0));
         }
+        ui.checkbox(&mut settings.follow_training, "follow training")
+            .on_hover_text(FOLLOW_HOVER);
+        if settings.follow_training {
+            ui.label("every");
+            ui.add(
+                egui::DragValue::new(&mut settings.follow_every)
+                    .range(10..=100_000)
+                    .suffix(" steps"),
+            );
+        }
         let ready = runs.iter().all(|r| r.is_ready());
         if ui
             .add_enabled(ready, egui::Button::new("Project runs A and B"))
             .on_hover_text(
-                "Embed the subset with both runs at their current step, then run t-SNE on each",
+                "Embed the subset with both runs at their current step now, then run t-SNE on each",
             )
             .clicked()
         {
@@ -398,6 +469,8 @@ fn controls_ui(
         }
     }
 }
+
+const FOLLOW_HOVER: &str = "Project again every N steps while the runs train, starting t-SNE from the previous layout so the points move rather than jump";
 
 impl ProjectorState {
     fn projection_ui(
@@ -410,10 +483,12 @@ impl ProjectorState {
         height: f32,
     ) {
         let Some(p) = &self.projections[slot] else {
-            ui.label(format!(
-                "Run {}: press 'Project runs A and B'.",
-                runs[slot].name
-            ));
+            let text = if runs[slot].step == 0 {
+                "the projection starts by itself once the runs have trained: press Play (or Space)"
+            } else {
+                "embedding the held-out images…"
+            };
+            ui.label(format!("Run {}: {text}", runs[slot].name));
             return;
         };
         ui.horizontal(|ui| projection_header_ui(ui, &runs[slot], p));

@@ -54,6 +54,8 @@ pub struct Settings {
     pub show_explain: bool,
     /// Which run the explain panel reads.
     pub explain_run: usize,
+    /// The first-start hint (pointing at the lessons) was dismissed or a lesson opened.
+    pub welcome_seen: bool,
     pub projector: ProjectorSettings,
 }
 
@@ -80,6 +82,7 @@ impl Default for Settings {
             lesson: None,
             show_explain: true,
             explain_run: 0,
+            welcome_seen: false,
             projector: ProjectorSettings::default(),
         }
     }
@@ -132,6 +135,7 @@ impl Settings {
     pub fn open_lesson(&mut self, lesson: Lesson) {
         let s = self;
         s.lesson = Some(lesson);
+        s.welcome_seen = true;
         s.layout = Layout::SideBySide;
         s.scale = None;
         let both = |a, b| [StrategyConfig::new(a), StrategyConfig::new(b)];

@@ -222,6 +222,25 @@ fn lessons_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
     );
 }
 
+const WELCOME: &str = "New here? Press Play (or Space) to train run A (proposed) and run B (naive) side by side, or start with Lessons: the first one shows the idea on a toy model in a minute.";
+
+/// The first-start hint: where to begin, once.
+pub fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(WELCOME).strong());
+        if ui.button(Lesson::TwoTasksToy.title()).clicked() {
+            actions.push(UiAction::OpenLesson(Lesson::TwoTasksToy));
+        }
+        if ui
+            .button("Dismiss")
+            .on_hover_text("Do not show this hint again")
+            .clicked()
+        {
+            actions.push(UiAction::DismissWelcome);
+        }
+    });
+}
+
 /// The open lesson's title and text, under the top bar.
 pub fn lesson_banner_ui(ui: &mut egui::Ui, lesson: Lesson, actions: &mut Vec<UiAction>) {
     ui.horizontal_wrapped(|ui| {
