@@ -1,5 +1,5 @@
 //! Frame-time benchmark of the lab window with 1,000,000 logged steps per run, headless.
-//! Not a test: it prints p50/p99 frame milliseconds.
+//! Not a test: it prints p50/p99 frame milliseconds and the process's peak resident memory.
 //!
 //!     cargo run --release --example frame_bench [-- STEPS FRAMES]
 
@@ -70,4 +70,16 @@ fn main() {
         p(0.99),
         p(1.0)
     );
+    match peak_rss_kib() {
+        Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
+        None => println!("peak RSS (VmHWM): unavailable (no /proc/self/status)"),
+    }
+}
+
+/// The process's high-water resident set size in KiB, from Linux's /proc/self/status: the
+/// bound on the plot history is about memory kept, which RSS shows and allocation counts miss.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
