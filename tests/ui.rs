@@ -110,7 +110,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     wait_for(&mut h, "rows from the new strategy", |app| {
         app.runs[0]
             .history
-            .rows
+            .rows()
             .last()
             .is_some_and(|r| r.strategy == "naive")
     });
@@ -123,7 +123,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
         .expect("a marker for the switch");
     let first_naive = app.runs[0]
         .history
-        .rows
+        .rows()
         .iter()
         .find(|r| r.strategy == "naive")
         .unwrap();
@@ -134,7 +134,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     assert!(
         app.runs[0]
             .history
-            .rows
+            .rows()
             .iter()
             .take_while(|r| r.step < marker.step)
             .all(|r| r.strategy == "proposed")
@@ -144,7 +144,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     assert!(
         app.runs[1]
             .history
-            .rows
+            .rows()
             .iter()
             .all(|r| r.strategy == "naive")
     );
@@ -319,5 +319,5 @@ fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
     );
     h.get_by_label("Step").click();
     wait_for(&mut h, "one step", |app| app.runs[0].step == 1);
-    assert_eq!(h.state().runs[0].history.rows[0].strategy, "proposed");
+    assert_eq!(h.state().runs[0].history.rows()[0].strategy, "proposed");
 }

@@ -232,10 +232,11 @@ impl LabApp {
         let step = snapshot.step;
         self.settings.strategies[to] = snapshot.strategy.clone();
         self.runs[to].history = self.runs[from].history.clone();
-        self.runs[to].history.markers.push(Marker {
-            step: step + 1,
-            label: format!("forked from {}", self.runs[from].name),
-        });
+        let label = format!("forked from {}", self.runs[from].name);
+        self.runs[to]
+            .history
+            .markers
+            .push(Marker::new(step + 1, label));
         self.runs[to].evals = self.runs[from].evals.clone();
         self.runs[to].send(Command::Restore(snapshot));
         if !self.runs[to].playing {

@@ -148,13 +148,15 @@ pub fn write_png(path: &Path, image: &image::RgbImage) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// A run's full history as metrics.csv text (same columns as `cari-mtl train`).
+/// A run's history as metrics.csv text (same columns as `cari-mtl train`): one row per
+/// summarised block (its means, at its last step and time) before the full-resolution rows.
 pub fn metrics_csv(history: &RunHistory) -> String {
     let mut out = String::from(METRICS_HEADER);
     out.push('\n');
-    for row in &history.rows {
-        out.push_str(&csv_row(row));
+    for row in history.export_rows() {
+        out.push_str(&csv_row(&row));
         out.push('\n');
     }
     out
 }
+
