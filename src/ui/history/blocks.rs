@@ -233,16 +233,21 @@ impl Blocks {
         }
         let group = group_size(end - start, columns);
         let mut out = Vec::with_capacity(2 * (end - start).div_ceil(group) + 2);
-        let mut first = start / group * group;
-        while first < end {
-            let last = (first + group).min(self.blocks.len());
-            if let Some((s, _)) = self.summarise(first, last, &pick) {
-                let x0 = self.blocks[first].x_span(wall).0;
-                let x1 = self.blocks[last - 1].x_span(wall).1;
-                out.push([x0, s.min as f64]);
-                out.push([(x0 + x1) / 2.0, s.max as f64]);
-            }
-            first = last;
+        let first = start / group * group;
+        for chunk in self.blocks[first..end].chunks(group) {
+            // Only the extremes are drawn: skipping the means' merging halves a frame's work.
+            let (min, max) = chunk
+                .iter()
+                .map(&pick)
+                .fold((f32::MAX, f32::MIN), |(lo, hi), s| {
+                    (lo.min(s.min), hi.max(s.max))
+                });
+            let (Some(a), Some(b)) = (chunk.first(), chunk.last()) else {
+                continue;
+            };
+            let (x0, x1) = (a.x_span(wall).0, b.x_span(wall).1);
+            out.push([x0, min as f64]);
+            out.push([(x0 + x1) / 2.0, max as f64]);
         }
         out
     }
