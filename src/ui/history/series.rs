@@ -130,10 +130,25 @@ fn rebuild_from(below: &[(f32, f32)], above: &mut Vec<(f32, f32)>) {
 }
 
 /// Debiased exponential moving average (TensorBoard's smoothing).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Ema {
     last: f64,
     count: u32,
+    /// s^count for s = `factor`, updated by one multiplication a sample: a `powi` per sample
+    /// was most of what re-smoothing cost while the slider is dragged.
+    bias: f64,
+    factor: f64,
+}
+
+impl Default for Ema {
+    fn default() -> Self {
+        Ema {
+            last: 0.0,
+            count: 0,
+            bias: 1.0,
+            factor: 0.0,
+        }
+    }
 }
 
 /// Below this, the debias term 1 − s^n is 1 to f32 precision and the closed form applies.
@@ -146,19 +161,25 @@ fn factor(smoothing: f32) -> f64 {
 impl Ema {
     pub fn next(&mut self, value: f32, smoothing: f32) -> f32 {
         let s = factor(smoothing);
+        self.use_factor(s);
         self.last = self.last * s + (1.0 - s) * value as f64;
         self.count = self.count.saturating_add(1);
-        self.current(s).unwrap_or(value)
+        self.bias *= s;
+        self.current().unwrap_or(value)
     }
 
-    /// s^count, the weight the zero start still has (capped so `powi`'s i32 cannot wrap).
-    fn bias(&self, s: f64) -> f64 {
-        s.powi(self.count.min(i32::MAX as u32) as i32)
+    /// Make `bias` s^count for this s (the smoothing of one history changes only through a
+    /// fresh Ema, so this recomputes nothing in practice; capped so `powi`'s i32 cannot wrap).
+    fn use_factor(&mut self, s: f64) {
+        if s != self.factor {
+            self.factor = s;
+            self.bias = s.powi(self.count.min(i32::MAX as u32) as i32);
+        }
     }
 
     /// The smoothed value now; None before any sample.
-    fn current(&self, s: f64) -> Option<f32> {
-        let debias = 1.0 - self.bias(s);
+    fn current(&self) -> Option<f32> {
+        let debias = 1.0 - self.bias;
         (debias > 0.0).then(|| (self.last / debias) as f32)
     }
 
@@ -178,14 +199,14 @@ impl Ema {
         let first = self.next(value, smoothing);
         let mut sum = first as f64;
         let mut left = rows - 1;
-        while left > 0 && self.bias(s) > DEBIAS_NEGLIGIBLE {
+        while left > 0 && self.bias > DEBIAS_NEGLIGIBLE {
             sum += self.next(value, smoothing) as f64;
             left -= 1;
         }
         if left > 0 {
             sum += self.advance_flat(value as f64, left, s);
         }
-        let last = self.current(s).unwrap_or(value);
+        let last = self.current().unwrap_or(value);
         Summary {
             min: first.min(last),
             max: first.max(last),
@@ -205,6 +226,7 @@ impl Ema {
             0.0
         };
         self.last = x + gap * s_n;
+        self.bias *= s_n;
         self.count = self
             .count
             .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
@@ -342,6 +364,15 @@ mod tests {
         let mut ema = Ema::default();
         assert!((ema.next(1.0, 0.5) - 1.0).abs() < 1e-6);
         assert!((ema.next(3.0, 0.5) - 2.333_333).abs() < 1e-5);
+        // The running s^n is TensorBoard's s.powi(n), also when the smoothing changes.
+        let (mut ema, mut last) = (Ema::default(), 0.0f64);
+        for n in 1..=3000 {
+            let s = if n < 1000 { 0.9 } else { 0.99 };
+            let x = (n % 13) as f32;
+            last = last * s + (1.0 - s) * x as f64;
+            let want = last / (1.0 - s.powi(n));
+            assert!((ema.next(x, s as f32) as f64 - want).abs() < 1e-4, "{n}");
+        }
     }
 
     #[test]
