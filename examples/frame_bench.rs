@@ -56,7 +56,7 @@ fn main() {
         harness.step();
     }
     let mut times = Vec::with_capacity(frames);
-    let cpu_before = thread_cpu_ns();
+    let sched_before = thread_schedstat();
     for i in 0..frames {
         // Move the pointer over the plots so hover read-outs are drawn too.
         harness.hover_at(egui::pos2(200.0 + (i % 500) as f32, 300.0));
@@ -64,17 +64,20 @@ fn main() {
         harness.step();
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let cpu = cpu_before
-        .zip(thread_cpu_ns())
-        .map(|(a, b)| b.saturating_sub(a));
+    let sched = sched_before
+        .zip(thread_schedstat())
+        .map(|(a, b)| (b.0.saturating_sub(a.0), b.1.saturating_sub(a.1)));
     let (p50, p99, max) = percentiles(&mut times);
     println!(
         "frame time over {frames} frames with {steps} steps per run: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms"
     );
-    if let Some(ns) = cpu {
+    if let Some((run, wait)) = sched {
         // A mean: the kernel may count run time in scheduler ticks, too coarse for one frame.
-        let mean = ns as f64 / 1e6 / frames as f64;
-        println!("on-CPU time per frame (mean; wall time minus waiting for a core): {mean:.2} ms");
+        let mean = run as f64 / 1e6 / frames as f64;
+        let waited = wait as f64 / 1e6;
+        println!(
+            "on-CPU time per frame (mean): {mean:.2} ms; waited {waited:.1} ms in all for a core (other processes)"
+        );
     }
     match peak_rss_kib() {
         Some(kib) => println!("peak RSS (VmHWM): {:.1} MB", kib as f64 / 1024.0),
@@ -89,11 +92,13 @@ fn percentiles(values: &mut [f64]) -> (f64, f64, f64) {
     (p(0.5), p(0.99), p(1.0))
 }
 
-/// Nanoseconds this thread has run on a CPU (Linux's /proc/thread-self/schedstat): on a shared
-/// machine wall time also counts waiting for a core, which says nothing about the window.
-fn thread_cpu_ns() -> Option<u64> {
+/// Nanoseconds this thread has run on a CPU and waited for one (Linux's
+/// /proc/thread-self/schedstat): on a shared machine the wall-clock percentiles also count
+/// waiting for a core, which says nothing about the window.
+fn thread_schedstat() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok()
+    let mut fields = stat.split_whitespace().map(|f| f.parse().ok());
+    Some((fields.next()??, fields.next()??))
 }
 
 /// The process's high-water resident set size in KiB, from Linux's /proc/self/status: the
