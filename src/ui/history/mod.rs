@@ -20,9 +20,9 @@ use crate::task::TASKS;
 use crate::train::metrics::StepMetrics;
 
 /// Full-resolution rows kept at most. When reached, the oldest [`FOLD_ROWS`] are folded into
-/// blocks, so between 28,672 and 32,768 rows stay exact: at the lab's few hundred steps per
-/// second, the last minutes, which is what one zooms into while watching, for ≈ 9 MB per run.
-/// A power of two, so the vectors' capacity lands on it exactly.
+/// blocks, so between 28,672 and 32,768 rows stay exact: zooming into the recent past (what
+/// one does while watching) shows every step, for ≈ 9 MB per run (rows and pyramids). A power
+/// of two, so the vectors' capacity lands on it exactly and never doubles past it.
 pub const FULL_ROWS_MAX: usize = 32_768;
 /// Rows folded at once: a power of two, so the pyramids' fine levels stay aligned and only
 /// their top three levels are rebuilt; amortised it is ~8 row moves per push.
