@@ -111,7 +111,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     wait_for(&mut h, "rows from the new strategy", |app| {
         app.runs[0]
             .history
-            .rows
+            .rows()
             .last()
             .is_some_and(|r| r.strategy == "naive")
     });
@@ -124,7 +124,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
         .expect("a marker for the switch");
     let first_naive = app.runs[0]
         .history
-        .rows
+        .rows()
         .iter()
         .find(|r| r.strategy == "naive")
         .unwrap();
@@ -135,7 +135,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     assert!(
         app.runs[0]
             .history
-            .rows
+            .rows()
             .iter()
             .take_while(|r| r.step < marker.step)
             .all(|r| r.strategy == "proposed")
@@ -145,7 +145,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     assert!(
         app.runs[1]
             .history
-            .rows
+            .rows()
             .iter()
             .all(|r| r.strategy == "naive")
     );
@@ -320,7 +320,63 @@ fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
     );
     h.get_by_label("Step").click();
     wait_for(&mut h, "one step", |app| app.runs[0].step == 1);
-    assert_eq!(h.state().runs[0].history.rows[0].strategy, "proposed");
+    assert_eq!(h.state().runs[0].history.rows()[0].strategy, "proposed");
+}
+
+#[test]
+fn old_steps_are_summarised_yet_drawn_hovered_and_exported() {
+    use cari_mtl::train::metrics::StepMetrics;
+    use cari_mtl::ui::actions::UiAction;
+    use cari_mtl::ui::dataset::DatasetState;
+    // No trainers: the history is filled by hand, past the full-resolution window.
+    let mut app = LabApp::with_settings(small_settings());
+    app.dataset = DatasetState::Failed("test: no dataset".into());
+    let steps = 200_000u64;
+    for run in &mut app.runs {
+        for step in 1..=steps {
+            run.history.push(StepMetrics {
+                step,
+                wall_secs: step as f64 * 0.05,
+                strategy: "proposed".into(),
+                weights: [0.2, 0.3, 0.5],
+                losses: [1.0 + (step % 10) as f32, 2.0, 3.0],
+                lr: 1e-3,
+                coalesced_steps: 1,
+            });
+        }
+        run.step = steps;
+    }
+    assert!(app.runs[0].history.summarised_len() > 0);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut LabApp| app.frame_ui(ui), app);
+    h.step();
+    // Near the left of run A's plots lie the oldest steps: the read-out shows a block.
+    h.hover_at(egui::pos2(150.0, 300.0));
+    h.step();
+    h.step();
+    assert!(
+        h.query_all_by_label_contains("summarised)").count() > 0,
+        "a block's read-out"
+    );
+    h.state_mut().apply(UiAction::SetSmoothing(0.9));
+    h.state_mut().settings.wall_time_axis = true;
+    h.step();
+    h.step();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.csv");
+    let message = h
+        .state_mut()
+        .perform_file_action(cari_mtl::ui::files::FileAction::ExportCsv(0), &path)
+        .unwrap();
+    let history = &h.state().runs[0].history;
+    let summarised = history.summarised_len();
+    assert!(
+        message.contains(&format!("of which {summarised} summarised rows")),
+        "{message}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), history.len() + 1);
 }
 
 #[test]

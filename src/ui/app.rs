@@ -233,10 +233,11 @@ impl LabApp {
         let step = snapshot.step;
         self.settings.strategies[to] = snapshot.strategy.clone();
         self.runs[to].history = self.runs[from].history.clone();
-        self.runs[to].history.markers.push(Marker {
-            step: step + 1,
-            label: format!("forked from {}", self.runs[from].name),
-        });
+        let label = format!("forked from {}", self.runs[from].name);
+        self.runs[to]
+            .history
+            .markers
+            .push(Marker::new(step + 1, label));
         self.runs[to].evals = self.runs[from].evals.clone();
         self.runs[to].send(Command::Restore(snapshot));
         if !self.runs[to].playing {
@@ -377,11 +378,15 @@ impl LabApp {
             FileAction::ExportCsv(slot) => {
                 let history = &self.runs[slot].history;
                 write_text(path, &metrics_csv(history))?;
-                Ok(format!(
-                    "wrote {} rows to {}",
-                    history.len(),
-                    path.display()
-                ))
+                let mut message = format!("wrote {} rows to {}", history.len(), path.display());
+                // Block rows are means over many steps: say so, or they read as single steps.
+                let summarised = history.summarised_len();
+                if summarised > 0 {
+                    message.push_str(&format!(
+                        ", of which {summarised} summarised rows (means of older steps)"
+                    ));
+                }
+                Ok(message)
             }
             FileAction::SavePlotsPng => {
                 self.files.screenshot_path = Some(path.to_path_buf());

@@ -75,7 +75,7 @@ pub fn ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
         ui.selectable_value(explain_run, 0, "run A");
         ui.selectable_value(explain_run, 1, "run B");
     });
-    let Some(row) = runs[(*explain_run).min(1)].history.rows.last() else {
+    let Some(row) = runs[(*explain_run).min(1)].history.rows().last() else {
         ui.label("Press Play or Step: the equations fill with the run's numbers.");
         return;
     };

@@ -1,18 +1,20 @@
 //! The paper's Fig. 3, live: per run, the task weights (top, y in 0..1) above the task losses,
 //! three curves each in the paper's colours, linked x axes, EMA smoothing with the raw curve
-//! faint behind, strategy-switch markers, and hover read-outs of every task.
+//! faint behind, strategy-switch markers, and hover read-outs of every task. Older steps are
+//! summarised blocks (see `history`): drawn as their min/max envelope, read out as a range.
 
 use egui::{Color32, Id};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
 
 use super::actions::UiAction;
 use super::colours::{RUN_COLOURS, TASK_COLOURS};
-use super::history::{RunHistory, Series};
+use super::history::{Block, Point, Quantity, RunHistory};
 use super::lessons::Control;
 use super::run::{RunSlot, RunStatus};
 use super::settings::{Layout, Settings};
 use crate::task::{TASKS, Task};
 use crate::train::config::{Perturbation, TaskPerturbation};
+use crate::train::metrics::StepMetrics;
 use crate::weighting::{Strategy, StrategyConfig};
 
 const SMOOTHING_HOVER: &str =
@@ -23,13 +25,6 @@ const RUN_PAUSE_HOVER: &str = "Pause this run only; the other keeps training and
 const RUN_PLAY_HOVER: &str = "Train this run only (Play in the top bar trains both)";
 const EMPTY_HINT: &str = "Press Play — or Space — to train";
 const PERTURB_HOVER: &str = "shuffle-labels gives every image a random label (unlearnable); noise adds strong noise to the images this task sees";
-
-/// Which of the two plots of a column.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quantity {
-    Weights,
-    Losses,
-}
 
 /// The Lab tab's own view state.
 pub struct Fig3View {
@@ -134,15 +129,15 @@ impl Fig3View {
         legend_ui(ui, slots.len() > 1);
         let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
         let link = Id::unique("fig3_x_link");
-        for quantity in [Quantity::Weights, Quantity::Losses] {
+        for quantity in Quantity::ALL {
             let hovered = self.plot_ui(ui, settings, runs, slots, quantity, height, link);
-            if let Some(index) = hovered {
-                hover_readout(ui, runs, index);
+            if let Some(x) = hovered {
+                hover_readout(ui, runs, x, settings.wall_time_axis);
             }
         }
     }
 
-    /// Draw one plot; returns the hovered row index of the first slot's history.
+    /// Draw one plot; returns the x under the pointer while it hovers the plot.
     #[allow(clippy::too_many_arguments)]
     fn plot_ui(
         &mut self,
@@ -153,7 +148,7 @@ impl Fig3View {
         quantity: Quantity,
         height: f32,
         link: Id,
-    ) -> Option<usize> {
+    ) -> Option<f64> {
         let wall = settings.wall_time_axis;
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
@@ -178,10 +173,7 @@ impl Fig3View {
             if !plot_ui.auto_bounds().x {
                 following = false;
             }
-            let pointer = plot_ui.pointer_coordinate()?;
-            let history = &runs[slots[0]].history;
-            let row = history.row_at(pointer.x, wall)?;
-            Some(history.rows.partition_point(|r| r.step < row.step))
+            plot_ui.pointer_coordinate().map(|p| p.x)
         });
         if quantity == Quantity::Weights && slots.iter().all(|&slot| runs[slot].history.is_empty())
         {
@@ -254,10 +246,6 @@ fn draw_series(
         history.visible_range(bounds.min()[0], bounds.max()[0], wall)
     };
     let columns = plot_ui.response().rect.width().max(50.0) as usize;
-    let series = match quantity {
-        Quantity::Weights => &history.weights,
-        Quantity::Losses => &history.losses,
-    };
     for task in Task::ALL {
         let colour = TASK_COLOURS[task.index()];
         let name = match run_name {
@@ -265,14 +253,7 @@ fn draw_series(
             None => format!("{} ({})", task.key(), task.label()),
         };
         let points = |smooth| {
-            PlotPoints::from(series_points(
-                history,
-                &series[task.index()],
-                smooth,
-                range,
-                columns,
-                wall,
-            ))
+            PlotPoints::from(history.decimate(quantity, task.index(), smooth, range, columns, wall))
         };
         if settings.smoothing > 0.0 {
             plot_ui.line(
@@ -306,12 +287,7 @@ fn draw_markers(
         Quantity::Losses => plot_ui.plot_bounds().max()[1],
     };
     for marker in &history.markers {
-        let i = history.rows.partition_point(|r| r.step < marker.step);
-        let x = if i < history.len() {
-            x_of(history, i, wall)
-        } else {
-            marker.step as f64
-        };
+        let x = history.marker_x(marker, wall);
         plot_ui.add(
             VLine::new(format!("{} {}", run.name, marker.label), x)
                 .color(colour)
@@ -454,33 +430,6 @@ pub fn strategy_selector_ui(ui: &mut egui::Ui, config: &mut StrategyConfig, salt
     }
 }
 
-fn x_of(history: &RunHistory, index: usize, wall: bool) -> f64 {
-    let r = &history.rows[index];
-    if wall { r.wall_secs } else { r.step as f64 }
-}
-
-/// Decimated points of a series over the visible x range.
-fn series_points(
-    history: &RunHistory,
-    series: &Series,
-    smooth: bool,
-    range: (usize, usize),
-    columns: usize,
-    wall: bool,
-) -> Vec<[f64; 2]> {
-    let pyramid = if smooth {
-        &series.smooth_pyramid
-    } else {
-        &series.raw_pyramid
-    };
-    pyramid
-        .decimate(range.0, range.1, columns)
-        .into_iter()
-        .filter(|(i, _)| *i < history.rows.len())
-        .map(|(i, y)| [x_of(history, i, wall), y as f64])
-        .collect()
-}
-
 /// The tasks in words, in their colours (the plots carry no legend box that would hide curves).
 fn legend_ui(ui: &mut egui::Ui, overlay: bool) {
     ui.horizontal_wrapped(|ui| {
@@ -496,7 +445,7 @@ fn legend_ui(ui: &mut egui::Ui, overlay: bool) {
     });
 }
 
-fn hover_readout(ui: &mut egui::Ui, runs: &[RunSlot; 2], index: usize) {
+fn hover_readout(ui: &mut egui::Ui, runs: &[RunSlot; 2], x: f64, wall: bool) {
     let pos = ui.ctx().pointer_hover_pos().unwrap_or_default();
     egui::Area::new(Id::unique("fig3_hover"))
         .fixed_pos(pos + egui::vec2(16.0, 16.0))
@@ -505,27 +454,37 @@ fn hover_readout(ui: &mut egui::Ui, runs: &[RunSlot; 2], index: usize) {
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 for run in runs {
-                    readout_rows_ui(ui, run, index);
+                    readout_ui(ui, run, x, wall);
                 }
             });
         });
 }
 
-fn readout_rows_ui(ui: &mut egui::Ui, run: &RunSlot, index: usize) {
-    let Some(last) = run.history.len().checked_sub(1) else {
+/// The run's point nearest to the pointer: a row's numbers, or a block's range.
+fn readout_ui(ui: &mut egui::Ui, run: &RunSlot, x: f64, wall: bool) {
+    let history = &run.history;
+    let Some(index) = history.row_at(x, wall) else {
         return;
     };
-    let index = index.min(last);
-    let row = &run.history.rows[index];
-    let (ws, ls) = run.history.smoothed_at(index);
+    let smoothed = history.smoothed_at(index);
+    match history.point(index) {
+        Some(Point::Row(row)) => row_readout_ui(ui, run.name, row, smoothed),
+        Some(Point::Block(block)) => block_readout_ui(ui, run.name, block, smoothed),
+        None => {}
+    }
+}
+
+type Smoothed = ([f32; TASKS], [f32; TASKS]);
+
+fn row_readout_ui(ui: &mut egui::Ui, name: &str, row: &StepMetrics, (ws, ls): Smoothed) {
     ui.label(
         egui::RichText::new(format!(
-            "run {} · step {} · {:.1} s · {}",
-            run.name, row.step, row.wall_secs, row.strategy
+            "run {name} · step {} · {:.1} s · {}",
+            row.step, row.wall_secs, row.strategy
         ))
         .strong(),
     );
-    egui::Grid::new(("hover_grid", run.name)).show(ui, |ui| {
+    egui::Grid::new(("hover_grid", name)).show(ui, |ui| {
         for h in ["task", "weight", "loss", "smoothed w / L"] {
             ui.label(h);
         }
@@ -534,6 +493,44 @@ fn readout_rows_ui(ui: &mut egui::Ui, run: &RunSlot, index: usize) {
             ui.colored_label(TASK_COLOURS[t], Task::ALL[t].key());
             ui.label(format!("{:.3}", row.weights[t]));
             ui.label(format!("{:.3}", row.losses[t]));
+            ui.label(format!("{:.3} / {:.3}", ws[t], ls[t]));
+            ui.end_row();
+        }
+    });
+}
+
+/// An older stretch the history keeps only as a summary: its steps, then mean and range.
+fn block_readout_ui(ui: &mut egui::Ui, name: &str, block: &Block, (ws, ls): Smoothed) {
+    ui.label(
+        egui::RichText::new(format!(
+            "run {name} · steps {}..{} ({} summarised) · {:.1}–{:.1} s · {}",
+            block.first_step,
+            block.last_step,
+            block.steps,
+            block.first_wall,
+            block.last_wall,
+            block.strategy
+        ))
+        .strong(),
+    );
+    let mean_range = |q: Quantity, t: usize| {
+        let s = block.summary(q, t, false);
+        format!("{:.3} ({:.3}–{:.3})", s.mean, s.min, s.max)
+    };
+    egui::Grid::new(("hover_grid", name)).show(ui, |ui| {
+        for h in [
+            "task",
+            "weight mean (min–max)",
+            "loss mean (min–max)",
+            "smoothed w / L",
+        ] {
+            ui.label(h);
+        }
+        ui.end_row();
+        for t in 0..TASKS {
+            ui.colored_label(TASK_COLOURS[t], Task::ALL[t].key());
+            ui.label(mean_range(Quantity::Weights, t));
+            ui.label(mean_range(Quantity::Losses, t));
             ui.label(format!("{:.3} / {:.3}", ws[t], ls[t]));
             ui.end_row();
         }

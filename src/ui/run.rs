@@ -270,12 +270,12 @@ impl RunSlot {
     }
 
     fn mark(&mut self, step: u64, label: String) {
-        self.history.markers.push(Marker { step, label });
+        self.history.markers.push(Marker::new(step, label));
     }
 
     fn take_rows(&mut self, rows: Vec<crate::train::metrics::StepMetrics>) {
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-            let previous = self.history.rows.last().map(|r| (r.step, r.wall_secs));
+            let previous = self.history.rows().last().map(|r| (r.step, r.wall_secs));
             let (s0, t0) = previous.unwrap_or((first.step.saturating_sub(1), 0.0));
             let dt = last.wall_secs - t0;
             if dt > 0.0 {
