@@ -38,6 +38,26 @@ pub struct WindowArgs {
     /// one line: `window: A <n> steps, B <m> steps in <s> s`.
     #[arg(long, value_name = "SECS", value_parser = parse_positive_secs)]
     pub quit_after: Option<f64>,
+    /// Train both runs on this dataset: synthetic, webcaricature:PATH, cavi:PATH or folder:PATH
+    /// (the window remembers it).
+    #[arg(long, value_name = "SPEC", value_parser = parse_dataset_spec)]
+    pub dataset: Option<String>,
+    /// Open a finished run folder (from `train` or `compare`): the first into run A, a second
+    /// into run B.
+    #[arg(long, value_name = "DIR")]
+    pub open_run: Vec<std::path::PathBuf>,
+}
+
+fn parse_dataset_spec(text: &str) -> Result<String, String> {
+    let spec: crate::data::DatasetSpec = text
+        .parse()
+        .map_err(|e: crate::data::LoadError| e.to_string())?;
+    if let Some(path) = spec.path()
+        && !path.is_dir()
+    {
+        return Err(format!("'{}' is not a folder", path.display()));
+    }
+    Ok(text.to_string())
 }
 
 impl Cli {
@@ -55,7 +75,10 @@ impl Cli {
 
 impl WindowArgs {
     fn any(&self) -> bool {
-        self.play.is_some() || self.quit_after.is_some()
+        self.play.is_some()
+            || self.quit_after.is_some()
+            || self.dataset.is_some()
+            || !self.open_run.is_empty()
     }
 }
 
@@ -103,14 +126,21 @@ pub enum Commands {
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.window.any() {
         anyhow::bail!(
-            "--play and --quit-after are flags of the window: use them without a subcommand"
+            "--play, --quit-after, --open-run and --dataset before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
         );
     }
     match cli.command {
-        None => crate::ui::run_app(Launch {
-            play: cli.window.play,
-            quit_after_secs: cli.window.quit_after,
-        }),
+        None => {
+            if cli.window.open_run.len() > 2 {
+                anyhow::bail!("--open-run: at most two runs (A and B)");
+            }
+            crate::ui::run_app(Launch {
+                play: cli.window.play,
+                quit_after_secs: cli.window.quit_after,
+                dataset: cli.window.dataset,
+                open_runs: cli.window.open_run,
+            })
+        }
         Some(Commands::Train(args)) => train::run(args),
         Some(Commands::Compare(args)) => compare::run(args),
         Some(Commands::Bench(args)) => bench::run(args),

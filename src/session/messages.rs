@@ -34,6 +34,13 @@ pub enum Command {
     SaveCheckpoint(PathBuf),
     /// Load parameters from a safetensors file written by `SaveCheckpoint`.
     LoadCheckpoint(PathBuf),
+    /// Continue a finished run: its checkpoint's parameters, and its step count and training
+    /// time, so new rows follow its own (the window's "Open run").
+    ContinueFrom {
+        checkpoint: PathBuf,
+        step: u64,
+        wall_secs: f64,
+    },
     /// Send back the whole trainer state, so another slot can continue from it ("fork").
     Snapshot,
     /// Replace the whole trainer state by a snapshot taken from another trainer.
@@ -134,6 +141,11 @@ pub enum Event {
     Embedded(Box<Embeddings>),
     CheckpointSaved(PathBuf),
     CheckpointLoaded(PathBuf),
+    /// The run continues from a checkpoint at this step.
+    Continued {
+        step: u64,
+        checkpoint: PathBuf,
+    },
     Snapshot(Box<TrainerSnapshot>),
     /// The trainer continues from a snapshot, with these settings.
     Restored {

@@ -349,6 +349,13 @@ impl Worker {
             Command::LoadCheckpoint(path) => trainer
                 .load_checkpoint(&path)
                 .map(|()| Event::CheckpointLoaded(path)),
+            Command::ContinueFrom {
+                checkpoint,
+                step,
+                wall_secs,
+            } => trainer
+                .continue_from(&checkpoint, step, wall_secs)
+                .map(|()| Event::Continued { step, checkpoint }),
             Command::Snapshot => trainer.snapshot().map(|s| Event::Snapshot(Box::new(s))),
             Command::Restore(snapshot) => trainer.restore(&snapshot).map(|()| Event::Restored {
                 step: snapshot.step,

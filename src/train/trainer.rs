@@ -483,6 +483,20 @@ impl Trainer {
         Ok(())
     }
 
+    /// Continue a run from its checkpoint: its parameters, its step count and its training
+    /// time. The optimisers' running averages are not in a checkpoint: they start afresh.
+    pub fn continue_from(
+        &mut self,
+        path: &Path,
+        step: u64,
+        wall_secs: f64,
+    ) -> Result<(), TrainError> {
+        self.load_checkpoint(path)?;
+        self.step = step;
+        self.wall_secs = wall_secs;
+        Ok(())
+    }
+
     pub fn snapshot(&self) -> Result<TrainerSnapshot, TrainError> {
         Ok(TrainerSnapshot {
             config: self.config.clone(),

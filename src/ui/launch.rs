@@ -28,6 +28,10 @@ pub struct Launch {
     pub play: Option<PlayRuns>,
     /// Close after this many seconds counted from the first training step.
     pub quit_after_secs: Option<f64>,
+    /// Train on this dataset (a spec as on the command line) instead of the remembered one.
+    pub dataset: Option<String>,
+    /// Run folders to open into runs A and B, in that order.
+    pub open_runs: Vec<std::path::PathBuf>,
 }
 
 /// The `--quit-after` clock: starts at the first step the window sees.

@@ -218,6 +218,11 @@ impl RunSlot {
                 }
             }
             Event::Evaluated(report) => {
+                // An evaluation at a step already evaluated (an opened run evaluated again for
+                // its failures) replaces that point instead of doubling it.
+                if self.evals.last().is_some_and(|p| p.step == report.step) {
+                    self.evals.pop();
+                }
                 self.evals.push(EvalPoint {
                     step: report.step,
                     summary: report.summary.clone(),
@@ -238,6 +243,14 @@ impl RunSlot {
                 self.name,
                 path.display()
             )),
+            Event::Continued { step, checkpoint } => {
+                self.step = step;
+                self.notes.push(format!(
+                    "run {} continues from step {step} of {}",
+                    self.name,
+                    checkpoint.display()
+                ));
+            }
             Event::Snapshot(snapshot) => {
                 let to = self.fork_to.take()?;
                 return Some(SlotRequest::Fork { to, snapshot });

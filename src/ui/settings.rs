@@ -31,6 +31,9 @@ pub enum Tab {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// The dataset both runs train on: `synthetic` (the embedded faces) or a real copy on disk,
+    /// `webcaricature:PATH`, `cavi:PATH` or `folder:PATH` (remembered between launches).
+    pub dataset: String,
     pub seed: u64,
     pub preset: Preset,
     /// `auto`, `cpu` or `cuda:N`.
@@ -62,6 +65,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            dataset: "synthetic".into(),
             seed: 1,
             preset: Preset::Tiny,
             device: "auto".into(),
@@ -110,6 +114,7 @@ impl Settings {
             device: self.device.clone(),
             ..TrainConfig::default()
         };
+        config.data.dataset = self.dataset.clone();
         config.data.synthetic = self.synthetic.clone();
         config.data.synthetic.seed = self.seed;
         config.data.synthetic.image_size = self.preset.image_size();
@@ -124,6 +129,19 @@ impl Settings {
             scale,
             ..applied.clone()
         };
+    }
+
+    /// A message when the remembered real dataset's folder is gone (the window then opens on
+    /// the synthetic set).
+    pub fn dataset_gone(&self) -> Option<String> {
+        let spec: crate::data::DatasetSpec = self.dataset.parse().ok()?;
+        let path = spec.path()?;
+        (!path.is_dir()).then(|| {
+            format!(
+                "the last dataset ({}) is not there any more; opened the synthetic faces",
+                self.dataset
+            )
+        })
     }
 
     /// Whether a control is shown (a lesson may hide the ones it does not need).
@@ -203,6 +221,9 @@ impl Settings {
                 .validate()
                 .map_err(|e| format!("run {}: {e}", super::run::slot_name(slot)))?;
         }
+        self.dataset
+            .parse::<crate::data::DatasetSpec>()
+            .map_err(|e| format!("dataset: {e}"))?;
         self.synthetic
             .validate()
             .map_err(|e| format!("synthetic: {e}"))?;
@@ -262,6 +283,7 @@ fn from_run_config(value: serde_json::Value) -> Result<(Settings, Vec<String>), 
         .map_err(|e| format!("looks like a run's config.json but cannot be read ({e})"))?;
     config.validate().map_err(|e| e.to_string())?;
     let mut settings = Settings {
+        dataset: config.data.dataset.clone(),
         seed: config.seed,
         preset: config.preset,
         device: config.device.clone(),

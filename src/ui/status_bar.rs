@@ -4,6 +4,7 @@ use super::actions::UiAction;
 use super::dataset::DatasetState;
 use super::files::FileAction;
 use super::run::RunSlot;
+use super::run::slot_name;
 
 const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and t-SNE is the verification branch's embedding, L2-normalised. Parameters count what the optimisers train (Ψ included), not batch norm's running statistics.";
 
@@ -26,7 +27,7 @@ pub fn ui(
             }
             DatasetState::Loading { .. } => {
                 ui.spinner();
-                ui.label("generating the synthetic faces…");
+                ui.label("making the dataset…");
             }
             DatasetState::Failed(m) => {
                 ui.colored_label(egui::Color32::RED, format!("dataset: {m}"));
@@ -59,58 +60,50 @@ pub fn ui(
 /// The Files menu: every entry opens a dialog for a path, then the app carries it out.
 fn files_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
     ui.menu_button("Files", |ui| {
-        let mut entry = |ui: &mut egui::Ui, label: String, action: FileAction| {
-            if ui.button(label).clicked() {
-                actions.push(UiAction::OpenFile(action));
+        for group in menu_entries() {
+            for (label, action) in group {
+                if ui.button(label).clicked() {
+                    actions.push(UiAction::OpenFile(action));
+                }
             }
-        };
-        for slot in 0..2 {
-            let name = super::run::slot_name(slot);
-            entry(
-                ui,
-                format!("Export run {name} metrics (CSV)…"),
-                FileAction::ExportCsv(slot),
-            );
+            ui.separator();
         }
-        entry(
-            ui,
-            "Save the window as PNG…".into(),
-            FileAction::SavePlotsPng,
-        );
-        ui.separator();
-        for slot in 0..2 {
-            let name = super::run::slot_name(slot);
-            entry(
-                ui,
-                format!("Save run {name} checkpoint…"),
-                FileAction::SaveCheckpoint(slot),
-            );
-            entry(
-                ui,
-                format!("Load checkpoint into run {name}…"),
-                FileAction::LoadCheckpoint(slot),
-            );
-        }
-        for slot in 0..2 {
-            let name = super::run::slot_name(slot);
-            entry(
-                ui,
-                format!("Export run {name} failure sheet (PNG)…"),
-                FileAction::ExportFailureSheet(slot),
-            );
-        }
-        ui.separator();
-        entry(
-            ui,
-            "Save settings / lesson (JSON)…".into(),
-            FileAction::SaveConfig,
-        );
-        entry(
-            ui,
-            "Open settings / lesson (JSON)…".into(),
-            FileAction::LoadConfig,
-        );
     })
     .response
-    .on_hover_text("Export metrics, save the plots, checkpoints and settings");
+    .on_hover_text(FILES_HOVER);
+}
+
+const FILES_HOVER: &str = "Open a dataset or a finished run (or drop its folder on the window); export metrics, save the plots, checkpoints and settings";
+
+/// The menu's entries, in groups.
+fn menu_entries() -> Vec<Vec<(String, FileAction)>> {
+    let per_run = |label: &str, action: fn(usize) -> FileAction| -> Vec<(String, FileAction)> {
+        (0..2)
+            .map(|slot| (label.replace("{}", slot_name(slot)), action(slot)))
+            .collect()
+    };
+    let mut opening = vec![("Open dataset…".to_string(), FileAction::OpenDataset)];
+    opening.extend(per_run("Open run into {}…", FileAction::OpenRun));
+    let mut exports = per_run("Export run {} metrics (CSV)…", FileAction::ExportCsv);
+    exports.extend(per_run(
+        "Export run {} failure sheet (PNG)…",
+        FileAction::ExportFailureSheet,
+    ));
+    exports.push(("Save the window as PNG…".into(), FileAction::SavePlotsPng));
+    let mut checkpoints = per_run("Save run {} checkpoint…", FileAction::SaveCheckpoint);
+    checkpoints.extend(per_run(
+        "Load checkpoint into run {}…",
+        FileAction::LoadCheckpoint,
+    ));
+    let settings = vec![
+        (
+            "Save settings / lesson (JSON)…".to_string(),
+            FileAction::SaveConfig,
+        ),
+        (
+            "Open settings / lesson (JSON)…".to_string(),
+            FileAction::LoadConfig,
+        ),
+    ];
+    vec![opening, exports, checkpoints, settings]
 }

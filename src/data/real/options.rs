@@ -37,6 +37,18 @@ pub enum DatasetSpec {
 /// The accepted forms, for messages.
 pub const SPEC_FORMS: &str = "`synthetic`, `webcaricature:PATH`, `cavi:PATH` or `folder:PATH`";
 
+impl DatasetSpec {
+    /// The folder of a real dataset (None for the synthetic set).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            DatasetSpec::Synthetic => None,
+            DatasetSpec::WebCaricature(p) | DatasetSpec::Cavi(p) | DatasetSpec::Folder(p) => {
+                Some(p)
+            }
+        }
+    }
+}
+
 impl FromStr for DatasetSpec {
     type Err = LoadError;
 

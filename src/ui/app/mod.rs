@@ -1,14 +1,16 @@
 //! The app: the window's state, the per-frame order (poll trainers, draw panels, apply their
 //! actions) and what each action does.
 
-use std::path::Path;
 use std::sync::Arc;
+
+mod file_actions;
+
+pub use file_actions::OpenedInto;
 
 use super::actions::UiAction;
 use super::dataset::DatasetState;
 use super::fig3::Fig3View;
-use super::files::FileAction;
-use super::files::FileDialogs;
+use super::files::{DialogOutcome, FileDialogs};
 use super::history::Marker;
 use super::launch::{Launch, QuitTimer, summary_line};
 use super::projector::ProjectorState;
@@ -32,6 +34,8 @@ pub struct LabApp {
     pub status_line: Option<String>,
     /// Kept evaluations of runs from before a Reset, for the results table.
     pub kept_results: Vec<(String, EvalPoint)>,
+    /// Run folders being opened into slots A and B, waiting for their trainers to start.
+    opened: [Option<OpenedInto>; 2],
     /// Actions pushed by the panels this frame, applied after drawing.
     actions: Vec<UiAction>,
     /// The cores shared out among the runs that are training.
@@ -52,9 +56,16 @@ impl LabApp {
         let saved: Option<Settings> = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY));
-        let (settings, problem) = checked_saved_settings(saved);
+        let (mut settings, problem) = checked_saved_settings(saved);
+        let mut notes: Vec<String> = problem.into_iter().collect();
+        if let Some(spec) = &launch.dataset {
+            settings.dataset = spec.clone();
+        } else if let Some(gone) = settings.dataset_gone() {
+            notes.push(gone);
+            settings.dataset = "synthetic".into();
+        }
         let mut app = Self::with_settings(settings);
-        app.status_line = problem;
+        app.status_line = (!notes.is_empty()).then(|| notes.join("; "));
         app.launch = launch;
         app
     }
@@ -72,6 +83,7 @@ impl LabApp {
             status_line: None,
             kept_results: Vec::new(),
             actions: Vec::new(),
+            opened: [None, None],
             budget: ThreadBudget::for_this_machine(),
             launch: Launch::default(),
             quit_timer: QuitTimer::default(),
@@ -111,7 +123,8 @@ impl LabApp {
         self.keep_results();
         self.fig3.follow_newest();
         let same_data = self.started_with.as_ref().is_some_and(|s| {
-            s.seed == self.settings.seed
+            s.dataset == self.settings.dataset
+                && s.seed == self.settings.seed
                 && s.preset == self.settings.preset
                 && s.synthetic == self.settings.synthetic
         });
@@ -142,14 +155,20 @@ impl LabApp {
     }
 
     fn start_runs(&mut self, dataset: Arc<Dataset>) {
-        self.projector = ProjectorState::default();
-        let waker = self.waker.clone().unwrap_or_else(|| Arc::new(|| {}));
         for slot in 0..2 {
-            let config = self.settings.train_config(slot);
-            self.runs[slot].start(config, dataset.clone(), waker.clone(), &self.budget);
+            self.start_slot(slot, dataset.clone());
         }
         self.started_with = Some(self.settings.clone());
         self.started = None;
+    }
+
+    /// A fresh trainer for one slot (with an opened run's state, if one waits for it).
+    fn start_slot(&mut self, slot: usize, dataset: Arc<Dataset>) {
+        self.projector = ProjectorState::default();
+        let waker = self.waker.clone().unwrap_or_else(|| Arc::new(|| {}));
+        let config = self.settings.train_config(slot);
+        self.runs[slot].start(config, dataset, waker, &self.budget);
+        self.install_opened(slot);
     }
 
     /// Poll the dataset thread, the trainers and the file dialogs; never blocks.
@@ -173,11 +192,18 @@ impl LabApp {
         if let Some(result) = self.files.poll_screenshot() {
             self.status_line = Some(result.unwrap_or_else(|m| format!("warning: {m}")));
         }
-        if let Some((action, path)) = self.files.poll() {
-            self.status_line = Some(match self.perform_file_action(action, &path) {
-                Ok(message) => message,
-                Err(message) => format!("warning: {message}"),
-            });
+    }
+
+    /// The file dialogs' outcomes (the in-window dialog draws here).
+    fn file_dialogs(&mut self, ctx: &egui::Context) {
+        for outcome in self.files.show(ctx) {
+            let message = match outcome {
+                DialogOutcome::Chosen(action, path) => self
+                    .perform_file_action(action, &path)
+                    .unwrap_or_else(|e| format!("warning: {e}")),
+                DialogOutcome::Message(m) => m,
+            };
+            self.status_line = Some(message);
         }
     }
 
@@ -366,73 +392,6 @@ impl LabApp {
         }
     }
 
-    /// Carry out a file action on a chosen path. Ok is the message for the status line.
-    pub fn perform_file_action(
-        &mut self,
-        action: FileAction,
-        path: &Path,
-    ) -> Result<String, String> {
-        use super::files::{metrics_csv, write_png, write_text};
-        use super::settings::load_settings;
-        match action {
-            FileAction::ExportCsv(slot) => {
-                let history = &self.runs[slot].history;
-                write_text(path, &metrics_csv(history))?;
-                let mut message = format!("wrote {} rows to {}", history.len(), path.display());
-                // Block rows are means over many steps: say so, or they read as single steps.
-                let summarised = history.summarised_len();
-                if summarised > 0 {
-                    message.push_str(&format!(
-                        ", of which {summarised} summarised rows (means of older steps)"
-                    ));
-                }
-                Ok(message)
-            }
-            FileAction::SavePlotsPng => {
-                self.files.screenshot_path = Some(path.to_path_buf());
-                Ok("taking a screenshot…".into())
-            }
-            FileAction::SaveCheckpoint(slot) => {
-                self.runs[slot].send(Command::SaveCheckpoint(path.to_path_buf()));
-                Ok(format!("saving run {} …", self.runs[slot].name))
-            }
-            FileAction::LoadCheckpoint(slot) => {
-                self.runs[slot].send(Command::LoadCheckpoint(path.to_path_buf()));
-                Ok(format!("loading into run {} …", self.runs[slot].name))
-            }
-            FileAction::SaveConfig => {
-                let json =
-                    serde_json::to_string_pretty(&self.settings).map_err(|e| e.to_string())?;
-                write_text(path, &json)?;
-                Ok(format!("saved settings to {}", path.display()))
-            }
-            FileAction::ExportFailureSheet(slot) => {
-                let dataset = self.dataset.ready().ok_or("no dataset loaded")?;
-                let report = self.runs[slot]
-                    .last_report
-                    .as_ref()
-                    .ok_or("this run has no evaluation yet")?;
-                let sheet = super::projector::failure_sheet(dataset, report, 20);
-                write_png(path, &sheet)?;
-                Ok(format!(
-                    "saved the failure sheet of run {} to {}",
-                    self.runs[slot].name,
-                    path.display()
-                ))
-            }
-            FileAction::LoadConfig => {
-                let (settings, notes) = load_settings(path)?;
-                self.settings = settings;
-                self.reset();
-                let mut message = format!("loaded {} and reset the runs", path.display());
-                for note in notes {
-                    message.push_str(&format!("; {note}"));
-                }
-                Ok(message)
-            }
-        }
-    }
-
     pub fn elapsed_secs(&self) -> f64 {
         self.started.map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
@@ -465,6 +424,7 @@ impl LabApp {
                 wake_ctx.request_repaint_after(REPAINT_WHILE_TRAINING);
             }));
             if matches!(self.dataset, DatasetState::Failed(ref m) if m == "not started") {
+                self.open_launch_runs();
                 self.start_dataset();
             }
         }
@@ -487,6 +447,8 @@ impl LabApp {
     /// Every panel, then the actions they pushed.
     fn draw(&mut self, ui: &mut egui::Ui) {
         self.frames_drawn += 1;
+        self.take_dropped(ui.ctx());
+        self.file_dialogs(ui.ctx());
         self.keyboard(ui);
         self.panels_ui(ui);
         self.apply_actions();
