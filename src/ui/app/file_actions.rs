@@ -33,11 +33,15 @@ impl LabApp {
             FileAction::ExportCsv(slot) => {
                 let history = &self.runs[slot].history;
                 write_text(path, &metrics_csv(history))?;
-                Ok(format!(
-                    "wrote {} rows to {}",
-                    history.len(),
-                    path.display()
-                ))
+                let mut message = format!("wrote {} rows to {}", history.len(), path.display());
+                // Block rows are means over many steps: say so, or they read as single steps.
+                let summarised = history.summarised_len();
+                if summarised > 0 {
+                    message.push_str(&format!(
+                        ", of which {summarised} summarised rows (means of older steps)"
+                    ));
+                }
+                Ok(message)
             }
             FileAction::SavePlotsPng => {
                 self.files.screenshot_path = Some(path.to_path_buf());
