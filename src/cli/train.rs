@@ -343,16 +343,31 @@ fn progress_bar(config: &TrainConfig, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// summary.json: the final evaluation's figures, or why there are none.
+/// summary.json: the final evaluation's figures and what they were computed on, or why there
+/// are none.
 pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_json::Value {
     match report {
         Ok(report) => serde_json::json!({
             "step": report.step,
-            "protocol": report.protocol,
+            "protocol": protocol_json(report),
             "metrics": report.summary,
             "std": report.spread,
             "eval_secs": report.eval_secs,
         }),
         Err(e) => serde_json::json!({ "step": step, "error": e }),
     }
+}
+
+/// summary.json's `protocol`: the evaluation's facts, and how it was made in words.
+fn protocol_json(report: &EvalReport) -> serde_json::Value {
+    let facts = &report.facts;
+    serde_json::json!({
+        "name": facts.name,
+        "fold": facts.fold,
+        "pairs_matched": facts.pairs_matched,
+        "pairs_mismatched": facts.pairs_mismatched,
+        "train_identities": facts.train_identities,
+        "test_identities": facts.test_identities,
+        "description": report.protocol,
+    })
 }
