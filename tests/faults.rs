@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../src/data/real/test_util.rs"]
+#[allow(dead_code)]
+mod test_util;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -232,6 +236,86 @@ fn a_sharded_sweep_collects_to_the_same_results_as_one_compare() {
         !o.status.success() && err.contains("missing: naive seed 2"),
         "{err}"
     );
+}
+
+#[test]
+fn a_sweep_over_folds_shards_and_collects_like_one_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let root = dir.path().join("wc");
+    test_util::webcaricature_protocol_tree(&root, &test_util::WcTree::small());
+    let dataset = format!("webcaricature:{}", root.display());
+    let sweep = [
+        "--strategies",
+        "proposed,naive",
+        "--seeds",
+        "2",
+        "--steps",
+        "3",
+        "--jobs",
+        "2",
+        "--folds",
+        "3,1",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+        "--dataset",
+        &dataset,
+    ];
+    let compare = |extra: &[&str], out: &Path| {
+        let mut c = cari(&["compare"]);
+        c.args(sweep)
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .env("XDG_CACHE_HOME", cache.path());
+        run(c)
+    };
+    let whole = dir.path().join("whole");
+    let (o, err) = compare(&[], &whole);
+    assert!(o.status.success(), "{err}");
+    let table = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        table.contains("over 2 folds (the 2 seeds of each fold averaged first)"),
+        "{table}"
+    );
+    assert_eq!(
+        read_json(&whole.join("sweep.json"))["folds"],
+        serde_json::json!([1, 3])
+    );
+    let summary = read_json(&whole.join("naive/seed2/fold3/summary.json"));
+    assert_eq!(summary["protocol"]["fold"], 3);
+    let sharded = dir.path().join("sharded");
+    for shard in ["1/2", "2/2"] {
+        let (o, err) = compare(&["--shard", shard], &sharded);
+        assert!(o.status.success(), "{shard}: {err}");
+    }
+    let mut c = cari(&["compare", "--collect"]);
+    c.arg(&sharded);
+    let (o, err) = run(c);
+    assert!(o.status.success(), "{err}");
+    let (a, b) = (
+        read_json(&whole.join("results.json")),
+        read_json(&sharded.join("results.json")),
+    );
+    assert_eq!(a, b, "the collected results equal the unsharded sweep's");
+    let acc = &a["proposed"]["verif_acc"];
+    assert_eq!(acc["folds"], serde_json::json!([1, 1, 3, 3]));
+    assert_eq!(acc["seeds"], serde_json::json!([1, 2, 1, 2]));
+    assert_eq!(acc["over"], "folds");
+    assert_eq!(acc["fold_means"].as_object().unwrap().len(), 2);
+    // A fold the dataset does not have is refused before anything trains.
+    let mut c = cari(&["compare", "--folds", "2,12", "--dataset", &dataset]);
+    c.arg("--out").arg(dir.path().join("bad"));
+    let (o, err) = run(c);
+    assert!(
+        !o.status.success()
+            && err.contains("fold 12 does not exist")
+            && err.contains("folds 1 to 10"),
+        "{err}"
+    );
+    assert!(!dir.path().join("bad").exists());
 }
 
 #[test]

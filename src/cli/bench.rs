@@ -62,6 +62,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let run_args = crate::cli::train::RunArgs {
         preset: args.preset.clone(),
         dataset: "synthetic".into(),
+        fold: None,
         device: args.device.clone(),
         lr: None,
         psi_lr: None,

@@ -24,6 +24,11 @@ pub struct RunArgs {
     /// synthetic, webcaricature:PATH, cavi:PATH or folder:PATH.
     #[arg(long, default_value = "synthetic")]
     pub dataset: String,
+    /// The published fold to train and evaluate on (1-based): WebCaricature's View 2 fold and
+    /// C2P/P2C split K, or CaVI's K-th train/test split. Default 1 where the dataset has folds;
+    /// refused where it has none (synthetic, folder:, CaVI with pair lists only).
+    #[arg(long, value_name = "K")]
+    pub fold: Option<usize>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -85,6 +90,9 @@ impl RunArgs {
         let preset = Preset::parse(&self.preset)
             .map_err(anyhow::Error::msg)
             .context("--preset")?;
+        if self.fold == Some(0) {
+            bail!("--fold 0: folds are numbered from 1");
+        }
         let strategy = Strategy::parse(strategy)
             .map_err(anyhow::Error::msg)
             .context("--strategy")?;
@@ -107,6 +115,7 @@ impl RunArgs {
             preset,
             data: crate::data::DataConfig {
                 dataset: self.dataset.clone(),
+                fold: self.fold,
                 ..Default::default()
             },
             strategy,
@@ -343,16 +352,31 @@ fn progress_bar(config: &TrainConfig, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// summary.json: the final evaluation's figures, or why there are none.
+/// summary.json: the final evaluation's figures and what they were computed on, or why there
+/// are none.
 pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_json::Value {
     match report {
         Ok(report) => serde_json::json!({
             "step": report.step,
-            "protocol": report.protocol,
+            "protocol": protocol_json(report),
             "metrics": report.summary,
             "std": report.spread,
             "eval_secs": report.eval_secs,
         }),
         Err(e) => serde_json::json!({ "step": step, "error": e }),
     }
+}
+
+/// summary.json's `protocol`: the evaluation's facts, and how it was made in words.
+fn protocol_json(report: &EvalReport) -> serde_json::Value {
+    let facts = &report.facts;
+    serde_json::json!({
+        "name": facts.name,
+        "fold": facts.fold,
+        "pairs_matched": facts.pairs_matched,
+        "pairs_mismatched": facts.pairs_mismatched,
+        "train_identities": facts.train_identities,
+        "test_identities": facts.test_identities,
+        "description": report.protocol,
+    })
 }

@@ -1,6 +1,8 @@
 //! What every data source produces: images with their identity and modality, the splits, the
 //! evaluation protocol a real dataset ships with, and the report of what a load skipped.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Which kind of picture an image is.
@@ -83,7 +85,8 @@ pub struct VerificationPair {
     pub a: usize,
     pub b: usize,
     pub same: bool,
-    /// Fold number, 0-based (10 folds in WebCaricature's View 2).
+    /// The fold the pair is listed in, 0-based (WebCaricature's View 2 fold 3 is 2). Named in
+    /// [`Protocol::fold_names`].
     pub fold: usize,
 }
 
@@ -94,13 +97,89 @@ pub struct IdentificationFold {
     pub probes: Vec<usize>,
 }
 
-/// The evaluation protocol a real dataset ships with. Absent parts fall back to the
-/// synthetic-style splits.
+/// The evaluation protocol of one published fold (or split) of a real dataset, as its files
+/// list it: what is scored, and what only chooses the verification thresholds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Protocol {
+    /// The pairs the verification figures are computed on, every one the fold lists (those
+    /// naming an image that could not be read are reported in the load report).
     pub verification: Vec<VerificationPair>,
+    /// Pairs that only choose the verification thresholds and are never scored (e.g. View 2's
+    /// other folds). Empty: the thresholds are chosen by cross-validation over the folds of
+    /// `verification`, each fold scored with a threshold chosen on the others.
+    pub calibration: Vec<VerificationPair>,
+    /// C2P gallery/probe lists (caricature probes), as given; empty when the protocol has none.
     pub c2p: Vec<IdentificationFold>,
+    /// P2C gallery/probe lists (photo probes), as given.
     pub p2c: Vec<IdentificationFold>,
+    /// Fold number → where it is listed, e.g. `RestrictedView2.txt fold 3`, for messages.
+    pub fold_names: BTreeMap<usize, String>,
+}
+
+impl Protocol {
+    /// Where the pairs of `fold` are listed, for messages.
+    pub fn fold_name(&self, fold: usize) -> String {
+        self.fold_names
+            .get(&fold)
+            .cloned()
+            .unwrap_or_else(|| format!("fold {}", fold + 1))
+    }
+}
+
+/// What was evaluated, in facts: shown in the window and written to `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolFacts {
+    /// E.g. "WebCaricature Restricted View 2 / C2P / P2C" or "synthetic held-out identities".
+    pub name: String,
+    /// The published fold or split evaluated (1-based); None for a held-out split of our own.
+    pub fold: Option<usize>,
+    /// Matched (same person) verification pairs scored.
+    pub pairs_matched: usize,
+    /// Mismatched verification pairs scored.
+    pub pairs_mismatched: usize,
+    /// Names of the identities the classifiers are trained on.
+    pub train_identities: Vec<String>,
+    /// Names of the identities the evaluation's pairs and galleries are drawn from.
+    pub test_identities: Vec<String>,
+}
+
+impl ProtocolFacts {
+    /// Facts of a held-out split of our own: the test identities are the open set.
+    pub fn held_out(name: &str, images: &ImageSet, splits: &Splits) -> ProtocolFacts {
+        let names = |ids: &[usize]| -> Vec<String> {
+            ids.iter()
+                .filter_map(|&i| images.identities.get(i).cloned())
+                .collect()
+        };
+        ProtocolFacts {
+            name: name.to_string(),
+            fold: None,
+            pairs_matched: 0,
+            pairs_mismatched: 0,
+            train_identities: names(&splits.train_identities),
+            test_identities: names(&splits.open_identities),
+        }
+    }
+
+    /// The counts of `pairs`, matched and mismatched.
+    pub fn count_pairs(&mut self, pairs: &[VerificationPair]) {
+        self.pairs_matched = pairs.iter().filter(|p| p.same).count();
+        self.pairs_mismatched = pairs.len() - self.pairs_matched;
+    }
+
+    /// The facts in words (counts, not the name lists), e.g. "WebCaricature … fold 3: 100
+    /// matched + 100 mismatched pairs; 113 training identities, 139 test identities".
+    pub fn sentence(&self) -> String {
+        let fold = self.fold.map_or(String::new(), |k| format!(", fold {k}"));
+        format!(
+            "{}{fold}: {} matched + {} mismatched pairs; {} training identities, {} test identities",
+            self.name,
+            self.pairs_matched,
+            self.pairs_mismatched,
+            self.train_identities.len(),
+            self.test_identities.len()
+        )
+    }
 }
 
 /// What a loader skipped or could not use, shown to the user after loading.
@@ -112,8 +191,11 @@ pub struct LoadReport {
     pub missing_landmarks: usize,
     /// Identities left out of a task, with why (e.g. "no caricatures: excluded from cari-id").
     pub excluded_identities: Vec<(String, String)>,
-    /// "file:line: reason" for each protocol line that could not be used.
+    /// "file:line: reason" for each protocol line that could not be used, and every way the
+    /// copy's protocol breaks its own rules (e.g. folds that share people).
     pub protocol_problems: Vec<String>,
+    /// Which protocol, fold and files the splits and the evaluation come from, in words.
+    pub protocol_used: Vec<String>,
     /// Wall seconds spent loading.
     pub load_secs: f64,
     /// Whether the decoded images came from the cache.
@@ -127,7 +209,11 @@ pub struct Dataset {
     pub name: String,
     pub images: ImageSet,
     pub splits: Splits,
+    /// The published protocol's fold, for real data that ships one; None: the held-out split.
     pub protocol: Option<Protocol>,
+    /// What is evaluated, in facts (pair counts filled in at load for a published protocol,
+    /// by the evaluation for generated pairs).
+    pub facts: ProtocolFacts,
     pub report: LoadReport,
 }
 
@@ -154,6 +240,9 @@ pub fn report_text(report: &LoadReport) -> String {
     }
     for (identity, reason) in &report.excluded_identities {
         lines.push(format!("identity {identity}: {reason}"));
+    }
+    for line in &report.protocol_used {
+        lines.push(format!("protocol used: {line}"));
     }
     for problem in &report.protocol_problems {
         lines.push(format!("protocol: {problem}"));

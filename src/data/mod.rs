@@ -12,10 +12,10 @@ pub mod real;
 pub mod synthetic;
 
 pub use dataset::{
-    Dataset, IdentificationFold, ImageSet, LoadReport, Modality, Protocol, Sample, Splits,
-    VerificationPair, report_text,
+    Dataset, IdentificationFold, ImageSet, LoadReport, Modality, Protocol, ProtocolFacts, Sample,
+    Splits, VerificationPair, report_text,
 };
-pub use real::{DatasetSpec, LoadError, LoadOptions, load_real};
+pub use real::{DatasetSpec, FoldCount, LoadError, LoadOptions, load_real, published_folds};
 
 /// Why a dataset could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,10 @@ pub enum DataError {
     Synthetic(#[from] synthetic::SyntheticError),
     #[error(transparent)]
     Real(#[from] real::LoadError),
+    #[error(
+        "fold {fold} asked of the synthetic dataset, which has no published folds (it holds out identities of its own); leave --fold out"
+    )]
+    SyntheticFold { fold: usize },
 }
 
 /// Which dataset a run uses: the data layer's own settings (part of a run's config).
@@ -34,6 +38,11 @@ pub struct DataConfig {
     pub dataset: String,
     /// The synthetic set's sizes (used when `dataset` is `synthetic`).
     pub synthetic: synthetic::SyntheticConfig,
+    /// The published fold (or split) to train and evaluate on, 1-based, for datasets that ship
+    /// a protocol (WebCaricature, CaVI with train/test lists); None means fold 1 there. The
+    /// synthetic set, the `folder:` layout and CaVI with pair lists only hold out identities of
+    /// their own and refuse a fold.
+    pub fold: Option<usize>,
 }
 
 impl Default for DataConfig {
@@ -41,12 +50,13 @@ impl Default for DataConfig {
         DataConfig {
             dataset: "synthetic".into(),
             synthetic: synthetic::SyntheticConfig::default(),
+            fold: None,
         }
     }
 }
 
 /// Make the dataset `config` names, with images of `image_size`² pixels; `seed` drives the
-/// synthetic faces and the identity split.
+/// synthetic faces and the seeded identity split (`config.fold` picks a published fold).
 pub fn load(
     config: &DataConfig,
     seed: u64,
@@ -56,6 +66,9 @@ pub fn load(
     let spec: DatasetSpec = config.dataset.parse()?;
     match spec {
         DatasetSpec::Synthetic => {
+            if let Some(fold) = config.fold {
+                return Err(DataError::SyntheticFold { fold });
+            }
             let mut synthetic = config.synthetic.clone();
             synthetic.seed = seed;
             synthetic.image_size = image_size;
@@ -65,20 +78,19 @@ pub fn load(
             let options = LoadOptions {
                 image_size,
                 seed,
+                fold: config.fold,
                 ..LoadOptions::default()
             };
-            let mut dataset = load_real(&real, &options, progress)?;
-            // The protocols cover every person, training identities included; evaluating on
-            // people seen in training would flatter the model, so keep the protocol's pairs
-            // and folds among the held-out identities only.
-            if let Some(protocol) = &dataset.protocol {
-                dataset.protocol = Some(real::protocol_open_only(
-                    protocol,
-                    &dataset.images,
-                    &dataset.splits,
-                ));
-            }
-            Ok(dataset)
+            Ok(load_real(&real, &options, progress)?)
         }
+    }
+}
+
+/// How many published folds the dataset `config` names has, read from its protocol files
+/// only (no image is decoded); None when it has none (it holds out identities of its own).
+pub fn fold_count(config: &DataConfig) -> Result<Option<FoldCount>, DataError> {
+    match config.dataset.parse()? {
+        DatasetSpec::Synthetic => Ok(None),
+        real => Ok(published_folds(&real)?),
     }
 }

@@ -28,7 +28,7 @@ use tiny_skia::{
     Color, FillRule, LineCap, LineJoin, Paint, Path, PathBuilder, Pixmap, Rect, Stroke, Transform,
 };
 
-use super::{Dataset, ImageSet, LoadReport, Modality, Sample, Splits};
+use super::{Dataset, ImageSet, LoadReport, Modality, ProtocolFacts, Sample, Splits};
 
 /// Refuse configs whose pixel buffer would exceed this, rather than abort on allocation.
 const MAX_PIXEL_BYTES: u64 = 8 << 30;
@@ -264,16 +264,19 @@ pub fn generate(
     }
 
     progress(1.0);
+    let images = ImageSet {
+        image_size: size,
+        identities: identity_names(cfg.seed, n_ids),
+        samples,
+        pixels,
+    };
+    let facts = ProtocolFacts::held_out("synthetic held-out identities", &images, &splits);
     Ok(Dataset {
         name: "synthetic".into(),
-        images: ImageSet {
-            image_size: size,
-            identities: identity_names(cfg.seed, n_ids),
-            samples,
-            pixels,
-        },
+        images,
         splits,
         protocol: None,
+        facts,
         report: LoadReport {
             load_secs: start.elapsed().as_secs_f64(),
             ..LoadReport::default()

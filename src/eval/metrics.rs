@@ -390,6 +390,84 @@ pub fn verification(pairs: &[ScoredPair]) -> Result<Verification, String> {
     })
 }
 
+/// Verification of pairs whose thresholds are chosen on other pairs: a published protocol's
+/// fold, scored with thresholds chosen on `calibration` (e.g. View 2's other folds).
+///
+/// The accuracy-maximising threshold ([`best_threshold`]) and the VAL@FAR thresholds
+/// ([`threshold_at_far`]) are chosen once on `calibration` and applied to every fold of `test`
+/// (the folds it lists, whatever their numbers); AUC is each test fold's own. Reported as mean ±
+/// population standard deviation over the test folds (0 for one fold). The ROC is over `test`.
+///
+/// Errors when either set is empty, a distance is non-finite, a test fold has no same or no
+/// different pair, or `calibration` has no different pair.
+pub fn verification_calibrated(
+    test: &[ScoredPair],
+    calibration: &[ScoredPair],
+) -> Result<Verification, String> {
+    if test.is_empty() || calibration.is_empty() {
+        return Err(format!(
+            "verification: {} pairs to score and {} to choose thresholds on; both are needed",
+            test.len(),
+            calibration.len()
+        ));
+    }
+    if let Some(p) = test
+        .iter()
+        .chain(calibration)
+        .find(|p| !p.distance.is_finite())
+    {
+        return Err(format!(
+            "verification: a pair has a non-finite distance ({})",
+            p.distance
+        ));
+    }
+    let folds: std::collections::BTreeSet<usize> = test.iter().map(|p| p.fold).collect();
+    let t = best_threshold(calibration)
+        .ok_or_else(|| "verification: no pair to choose the threshold on".to_string())?;
+    let far_thresholds = [FAR_0_1_PERCENT, FAR_1_PERCENT].map(|target| {
+        threshold_at_far(calibration, target)
+            .ok_or_else(|| "verification: no different pair to choose thresholds on".to_string())
+    });
+    let [t_0_1, t_1] = far_thresholds;
+    let (t_0_1, t_1) = (t_0_1?, t_1?);
+    let mut fold_accuracy = Vec::with_capacity(folds.len());
+    let (mut val_0_1, mut val_1, mut aucs) = (Vec::new(), Vec::new(), Vec::new());
+    for &f in &folds {
+        let fold: Vec<ScoredPair> = test.iter().copied().filter(|p| p.fold == f).collect();
+        let n_same = fold.iter().filter(|p| p.same).count();
+        if n_same == 0 || n_same == fold.len() {
+            return Err(format!(
+                "verification: fold {} has {n_same} same and {} different pairs; every fold needs at least one of each",
+                f + 1,
+                fold.len() - n_same
+            ));
+        }
+        let correct = fold.iter().filter(|p| (p.distance < t) == p.same).count();
+        fold_accuracy.push(correct as f64 / fold.len() as f64);
+        val_0_1.push(val_on(&fold, t_0_1));
+        val_1.push(val_on(&fold, t_1));
+        aucs.push(auc(&fold)?);
+    }
+    let (accuracy_mean, accuracy_std) = mean_std(&fold_accuracy);
+    let (val_far_0_1, val_far_0_1_std) = mean_std(&val_0_1);
+    let (val_far_1, val_far_1_std) = mean_std(&val_1);
+    let (auc_mean, auc_std) = mean_std(&aucs);
+    Ok(Verification {
+        accuracy_mean,
+        accuracy_std,
+        fold_threshold: vec![t; fold_accuracy.len()],
+        fold_accuracy,
+        val_far_0_1,
+        val_far_1,
+        val_far_0_1_std,
+        val_far_1_std,
+        auc_mean,
+        auc_std,
+        roc: roc_curve(test, MAX_ROC_POINTS),
+        mean_threshold: t,
+    })
+}
+
 /// VAL (true accepts / same pairs) of `pairs` at threshold `t`; 0 when there is no same pair.
 fn val_on(pairs: &[ScoredPair], t: f32) -> f64 {
     let n_same = pairs.iter().filter(|p| p.same).count();
@@ -787,6 +865,33 @@ mod tests {
                 fold,
             })
             .collect()
+    }
+
+    #[test]
+    fn calibrated_verification_uses_the_calibration_thresholds_on_the_test_fold() {
+        // Calibration: same at 0.1, 0.2; different at 0.6, 0.8 → best threshold 0.4 (midpoint).
+        let calibration = pairs_from(&[0.1, 0.2, 0.6, 0.8], &[true, true, false, false], &[9; 4]);
+        // Test fold 2 (listed fold 3): same at 0.3 and 0.5, different at 0.45 and 0.9. At 0.4:
+        // 0.3 accepted (right), 0.5 rejected (wrong), 0.45 rejected (right), 0.9 (right) → 3/4.
+        let test = pairs_from(&[0.3, 0.5, 0.45, 0.9], &[true, true, false, false], &[2; 4]);
+        let v = verification_calibrated(&test, &calibration).unwrap();
+        assert_close(v.accuracy_mean, 0.75, 1e-12);
+        assert_eq!(v.accuracy_std, 0.0);
+        assert_eq!(v.fold_accuracy, vec![0.75]);
+        assert!((v.mean_threshold - 0.4).abs() < 1e-6);
+        // FAR ≤ 1 % on calibration: accept below the first different pair → threshold 0.4 too.
+        assert_close(v.val_far_1, 0.5, 1e-12);
+        // AUC on the test fold alone: same {0.3, 0.5} vs different {0.45, 0.9}: 3 of 4 orderings.
+        assert_close(v.auc_mean, 0.75, 1e-12);
+        // The test fold's own distances never move the threshold.
+        let shifted = pairs_from(&[0.3, 0.5, 0.01, 0.9], &[true, true, false, false], &[2; 4]);
+        let w = verification_calibrated(&shifted, &calibration).unwrap();
+        assert_eq!(w.mean_threshold, v.mean_threshold);
+        // A test fold without different pairs is refused, naming it 1-based.
+        let only_same = pairs_from(&[0.3, 0.5], &[true, true], &[2; 2]);
+        let err = verification_calibrated(&only_same, &calibration).unwrap_err();
+        assert!(err.contains("fold 3 has 2 same and 0 different"), "{err}");
+        assert!(verification_calibrated(&test, &[]).is_err());
     }
 
     #[test]

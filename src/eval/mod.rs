@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::data::batches::{HostBatch, class_of_identity};
-use crate::data::{Dataset, Modality};
+use crate::data::{Dataset, Modality, Protocol, ProtocolFacts};
 use crate::model::{Mode, Network};
 
 pub mod metrics;
@@ -149,8 +149,11 @@ pub struct EvalReport {
     /// The verification embeddings of `open` samples, for the projector.
     pub open_embeddings: Embeddings,
     pub eval_secs: f64,
-    /// How the figures were obtained, e.g. "synthetic held-out identities" or "WebCaricature View 2".
+    /// How the figures were obtained, in words: which pairs are scored and where the thresholds
+    /// come from.
     pub protocol: String,
+    /// What was evaluated, in facts (name, fold, pair counts, training and test identities).
+    pub facts: ProtocolFacts,
     /// True once [`EvalReport::thin`] has dropped the per-pair and per-image detail.
     pub thinned: bool,
 }
@@ -249,12 +252,12 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
     let mut summary = BTreeMap::new();
     let mut spread = BTreeMap::new();
     closed_set(network, dataset, &mut summary)?;
-    let protocol = dataset
-        .protocol
-        .as_ref()
-        .filter(|p| !p.verification.is_empty() || !p.c2p.is_empty());
+    let protocol = dataset.protocol.as_ref();
     let open = OpenEmbeddings::compute(network, dataset, protocol)?;
-    let (verification, pairs, folds_note) = verify(dataset, protocol, &open)?;
+    let scored = verify(dataset, protocol, &open)?;
+    let verification = scored.verification;
+    let pairs = scored.pairs;
+    let folds = verification.fold_accuracy.len();
     for (key, mean, std) in [
         (
             "verif_acc",
@@ -274,7 +277,10 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         ("auc", verification.auc_mean, verification.auc_std),
     ] {
         summary.insert(key.into(), mean);
-        spread.insert(key.into(), std);
+        // A spread exists only over two folds or more (one published fold has none).
+        if folds > 1 {
+            spread.insert(key.into(), std);
+        }
     }
     let mut outcomes: [Vec<ProbeOutcome>; 2] = Default::default();
     for (slot, probe_modality) in [Modality::Caricature, Modality::Photo]
@@ -312,10 +318,8 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         p2c,
         open_embeddings,
         eval_secs: started.elapsed().as_secs_f64(),
-        protocol: match protocol {
-            Some(_) => format!("{} evaluation protocol{folds_note}", dataset.name),
-            None => "held-out identities (open set) and held-out images (closed set)".into(),
-        },
+        protocol: scored.description,
+        facts: scored.facts,
         thinned: false,
     })
 }
@@ -367,11 +371,12 @@ impl OpenEmbeddings {
     fn compute(
         network: &Network,
         dataset: &Dataset,
-        protocol: Option<&crate::data::Protocol>,
+        protocol: Option<&Protocol>,
     ) -> Result<OpenEmbeddings, EvalError> {
         let mut wanted: Vec<usize> = dataset.splits.open.clone();
         if let Some(p) = protocol {
-            wanted.extend(p.verification.iter().flat_map(|pair| [pair.a, pair.b]));
+            let pairs = p.verification.iter().chain(&p.calibration);
+            wanted.extend(pairs.flat_map(|pair| [pair.a, pair.b]));
             for fold in p.c2p.iter().chain(p.p2c.iter()) {
                 wanted.extend(fold.gallery.iter().chain(fold.probes.iter()));
             }
@@ -426,53 +431,156 @@ fn generated_pairs(dataset: &Dataset) -> Vec<RawPair> {
     metrics::make_cross_modal_pairs(&labelled, 20, 0x5eed)
 }
 
-/// Verification over 10 folds on the protocol's pairs, or on generated pairs. Returns the
-/// figures, the scored pairs and a note on how the pairs were obtained.
-fn verify(
-    dataset: &Dataset,
-    protocol: Option<&crate::data::Protocol>,
-    open: &OpenEmbeddings,
-) -> Result<(metrics::Verification, Vec<DistancePair>, &'static str), EvalError> {
-    let raw_pairs: Vec<RawPair> = match protocol {
-        Some(p) if !p.verification.is_empty() => p
-            .verification
-            .iter()
-            .map(|v| (v.a, v.b, v.same, v.fold))
-            .collect(),
-        _ => generated_pairs(dataset),
-    };
-    if raw_pairs.is_empty() {
-        return Err(EvalError::Data(
-            "no caricature–photo pairs among the held-out identities".into(),
-        ));
-    }
-    let (mut scored, pairs) = open.score(&raw_pairs);
-    let first = match metrics::verification(&scored) {
-        Ok(v) => return Ok((v, pairs, "")),
-        Err(e) if protocol.is_some() => e,
-        Err(e) => return Err(EvalError::Data(e)),
-    };
-    // A protocol restricted to the held-out identities can leave a fold without same or
-    // without different pairs: its pairs are then spread over 10 stratified folds again, and
-    // if even that is too few, generated caricature–photo pairs of the held-out identities
-    // are used, as for synthetic data. The report's protocol line says which happened.
-    metrics::assign_folds(&mut scored, 10, 0x5eed);
-    if let Ok(v) = metrics::verification(&scored) {
-        let note = " (its pairs among held-out identities, re-split into 10 stratified folds)";
-        return Ok((v, pairs, note));
-    }
-    let (scored, pairs) = open.score(&generated_pairs(dataset));
-    let v = metrics::verification(&scored)
-        .map_err(|e| EvalError::Data(format!("{first}; with generated pairs: {e}")))?;
-    let note = " where it applies; too few of its verification pairs fall among held-out identities, so verification uses generated caricature–photo pairs of them";
-    Ok((v, pairs, note))
+/// The verification figures, the scored pairs, and what was evaluated.
+struct Scored {
+    verification: metrics::Verification,
+    pairs: Vec<DistancePair>,
+    description: String,
+    facts: ProtocolFacts,
 }
 
-/// The gallery/probe splits for probes of one modality: the protocol's, or every held-out
-/// image of the other modality as the gallery.
+/// Verification by the published protocol's fold when the dataset has one (its pairs scored,
+/// thresholds chosen on its calibration pairs, or cross-validated over its listed folds when it
+/// has none), else over 10 folds of generated pairs of the held-out identities. A protocol
+/// without verification pairs (e.g. a copy with C2P/P2C lists only) has no verification
+/// figures (NaN). Never falls back from a protocol to other pairs: a fold that cannot be
+/// evaluated is an error naming it.
+fn verify(
+    dataset: &Dataset,
+    protocol: Option<&Protocol>,
+    open: &OpenEmbeddings,
+) -> Result<Scored, EvalError> {
+    let mut facts = dataset.facts.clone();
+    let Some(protocol) = protocol else {
+        let raw = generated_pairs(dataset);
+        if raw.is_empty() {
+            return Err(EvalError::Data(
+                "no caricature–photo pairs among the held-out identities".into(),
+            ));
+        }
+        let (scored, pairs) = open.score(&raw);
+        let verification = metrics::verification(&scored).map_err(EvalError::Data)?;
+        count_raw(&mut facts, &raw);
+        let description = format!(
+            "{}: verification on {} generated caricature–photo pairs of them in 10 folds, each scored with the threshold best on the other 9; {}",
+            facts.name,
+            raw.len(),
+            identification_source(dataset, None)
+        );
+        return Ok(Scored {
+            verification,
+            pairs,
+            description,
+            facts,
+        });
+    };
+    let raw = raw_pairs(&protocol.verification);
+    let (scored, pairs) = open.score(&raw);
+    facts.count_pairs(&protocol.verification);
+    let (verification, thresholds) = if raw.is_empty() {
+        (
+            not_evaluated(),
+            "its protocol lists no verification pair".to_string(),
+        )
+    } else if protocol.calibration.is_empty() {
+        let (renumbered, folds) = renumbered(&scored);
+        let v = metrics::verification(&renumbered).map_err(|e| protocol_error(protocol, &e))?;
+        (
+            v,
+            format!("thresholds cross-validated over its {folds} listed folds"),
+        )
+    } else {
+        let (calibration, _) = open.score(&raw_pairs(&protocol.calibration));
+        let v = metrics::verification_calibrated(&scored, &calibration)
+            .map_err(|e| protocol_error(protocol, &e))?;
+        let n = calibration.len();
+        (v, format!("thresholds chosen on {n} other listed pairs"))
+    };
+    let description = format!(
+        "{}: verification on the {} listed pairs of {}, {thresholds}; {}",
+        facts.name,
+        raw.len(),
+        fold_names(protocol),
+        identification_source(dataset, Some(protocol))
+    );
+    Ok(Scored {
+        verification,
+        pairs,
+        description,
+        facts,
+    })
+}
+
+/// Where C2P/P2C's galleries and probes come from, in words (see [`identification_folds`]).
+fn identification_source(dataset: &Dataset, protocol: Option<&Protocol>) -> &'static str {
+    if protocol.is_some_and(|p| !p.c2p.is_empty() || !p.p2c.is_empty()) {
+        "C2P/P2C on its gallery and probe lists"
+    } else if !dataset.splits.open.is_empty() {
+        "C2P/P2C with every held-out image of the other modality as the gallery"
+    } else {
+        "no C2P/P2C (the protocol lists none, and no identity is held out)"
+    }
+}
+
+fn raw_pairs(pairs: &[crate::data::VerificationPair]) -> Vec<RawPair> {
+    pairs.iter().map(|v| (v.a, v.b, v.same, v.fold)).collect()
+}
+
+fn count_raw(facts: &mut ProtocolFacts, raw: &[RawPair]) {
+    facts.pairs_matched = raw.iter().filter(|p| p.2).count();
+    facts.pairs_mismatched = raw.len() - facts.pairs_matched;
+}
+
+/// The listed folds numbered 0.. in order (cross-validation wants them consecutive), and how
+/// many there are.
+fn renumbered(scored: &[metrics::ScoredPair]) -> (Vec<metrics::ScoredPair>, usize) {
+    let folds: std::collections::BTreeSet<usize> = scored.iter().map(|p| p.fold).collect();
+    let index: BTreeMap<usize, usize> = folds.iter().enumerate().map(|(i, &f)| (f, i)).collect();
+    let pairs = scored
+        .iter()
+        .map(|p| metrics::ScoredPair {
+            fold: index[&p.fold],
+            ..*p
+        })
+        .collect();
+    (pairs, folds.len())
+}
+
+fn fold_names(protocol: &Protocol) -> String {
+    let folds: std::collections::BTreeSet<usize> =
+        protocol.verification.iter().map(|p| p.fold).collect();
+    let names: Vec<String> = folds.iter().map(|&f| protocol.fold_name(f)).collect();
+    names.join(", ")
+}
+
+fn protocol_error(protocol: &Protocol, detail: &str) -> EvalError {
+    EvalError::Data(format!(
+        "{} cannot be evaluated: {detail}",
+        fold_names(protocol)
+    ))
+}
+
+/// Verification figures of a protocol that has no verification part.
+fn not_evaluated() -> metrics::Verification {
+    metrics::Verification {
+        accuracy_mean: f64::NAN,
+        accuracy_std: f64::NAN,
+        val_far_0_1: f64::NAN,
+        val_far_1: f64::NAN,
+        val_far_0_1_std: f64::NAN,
+        val_far_1_std: f64::NAN,
+        auc_mean: f64::NAN,
+        auc_std: f64::NAN,
+        mean_threshold: f32::NAN,
+        ..metrics::Verification::default()
+    }
+}
+
+/// The gallery/probe splits for probes of one modality: the protocol's lists as given, or,
+/// where it has none, every held-out image of the other modality as the gallery.
 fn identification_folds(
     dataset: &Dataset,
-    protocol: Option<&crate::data::Protocol>,
+    protocol: Option<&Protocol>,
     probe_modality: Modality,
 ) -> Vec<(Vec<usize>, Vec<usize>)> {
     if let Some(p) = protocol {
@@ -501,7 +609,7 @@ fn identification_folds(
 /// `summary`/`spread`; returns the first fold's per-probe outcomes for the failure inspector.
 fn identify(
     dataset: &Dataset,
-    protocol: Option<&crate::data::Protocol>,
+    protocol: Option<&Protocol>,
     open: &OpenEmbeddings,
     probe_modality: Modality,
     summary: &mut BTreeMap<String, f64>,

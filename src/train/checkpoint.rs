@@ -68,6 +68,10 @@ impl CheckpointRun {
             self.data.dataset.clone(),
             config.data.dataset.clone(),
         );
+        // Another fold trains on other people: the checkpoint would be evaluated on its own
+        // training identities.
+        let fold = |f: Option<usize>| f.map_or("none (the default)".to_string(), |k| k.to_string());
+        differ("fold", fold(self.data.fold), fold(config.data.fold));
         if self.data.dataset == "synthetic" && config.data.dataset == "synthetic" {
             let (a, b) = (&self.data.synthetic, &comparable(&config.data).synthetic);
             for (what, x, y) in [

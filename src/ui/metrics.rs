@@ -9,7 +9,7 @@ use super::run::{EvalPoint, RunSlot};
 use crate::eval::{METRIC_KEYS, metric_title, table_markdown};
 
 const EVAL_EVERY_HOVER: &str = "Each run evaluates on its own thread every N steps (0 = only when asked); training of that run pauses for the embedding pass";
-const PROTOCOL_NOTE: &str = "Verification: 10 folds, threshold chosen on 9, applied to the 10th; VAL@FAR threshold from the training folds, VAL measured on the held-out fold; squared Euclidean distance between L2-normalised verification embeddings. Figures are from the last evaluation (no selection on the test set).";
+const PROTOCOL_NOTE: &str = "Verification thresholds (accuracy and VAL@FAR) are chosen on pairs other than the scored ones; VAL is measured on the scored pairs; squared Euclidean distance between L2-normalised verification embeddings. Figures are from the last evaluation (no selection on the test set).";
 /// The metrics drawn as curves over steps, each in its own colour: the task's colour where the
 /// metric belongs to a task (verification blue, visual-id orange, cari-id grey), distinct ones
 /// for the cross-modal identifications. Runs are told apart by line style (A solid, B dashed).
@@ -91,6 +91,7 @@ pub fn ui(
             "Held-out evaluation ({}). {PROTOCOL_NOTE}",
             report.protocol
         ));
+        ui.label(format!("Evaluated: {}.", report.facts.sentence()));
     }
     egui::ScrollArea::horizontal().show(ui, |ui| table_ui(ui, &rows));
     ui.separator();

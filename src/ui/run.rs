@@ -2,6 +2,7 @@
 //! status, and how its events change them.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::history::{Marker, RunHistory};
@@ -64,6 +65,16 @@ pub struct RunSlot {
     pub notes: Vec<String>,
     /// Embeddings asked for by the projector, until it takes them.
     pub embeddings: Option<Box<Embeddings>>,
+}
+
+/// A run folder being opened into a slot: what it gives the slot once its trainer starts.
+pub struct OpenedInto {
+    pub dir: PathBuf,
+    pub history: RunHistory,
+    pub evals: Vec<EvalPoint>,
+    pub checkpoint: Option<PathBuf>,
+    pub step: u64,
+    pub wall_secs: f64,
 }
 
 /// What a slot asks of the app after handling an event.

@@ -1,10 +1,12 @@
-//! `cari-mtl compare`: the paper's Table I over strategies and seeds.
+//! `cari-mtl compare`: the paper's Table I over strategies, seeds and published folds.
 //!
 //! The sweep's runs are trained `--jobs` at a time, each on its share of the cores, each into
 //! its own folder under --out; `results.json` and the table are then read back from those
 //! folders. `--shard K/N` trains one slice of the sweep (a Slurm array task, a GNU parallel
 //! job); `--collect DIR…` builds the results of a sweep from its folders once every shard is
-//! done. A run that fails is recorded (reason, step) and the others go on.
+//! done. A run that fails is recorded (reason, step) and the others go on. `--folds all` (or
+//! `--folds 1,3,5`) adds the dataset's published folds to the sweep: one run per (strategy,
+//! seed, fold), and figures as mean ± std over folds (see `results`).
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -14,13 +16,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::atomic_file::write_bytes;
-use crate::data::Dataset;
+use crate::data::{DataConfig, Dataset};
 use crate::session::ThreadBudget;
 use crate::session::budget::SizedPool;
 use crate::train::trainer::select_device;
 use crate::weighting::Strategy;
 
 use super::train::{RunEnd, RunOptions, load_dataset, train_to_dir};
+use crate::train::config::TrainConfig;
 
 pub mod results;
 pub mod sweep;
@@ -41,7 +44,12 @@ pub struct CompareArgs {
     pub seeds: u64,
     #[arg(long, default_value_t = 600)]
     pub steps: u64,
-    /// The sweep's folder: sweep.json, results.json and one folder per run (strategy/seedK).
+    /// Published folds to sweep: `all` (every fold the dataset has) or a list such as 1,3,5.
+    /// Figures are then mean ± std over folds, the seeds of each fold averaged first.
+    #[arg(long, value_name = "all|K,…", conflicts_with = "fold")]
+    pub folds: Option<String>,
+    /// The sweep's folder: sweep.json, results.json and one folder per run (strategy/seedS, or
+    /// strategy/seedS/foldK over folds).
     #[arg(long, required_unless_present = "collect")]
     pub out: Option<PathBuf>,
     /// Runs trained at once, each on cores/J threads (default: as many as there are cores,
@@ -98,7 +106,8 @@ impl CompareArgs {
         if self.seeds == 0 || self.steps == 0 {
             bail!("--seeds and --steps must be at least 1");
         }
-        if self.seeds.saturating_mul(strategies.len() as u64) > MAX_RUNS {
+        let per_seed = strategies.len() as u64;
+        if self.seeds.saturating_mul(per_seed) > MAX_RUNS {
             bail!(
                 "--seeds {} × {} strategies is more than {MAX_RUNS} runs",
                 self.seeds,
@@ -108,7 +117,82 @@ impl CompareArgs {
         if self.jobs == Some(0) {
             bail!("--jobs must be at least 1");
         }
-        Ok(Sweep::new(strategies, self.seeds, self.steps))
+        let folds = self.folds()?;
+        let runs = self
+            .seeds
+            .saturating_mul(per_seed)
+            .saturating_mul(folds.len().max(1) as u64);
+        if runs > MAX_RUNS {
+            bail!(
+                "--seeds {} × {} strategies × {} folds is more than {MAX_RUNS} runs",
+                self.seeds,
+                strategies.len(),
+                folds.len()
+            );
+        }
+        Ok(Sweep::new(strategies, self.seeds, self.steps, folds))
+    }
+
+    /// The folds to sweep (`--folds`, or the one `--fold`), checked against the folds the
+    /// dataset's protocol files define; empty when neither is given.
+    fn folds(&self) -> Result<Vec<usize>> {
+        let spec = match (&self.folds, self.run.fold) {
+            (Some(spec), _) => spec.trim().to_string(),
+            (None, Some(k)) => k.to_string(),
+            (None, None) => return Ok(Vec::new()),
+        };
+        let flag = if self.folds.is_some() {
+            "--folds"
+        } else {
+            "--fold"
+        };
+        let data = DataConfig {
+            dataset: self.run.dataset.clone(),
+            ..DataConfig::default()
+        };
+        let count = crate::data::fold_count(&data)
+            .with_context(|| format!("{flag}: reading the folds of {}", self.run.dataset))?
+            .with_context(|| {
+                format!(
+                    "{flag}: {} has no published folds (it holds out identities of its own); leave {flag} out",
+                    self.run.dataset
+                )
+            })?;
+        let folds: Vec<usize> = if spec.eq_ignore_ascii_case("all") {
+            (1..=count.count).collect()
+        } else {
+            let mut folds = Vec::new();
+            for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let k: usize = part.parse().map_err(|_| {
+                    anyhow::anyhow!("{flag}: `{part}` is not a fold number; expected `all` or a list such as 1,3,5")
+                })?;
+                folds.push(k);
+            }
+            folds.sort_unstable();
+            folds.dedup();
+            folds
+        };
+        if folds.is_empty() {
+            bail!("{flag}: name at least one fold, or `all`");
+        }
+        if let Some(&bad) = folds.iter().find(|&&k| k == 0 || k > count.count) {
+            bail!(
+                "{flag}: fold {bad} does not exist in {}: its protocol has folds 1 to {} ({})",
+                self.run.dataset,
+                count.count,
+                count.source
+            );
+        }
+        Ok(folds)
+    }
+
+    /// One run's settings: the shared flags with the run's strategy, seed and fold.
+    fn run_config(&self, run: &RunSpec) -> Result<TrainConfig> {
+        let mut config = self.run.config(&run.strategy, run.seed, self.steps)?;
+        if run.fold.is_some() {
+            config.data.fold = run.fold;
+        }
+        Ok(config)
     }
 }
 
@@ -121,7 +205,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let runs = sweep.shard(args.shard.unwrap_or(Shard::WHOLE));
     // Every run's settings are checked before anything trains.
     for run in &runs {
-        args.run.config(&run.strategy, run.seed, args.steps)?;
+        args.run_config(run)?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let sweep_json = serde_json::to_string_pretty(&sweep)?;
@@ -161,7 +245,7 @@ fn collect_only(args: &CompareArgs) -> Result<()> {
     for (other, dir) in sweeps.iter().zip(&args.collect).skip(1) {
         if other != sweep {
             bail!(
-                "{} describes a different sweep than {} (strategies, seeds or steps differ)",
+                "{} describes a different sweep than {} (strategies, seeds, folds or steps differ)",
                 dir.join(SWEEP_FILE).display(),
                 args.collect[0].join(SWEEP_FILE).display()
             );
@@ -194,7 +278,7 @@ fn train_runs(args: &CompareArgs, out: &Path, runs: &[RunSpec]) -> Result<Vec<bo
     let device = select_device(&args.run.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;
-    let datasets = datasets_for(args, runs)?;
+    let datasets = Datasets::new(args, runs);
     let jobs = args.jobs().clamp(1, runs.len().max(1));
     let budget = ThreadBudget::for_this_machine();
     let queue: Mutex<std::collections::VecDeque<(usize, &RunSpec)>> =
@@ -213,10 +297,12 @@ fn train_runs(args: &CompareArgs, out: &Path, runs: &[RunSpec]) -> Result<Vec<bo
                     seat.set_active(true);
                     let mut pool = SizedPool::new(&format!("compare-job-{job}"));
                     while let Some((i, run)) = next(queue, first_error) {
-                        let dataset = datasets[&run.seed].clone();
-                        let result = pool.install(seat.threads(), || {
-                            train_one(args, out, run, dataset, device, started)
+                        let result = datasets.get(run).and_then(|dataset| {
+                            pool.install(seat.threads(), || {
+                                train_one(args, out, run, dataset, device, started)
+                            })
                         });
+                        datasets.done(run);
                         match result {
                             Ok(ok) => lock(finished)[i] = Some(ok),
                             Err(e) => {
@@ -254,16 +340,64 @@ fn next<'a>(
     lock(queue).pop_front()
 }
 
-/// One dataset per seed, shared by every strategy, so runs differ only in weighting.
-fn datasets_for(args: &CompareArgs, runs: &[RunSpec]) -> Result<BTreeMap<u64, Arc<Dataset>>> {
-    let mut datasets = BTreeMap::new();
-    for run in runs {
-        if let std::collections::btree_map::Entry::Vacant(slot) = datasets.entry(run.seed) {
-            let config = args.run.config(&run.strategy, run.seed, args.steps)?;
-            slot.insert(load_dataset(&config, true)?);
+/// The datasets of a sweep's runs, one per (seed, fold), shared by every strategy of it (so
+/// runs differ only in weighting). Each is made when its first run starts and dropped when its
+/// last run ends: a sweep over ten folds and three seeds never holds thirty copies of the images.
+struct Datasets<'a> {
+    args: &'a CompareArgs,
+    slots: Mutex<BTreeMap<(u64, Option<usize>), Slot>>,
+}
+
+struct Slot {
+    dataset: Option<Arc<Dataset>>,
+    /// Runs of this dataset not yet ended.
+    remaining: usize,
+}
+
+impl<'a> Datasets<'a> {
+    fn new(args: &'a CompareArgs, runs: &[RunSpec]) -> Self {
+        let mut slots: BTreeMap<(u64, Option<usize>), Slot> = BTreeMap::new();
+        for run in runs {
+            slots
+                .entry((run.seed, run.fold))
+                .or_insert(Slot {
+                    dataset: None,
+                    remaining: 0,
+                })
+                .remaining += 1;
+        }
+        Datasets {
+            args,
+            slots: Mutex::new(slots),
         }
     }
-    Ok(datasets)
+
+    /// The run's dataset, made now if no run has made it yet (under the lock, so it is made
+    /// once; loading decodes on all cores anyway).
+    fn get(&self, run: &RunSpec) -> Result<Arc<Dataset>> {
+        let mut slots = lock(&self.slots);
+        let slot = slots
+            .get_mut(&(run.seed, run.fold))
+            .context("a run outside the sweep")?;
+        if let Some(dataset) = &slot.dataset {
+            return Ok(dataset.clone());
+        }
+        let config = self.args.run_config(run)?;
+        let dataset = load_dataset(&config, true)?;
+        slot.dataset = Some(dataset.clone());
+        Ok(dataset)
+    }
+
+    /// A run of the dataset has ended: the last one releases it.
+    fn done(&self, run: &RunSpec) {
+        let mut slots = lock(&self.slots);
+        if let Some(slot) = slots.get_mut(&(run.seed, run.fold)) {
+            slot.remaining = slot.remaining.saturating_sub(1);
+            if slot.remaining == 0 {
+                slot.dataset = None;
+            }
+        }
+    }
 }
 
 /// Train one run into its folder; Ok(false) when the run failed while training (recorded in
@@ -276,13 +410,12 @@ fn train_one(
     device: &candle_core::Device,
     started: Instant,
 ) -> Result<bool> {
-    let config = args.run.config(&run.strategy, run.seed, args.steps)?;
+    let config = args.run_config(run)?;
     let dir = out.join(&run.dir);
     eprintln!(
-        "[{:>6.0} s] {} seed {} → {}",
+        "[{:>6.0} s] {} → {}",
         started.elapsed().as_secs_f64(),
-        run.strategy,
-        run.seed,
+        run.label(),
         dir.display()
     );
     let options = RunOptions {
@@ -292,18 +425,12 @@ fn train_one(
     match train_to_dir(&config, dataset, device, &dir, options)? {
         RunEnd::Finished(outcome) => {
             if let Err(e) = &outcome.report {
-                eprintln!(
-                    "warning: {} seed {}: evaluation failed: {e}",
-                    run.strategy, run.seed
-                );
+                eprintln!("warning: {}: evaluation failed: {e}", run.label());
             }
             Ok(outcome.report.is_ok())
         }
         RunEnd::Failed { step, reason } => {
-            eprintln!(
-                "{} seed {} failed at step {step}: {reason}",
-                run.strategy, run.seed
-            );
+            eprintln!("{} failed at step {step}: {reason}", run.label());
             Ok(false)
         }
     }

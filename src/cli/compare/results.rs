@@ -1,12 +1,16 @@
 //! A sweep's results, read back from its run folders: the figures of every finished run, the
 //! runs that failed (and why, at which step) and those that are missing. An unsharded compare
 //! and `--collect` over its shards build `results.json` the same way, from the same files.
+//!
+//! Without folds a figure is mean ± std over seeds. Over folds it is mean ± std over folds, as
+//! the paper's tables report the ten WebCaricature folds: with several seeds, the seeds of each
+//! fold are averaged first, so every fold counts once and the spread is the folds' alone.
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::sweep::{RunSpec, Sweep};
+use super::sweep::{RunSpec, Sweep, run_label};
 use crate::eval::{METRIC_KEYS, mean_std, table_markdown};
 use crate::train::config::TrainConfig;
 use crate::train::run_folder::{CONFIG_FILE, INCOMPLETE_FILE, SUMMARY_FILE, read_json};
@@ -16,6 +20,7 @@ use crate::train::run_folder::{CONFIG_FILE, INCOMPLETE_FILE, SUMMARY_FILE, read_
 pub struct RunResult {
     pub strategy: String,
     pub seed: u64,
+    pub fold: Option<usize>,
     pub metrics: BTreeMap<String, f64>,
 }
 
@@ -24,6 +29,7 @@ pub struct RunResult {
 pub struct Failure {
     pub strategy: String,
     pub seed: u64,
+    pub fold: Option<usize>,
     pub dir: PathBuf,
     /// The step it failed at, when known.
     pub step: Option<u64>,
@@ -33,6 +39,9 @@ pub struct Failure {
 #[derive(Clone, Debug, Default)]
 pub struct Collected {
     pub strategies: Vec<String>,
+    pub seeds: u64,
+    /// The sweep's folds; empty for a sweep without folds.
+    pub folds: Vec<usize>,
     pub results: Vec<RunResult>,
     pub failed: Vec<Failure>,
     /// Runs with no folder in any of the places looked at.
@@ -43,6 +52,8 @@ pub struct Collected {
 pub fn collect(sweep: &Sweep, roots: &[PathBuf]) -> Collected {
     let mut out = Collected {
         strategies: sweep.strategies.clone(),
+        seeds: sweep.seeds,
+        folds: sweep.folds.clone(),
         ..Collected::default()
     };
     for run in &sweep.runs {
@@ -55,6 +66,7 @@ pub fn collect(sweep: &Sweep, roots: &[PathBuf]) -> Collected {
             Err((step, reason)) => out.failed.push(Failure {
                 strategy: run.strategy.clone(),
                 seed: run.seed,
+                fold: run.fold,
                 dir,
                 step,
                 reason,
@@ -69,12 +81,13 @@ fn read_run(run: &RunSpec, dir: &Path) -> Result<RunResult, (Option<u64>, String
     let config: TrainConfig = read_json(&dir.join(CONFIG_FILE), "a run's config.json")
         .map_err(|e| (None, e.to_string()))?;
     let strategy = config.strategy.strategy.key();
-    if strategy != run.strategy || config.seed != run.seed {
+    if strategy != run.strategy || config.seed != run.seed || config.data.fold != run.fold {
         return Err((
             None,
             format!(
-                "config.json is for {strategy} seed {}, expected {} seed {}",
-                config.seed, run.strategy, run.seed
+                "config.json is for {}, expected {}",
+                run_label(strategy, config.seed, config.data.fold),
+                run.label()
             ),
         ));
     }
@@ -103,38 +116,82 @@ fn read_run(run: &RunSpec, dir: &Path) -> Result<RunResult, (Option<u64>, String
     Ok(RunResult {
         strategy: run.strategy.clone(),
         seed: run.seed,
+        fold: run.fold,
         metrics,
     })
 }
 
 impl Collected {
-    /// A metric's values over the finished runs of a strategy, by seed.
-    pub fn values(&self, strategy: &str, key: &str) -> Vec<(u64, f64)> {
-        let mut v: Vec<(u64, f64)> = self
+    /// A metric's values over the finished runs of a strategy: (seed, fold, value), by fold
+    /// then seed.
+    pub fn values(&self, strategy: &str, key: &str) -> Vec<(u64, Option<usize>, f64)> {
+        let mut v: Vec<(u64, Option<usize>, f64)> = self
             .results
             .iter()
             .filter(|r| r.strategy == strategy)
-            .filter_map(|r| Some((r.seed, *r.metrics.get(key)?)))
+            .filter_map(|r| Some((r.seed, r.fold, *r.metrics.get(key)?)))
             .collect();
-        v.sort_by_key(|(seed, _)| *seed);
+        v.sort_by_key(|&(seed, fold, _)| (fold, seed));
         v
     }
 
-    /// `results.json`: per strategy and metric the mean, std, values and their seeds; then the
-    /// failed and the missing runs.
+    /// Each fold's value: the mean of its seeds' (folds without a finished run left out).
+    pub fn fold_means(&self, strategy: &str, key: &str) -> BTreeMap<usize, f64> {
+        let mut by_fold: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for (_, fold, value) in self.values(strategy, key) {
+            if let Some(k) = fold {
+                by_fold.entry(k).or_default().push(value);
+            }
+        }
+        by_fold
+            .into_iter()
+            .map(|(k, values)| (k, mean_std(&values).0))
+            .collect()
+    }
+
+    /// What a figure's mean and std are taken over: the seeds' values, or the folds' means.
+    fn summarised(&self, strategy: &str, key: &str) -> Vec<f64> {
+        if self.folds.is_empty() {
+            self.values(strategy, key)
+                .into_iter()
+                .map(|v| v.2)
+                .collect()
+        } else {
+            self.fold_means(strategy, key).into_values().collect()
+        }
+    }
+
+    /// "3 seeds", or "10 folds (the 3 seeds of each fold averaged first)".
+    pub fn over(&self) -> String {
+        let plural = |n: u64, what: &str| {
+            if n == 1 {
+                format!("1 {what}")
+            } else {
+                format!("{n} {what}s")
+            }
+        };
+        if self.folds.is_empty() {
+            return plural(self.seeds, "seed");
+        }
+        let folds = plural(self.folds.len() as u64, "fold");
+        if self.seeds > 1 {
+            format!(
+                "{folds} (the {} seeds of each fold averaged first)",
+                self.seeds
+            )
+        } else {
+            folds
+        }
+    }
+
+    /// `results.json`: per strategy and metric the mean, std, values and their seeds (and, over
+    /// folds, each value's fold and each fold's mean); then the failed and the missing runs.
     pub fn to_json(&self) -> Value {
         let mut root = serde_json::Map::new();
         for strategy in &self.strategies {
             let metrics: serde_json::Map<String, Value> = METRIC_KEYS
                 .iter()
-                .map(|&key| {
-                    let pairs = self.values(strategy, key);
-                    let values: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-                    let seeds: Vec<u64> = pairs.iter().map(|p| p.0).collect();
-                    let (mean, std) = mean_std(&values);
-                    let entry = json!({"mean": mean, "std": std, "values": values, "seeds": seeds});
-                    (key.to_string(), entry)
-                })
+                .map(|&key| (key.to_string(), self.metric_json(strategy, key)))
                 .collect();
             root.insert(strategy.clone(), Value::Object(metrics));
         }
@@ -142,21 +199,51 @@ impl Collected {
             .failed
             .iter()
             .map(|f| {
-                json!({"strategy": f.strategy, "seed": f.seed, "step": f.step,
-                       "reason": f.reason, "dir": f.dir.display().to_string()})
+                let mut entry = json!({"strategy": f.strategy, "seed": f.seed, "step": f.step,
+                       "reason": f.reason, "dir": f.dir.display().to_string()});
+                if let Some(k) = f.fold {
+                    entry["fold"] = json!(k);
+                }
+                entry
             })
             .collect();
         let missing: Vec<Value> = self
             .missing
             .iter()
-            .map(|m| json!({"strategy": m.strategy, "seed": m.seed, "dir": m.dir.display().to_string()}))
+            .map(|m| {
+                let mut entry = json!({"strategy": m.strategy, "seed": m.seed, "dir": m.dir.display().to_string()});
+                if let Some(k) = m.fold {
+                    entry["fold"] = json!(k);
+                }
+                entry
+            })
             .collect();
         root.insert("failed".into(), Value::Array(failed));
         root.insert("missing".into(), Value::Array(missing));
         Value::Object(root)
     }
 
-    /// Table I: one row per strategy, mean ± std in percent over its finished runs.
+    fn metric_json(&self, strategy: &str, key: &str) -> Value {
+        let runs = self.values(strategy, key);
+        let values: Vec<f64> = runs.iter().map(|r| r.2).collect();
+        let seeds: Vec<u64> = runs.iter().map(|r| r.0).collect();
+        let (mean, std) = mean_std(&self.summarised(strategy, key));
+        let mut entry = json!({"mean": mean, "std": std, "values": values, "seeds": seeds});
+        if !self.folds.is_empty() {
+            let folds: Vec<Option<usize>> = runs.iter().map(|r| r.1).collect();
+            let fold_means: serde_json::Map<String, Value> = self
+                .fold_means(strategy, key)
+                .into_iter()
+                .map(|(k, m)| (k.to_string(), json!(m)))
+                .collect();
+            entry["folds"] = json!(folds);
+            entry["fold_means"] = Value::Object(fold_means);
+            entry["over"] = json!("folds");
+        }
+        entry
+    }
+
+    /// Table I: one row per strategy, mean ± std in percent, under a line saying over what.
     pub fn markdown(&self) -> String {
         let rows: Vec<(String, Vec<String>)> = self
             .strategies
@@ -165,19 +252,18 @@ impl Collected {
                 let cells = METRIC_KEYS
                     .iter()
                     .map(|key| {
-                        let values: Vec<f64> = self
-                            .values(strategy, key)
-                            .into_iter()
-                            .map(|p| p.1)
-                            .collect();
-                        let (mean, std) = mean_std(&values);
+                        let (mean, std) = mean_std(&self.summarised(strategy, key));
                         format!("{:.1} ± {:.1}", 100.0 * mean, 100.0 * std)
                     })
                     .collect();
                 (strategy.clone(), cells)
             })
             .collect();
-        table_markdown("strategy", &rows)
+        format!(
+            "Mean ± std (percent) over {}.\n\n{}",
+            self.over(),
+            table_markdown("strategy", &rows)
+        )
     }
 
     /// Lines about failed and missing runs, for stderr.
@@ -185,21 +271,59 @@ impl Collected {
         let failed = self.failed.iter().map(|f| {
             let at = f.step.map_or(String::new(), |s| format!(" at step {s}"));
             format!(
-                "failed: {} seed {}{at}: {} ({})",
-                f.strategy,
-                f.seed,
+                "failed: {}{at}: {} ({})",
+                run_label(&f.strategy, f.seed, f.fold),
                 f.reason,
                 f.dir.display()
             )
         });
-        let missing = self.missing.iter().map(|m| {
-            format!(
-                "missing: {} seed {} ({})",
-                m.strategy,
-                m.seed,
-                m.dir.display()
-            )
-        });
+        let missing = self
+            .missing
+            .iter()
+            .map(|m| format!("missing: {} ({})", m.label(), m.dir.display()));
         failed.chain(missing).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(seed: u64, fold: usize, acc: f64) -> RunResult {
+        RunResult {
+            strategy: "proposed".into(),
+            seed,
+            fold: Some(fold),
+            metrics: BTreeMap::from([("verif_acc".to_string(), acc)]),
+        }
+    }
+
+    #[test]
+    fn over_folds_the_seeds_of_a_fold_are_averaged_first() {
+        // Fold 1: seeds 0.6 and 0.8 → 0.7; fold 3: one seed at 0.9 (the other failed).
+        let c = Collected {
+            strategies: vec!["proposed".into()],
+            seeds: 2,
+            folds: vec![1, 3],
+            results: vec![result(1, 1, 0.6), result(2, 1, 0.8), result(1, 3, 0.9)],
+            ..Collected::default()
+        };
+        let means = c.fold_means("proposed", "verif_acc");
+        assert!((means[&1] - 0.7).abs() < 1e-12 && (means[&3] - 0.9).abs() < 1e-12);
+        let j = c.to_json();
+        let acc = &j["proposed"]["verif_acc"];
+        assert!((acc["mean"].as_f64().unwrap() - 0.8).abs() < 1e-12, "{acc}");
+        assert!((acc["std"].as_f64().unwrap() - 0.1).abs() < 1e-12, "{acc}");
+        assert_eq!(acc["folds"], json!([1, 1, 3]));
+        assert_eq!(acc["seeds"], json!([1, 2, 1]));
+        assert_eq!(acc["over"], "folds");
+        let table = c.markdown();
+        assert!(
+            table.starts_with(
+                "Mean ± std (percent) over 2 folds (the 2 seeds of each fold averaged first)."
+            ),
+            "{table}"
+        );
+        assert!(table.contains("| 80.0 ± 10.0 |"), "{table}");
     }
 }

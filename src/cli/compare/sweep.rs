@@ -1,4 +1,4 @@
-//! A sweep: every (strategy, seed) run of a `compare`, in a fixed order, each with its own
+//! A sweep: every (strategy, seed, fold) run of a `compare`, in a fixed order, each with its own
 //! folder, and the deterministic slices `--shard K/N` takes of it.
 
 use anyhow::Result;
@@ -10,8 +10,28 @@ use std::path::{Path, PathBuf};
 pub struct RunSpec {
     pub strategy: String,
     pub seed: u64,
-    /// The run's folder, relative to the sweep's --out.
+    /// The published fold it trains and is evaluated on (1-based); None for a sweep without
+    /// folds (the dataset's default).
+    #[serde(default)]
+    pub fold: Option<usize>,
+    /// The run's folder, relative to the sweep's --out: `strategy/seedS`, or
+    /// `strategy/seedS/foldK` in a sweep over folds.
     pub dir: PathBuf,
+}
+
+impl RunSpec {
+    /// "naive seed 2" or "naive seed 2 fold 3", for messages.
+    pub fn label(&self) -> String {
+        run_label(&self.strategy, self.seed, self.fold)
+    }
+}
+
+/// "naive seed 2" or "naive seed 2 fold 3".
+pub fn run_label(strategy: &str, seed: u64, fold: Option<usize>) -> String {
+    match fold {
+        Some(k) => format!("{strategy} seed {seed} fold {k}"),
+        None => format!("{strategy} seed {seed}"),
+    }
 }
 
 /// Everything a sweep is, as written to `sweep.json` beside its runs (so `--collect` knows
@@ -21,6 +41,9 @@ pub struct Sweep {
     pub strategies: Vec<String>,
     pub seeds: u64,
     pub steps: u64,
+    /// The published folds swept (1-based, ascending); empty: one run per seed, no fold.
+    #[serde(default)]
+    pub folds: Vec<usize>,
     pub runs: Vec<RunSpec>,
 }
 
@@ -28,22 +51,37 @@ pub struct Sweep {
 pub const SWEEP_FILE: &str = "sweep.json";
 
 impl Sweep {
-    /// Seed-major order: all strategies of seed 1, then of seed 2, … (so a seed's dataset is
-    /// made once and the strategies of a seed finish together).
-    pub fn new(strategies: Vec<String>, seeds: u64, steps: u64) -> Sweep {
-        let runs = (1..=seeds)
-            .flat_map(|seed| {
-                strategies.iter().map(move |strategy| RunSpec {
-                    strategy: strategy.clone(),
-                    seed,
-                    dir: Path::new(strategy).join(format!("seed{seed}")),
-                })
-            })
-            .collect();
+    /// Seed-major, then fold-major order: all strategies of seed 1 fold 1, then of seed 1
+    /// fold 2, … (so a (seed, fold) dataset is made once, and the strategies sharing it finish
+    /// together and release it).
+    pub fn new(strategies: Vec<String>, seeds: u64, steps: u64, folds: Vec<usize>) -> Sweep {
+        let fold_slots: Vec<Option<usize>> = if folds.is_empty() {
+            vec![None]
+        } else {
+            folds.iter().copied().map(Some).collect()
+        };
+        let mut runs = Vec::new();
+        for seed in 1..=seeds {
+            for &fold in &fold_slots {
+                for strategy in &strategies {
+                    let mut dir = Path::new(strategy).join(format!("seed{seed}"));
+                    if let Some(k) = fold {
+                        dir.push(format!("fold{k}"));
+                    }
+                    runs.push(RunSpec {
+                        strategy: strategy.clone(),
+                        seed,
+                        fold,
+                        dir,
+                    });
+                }
+            }
+        }
         Sweep {
             strategies,
             seeds,
             steps,
+            folds,
             runs,
         }
     }
@@ -107,7 +145,7 @@ mod tests {
 
     #[test]
     fn shards_partition_the_sweep_in_a_fixed_order() {
-        let sweep = Sweep::new(vec!["proposed".into(), "naive".into()], 3, 10);
+        let sweep = Sweep::new(vec!["proposed".into(), "naive".into()], 3, 10, vec![]);
         assert_eq!(sweep.runs.len(), 6);
         assert_eq!(sweep.runs[1].dir, Path::new("naive").join("seed1"));
         let mut all: Vec<RunSpec> = (1..=4)
@@ -120,6 +158,28 @@ mod tests {
         assert_eq!(all, expected, "every run once");
         assert_eq!(sweep.shard(Shard { index: 2, count: 4 }).len(), 2);
         assert_eq!(sweep.shard(Shard::WHOLE), sweep.runs);
+    }
+
+    #[test]
+    fn folds_add_a_level_of_runs_and_folders() {
+        let sweep = Sweep::new(vec!["proposed".into(), "naive".into()], 2, 10, vec![1, 3]);
+        assert_eq!(sweep.runs.len(), 8);
+        let first: Vec<String> = sweep.runs[..4].iter().map(RunSpec::label).collect();
+        assert_eq!(
+            first,
+            [
+                "proposed seed 1 fold 1",
+                "naive seed 1 fold 1",
+                "proposed seed 1 fold 3",
+                "naive seed 1 fold 3"
+            ]
+        );
+        assert_eq!(sweep.runs[3].dir, Path::new("naive/seed1/fold3"));
+        // A sweep.json written before folds existed still reads, without folds.
+        let old = r#"{"strategies":["naive"],"seeds":1,"steps":5,
+            "runs":[{"strategy":"naive","seed":1,"dir":"naive/seed1"}]}"#;
+        let read: Sweep = serde_json::from_str(old).unwrap();
+        assert_eq!(read, Sweep::new(vec!["naive".into()], 1, 5, vec![]));
     }
 
     #[test]

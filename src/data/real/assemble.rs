@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::cache::decode_with_cache;
 use super::decode::{Decoded, Entry};
 use super::options::{LoadError, LoadOptions};
-use crate::data::{IdentificationFold, ImageSet, LoadReport, Modality, Protocol, Sample, Splits};
+use crate::data::{ImageSet, LoadReport, Modality, Sample, Splits};
 
 /// The loaded images, plus lookups for protocol parsing.
 pub(crate) struct Assembled {
@@ -103,7 +103,37 @@ pub(crate) fn assemble(
 // ---------------------------------------------------------------------------------------------
 // Splits.
 
-/// Seeded identity split (used with and without a protocol).
+/// Each identity's images: `[photos, caricatures]`, indices into the samples.
+fn images_by_identity(images: &ImageSet) -> Vec<[Vec<usize>; 2]> {
+    let mut by_id: Vec<[Vec<usize>; 2]> = vec![[Vec::new(), Vec::new()]; images.identities.len()];
+    for (i, s) in images.samples.iter().enumerate() {
+        let m = usize::from(s.modality == Modality::Caricature);
+        if let Some(slot) = by_id.get_mut(s.identity) {
+            slot[m].push(i);
+        }
+    }
+    by_id
+}
+
+/// Why a one-modality training identity serves only some tasks, for the report.
+fn one_modality_reason(photo_less: bool, held_out_split: bool) -> String {
+    let (trained, excluded) = if photo_less {
+        ("no photos: trained for verif and cari-id only", "visual-id")
+    } else {
+        (
+            "no caricatures: trained for verif and visual-id only",
+            "cari-id",
+        )
+    };
+    if held_out_split {
+        format!("{trained}; excluded from {excluded} and from open-set evaluation")
+    } else {
+        format!("{trained}; excluded from {excluded}")
+    }
+}
+
+/// Seeded identity split, for data without a published protocol (the `folder:` layout, CaVI
+/// with pair lists only, WebCaricature without `EvaluationProtocols/`).
 ///
 /// - Identities with both modalities: a share `open_fraction` (rounded) is held out as the open
 ///   set (at least one stays in training when no other identity can be trained on).
@@ -112,14 +142,7 @@ pub(crate) fn assemble(
 /// - For each training identity and modality, `test_per_modality` random images go to
 ///   `closed_test` when it has more than that many, else all stay in `train`.
 pub fn seeded_splits(images: &ImageSet, opts: &LoadOptions) -> (Splits, Vec<(String, String)>) {
-    let n = images.identities.len();
-    let mut by_id: Vec<[Vec<usize>; 2]> = vec![[Vec::new(), Vec::new()]; n];
-    for (i, s) in images.samples.iter().enumerate() {
-        let m = usize::from(s.modality == Modality::Caricature);
-        if let Some(slot) = by_id.get_mut(s.identity) {
-            slot[m].push(i);
-        }
-    }
+    let by_id = images_by_identity(images);
     let mut both = Vec::new();
     let mut single = Vec::new();
     let mut excluded = Vec::new();
@@ -129,12 +152,8 @@ pub fn seeded_splits(images: &ImageSet, opts: &LoadOptions) -> (Splits, Vec<(Str
             (true, true) => {}
             (photo_less, _) => {
                 single.push(id);
-                let reason = if photo_less {
-                    "no photos: trained for verif and cari-id only; excluded from visual-id and from open-set evaluation"
-                } else {
-                    "no caricatures: trained for verif and visual-id only; excluded from cari-id and from open-set evaluation"
-                };
-                excluded.push((images.identities[id].clone(), reason.to_string()));
+                let reason = one_modality_reason(photo_less, true);
+                excluded.push((images.identities[id].clone(), reason));
             }
         }
     }
@@ -144,8 +163,47 @@ pub fn seeded_splits(images: &ImageSet, opts: &LoadOptions) -> (Splits, Vec<(Str
     let want = (opts.open_fraction.clamp(0.0, 1.0) * both.len() as f64).round() as usize;
     let keep = usize::from(single.is_empty());
     let n_open = want.min(both.len().saturating_sub(keep));
-    let mut open_identities = order[..n_open].to_vec();
-    let mut train_identities: Vec<usize> = order[n_open..].iter().chain(&single).copied().collect();
+    let open_identities = order[..n_open].to_vec();
+    let train_identities: Vec<usize> = order[n_open..].iter().chain(&single).copied().collect();
+    let splits = split_images(&by_id, train_identities, open_identities, opts, &mut rng);
+    (splits, excluded)
+}
+
+/// The split a published protocol defines: `train_identities` are trained on (their images
+/// less `test_per_modality` seeded closed-set test images per modality), `test_identities` are
+/// never trained on (all their images form the open set). Identities in neither are not used.
+/// Returns the splits and the report lines of one-modality training identities.
+pub(crate) fn protocol_splits(
+    images: &ImageSet,
+    train_identities: Vec<usize>,
+    test_identities: Vec<usize>,
+    opts: &LoadOptions,
+) -> (Splits, Vec<(String, String)>) {
+    let by_id = images_by_identity(images);
+    let excluded = train_identities
+        .iter()
+        .filter_map(|&id| {
+            let [photos, caris] = &by_id[id];
+            (photos.is_empty() != caris.is_empty()).then(|| {
+                let reason = one_modality_reason(photos.is_empty(), false);
+                (images.identities[id].clone(), reason)
+            })
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let splits = split_images(&by_id, train_identities, test_identities, opts, &mut rng);
+    (splits, excluded)
+}
+
+/// Training and closed-set test images of the training identities, all images of the open
+/// ones; every list sorted.
+fn split_images(
+    by_id: &[[Vec<usize>; 2]],
+    mut train_identities: Vec<usize>,
+    mut open_identities: Vec<usize>,
+    opts: &LoadOptions,
+    rng: &mut ChaCha8Rng,
+) -> Splits {
     open_identities.sort_unstable();
     train_identities.sort_unstable();
     let mut splits = Splits::default();
@@ -153,7 +211,7 @@ pub fn seeded_splits(images: &ImageSet, opts: &LoadOptions) -> (Splits, Vec<(Str
         for list in &by_id[id] {
             let mut list = list.clone();
             if list.len() > opts.test_per_modality {
-                list.shuffle(&mut rng);
+                list.shuffle(rng);
                 splits
                     .closed_test
                     .extend_from_slice(&list[..opts.test_per_modality]);
@@ -173,41 +231,11 @@ pub fn seeded_splits(images: &ImageSet, opts: &LoadOptions) -> (Splits, Vec<(Str
     splits.open.sort_unstable();
     splits.train_identities = train_identities;
     splits.open_identities = open_identities;
-    (splits, excluded)
+    splits
 }
 
-/// The part of a protocol that only involves open-set (never trained on) identities: the honest
-/// subset when training used [`seeded_splits`]. Pairs keep their fold numbers; identification
-/// folds keep their order and may become empty.
-pub fn protocol_open_only(protocol: &Protocol, images: &ImageSet, splits: &Splits) -> Protocol {
-    let open: HashSet<usize> = splits.open_identities.iter().copied().collect();
-    let is_open = |i: usize| {
-        images
-            .samples
-            .get(i)
-            .is_some_and(|s| open.contains(&s.identity))
-    };
-    let folds = |list: &[IdentificationFold]| {
-        list.iter()
-            .map(|f| IdentificationFold {
-                gallery: f.gallery.iter().copied().filter(|&i| is_open(i)).collect(),
-                probes: f.probes.iter().copied().filter(|&i| is_open(i)).collect(),
-            })
-            .collect()
-    };
-    Protocol {
-        verification: protocol
-            .verification
-            .iter()
-            .filter(|p| is_open(p.a) && is_open(p.b))
-            .cloned()
-            .collect(),
-        c2p: folds(&protocol.c2p),
-        p2c: folds(&protocol.p2c),
-    }
-}
-
-/// Decode, assemble and split: the common tail of every loader.
+/// Decode and assemble: the common tail of every loader (the split depends on the protocol,
+/// which each loader reads next).
 pub(crate) fn finish(
     kind: &str,
     root: &Path,
@@ -216,7 +244,7 @@ pub(crate) fn finish(
     opts: &LoadOptions,
     progress: &(dyn Fn(f32) + Sync),
     mut report: LoadReport,
-) -> Result<(Assembled, Splits, LoadReport), LoadError> {
+) -> Result<(Assembled, LoadReport), LoadError> {
     let decoded = decode_with_cache(kind, root, entries, opts, progress, &mut report);
     let assembled = assemble(
         root,
@@ -226,7 +254,5 @@ pub(crate) fn finish(
         opts.image_size,
         &mut report,
     )?;
-    let (splits, excluded) = seeded_splits(&assembled.images, opts);
-    report.excluded_identities.extend(excluded);
-    Ok((assembled, splits, report))
+    Ok((assembled, report))
 }

@@ -3,15 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::finish;
+use super::assemble::{finish, seeded_splits};
 use super::decode::{Entry, Landmarks};
 use super::detect::{layout_hint, modality_folder};
 use super::options::{LoadError, LoadOptions, MAX_NESTING};
+use super::protocol::refuse_fold;
 use super::scan::{
     DirItem, Kind, Walk, check_root, image_name, is_ignored_file, list_dir, rel_display, start_dir,
     walk_twice,
 };
-use crate::data::{Dataset, LoadReport, Modality};
+use crate::data::{Dataset, LoadReport, Modality, ProtocolFacts};
 
 /// Collects image files under `dir` (recursively, up to `depth` more levels), reporting
 /// non-images, special files, and folders already walked.
@@ -176,7 +177,12 @@ pub(crate) fn load_folder(
     if !found.any_layout {
         return Err(wrong(String::new()));
     }
-    let (assembled, splits, report) = finish(
+    refuse_fold(
+        &root,
+        opts,
+        "the folder: layout holds out identities of its own",
+    )?;
+    let (assembled, mut report) = finish(
         "folder",
         &root,
         &found.names,
@@ -185,11 +191,19 @@ pub(crate) fn load_folder(
         progress,
         found.report,
     )?;
+    let (splits, excluded) = seeded_splits(&assembled.images, opts);
+    report.excluded_identities.extend(excluded);
+    let facts = ProtocolFacts::held_out(
+        "held-out identities (seeded split)",
+        &assembled.images,
+        &splits,
+    );
     Ok(Dataset {
         name: format!("folder:{}", root.display()),
         images: assembled.images,
         splits,
         protocol: None,
+        facts,
         report,
     })
 }

@@ -52,8 +52,13 @@
 //!   a malformed landmark file goes to `protocol_problems` (it is an annotation file, written
 //!   `"file:line: reason; whole image used"`), and a cache problem goes to `skipped_images` as
 //!   `(cache file path, reason)`.
-//! - **Splits** ([`seeded_splits`]) are always seeded identity splits, also when the dataset ships
-//!   a protocol; see the dataset modules for how the protocol relates to them.
+//! - **Splits follow the published protocol** where the copy has one: WebCaricature's fold `k`
+//!   (View 2's pairs, C2P/P2C split `k`, training on everyone else) and CaVI's own train/test
+//!   lists; `LoadOptions::fold` picks the fold (default 1). A fold that cannot be evaluated (e.g.
+//!   no mismatched pair) is a [`LoadError::UnusableProtocol`] naming the file and the fold.
+//!   Data without a published protocol (the `folder:` layout, CaVI with pair lists only,
+//!   WebCaricature without protocol files) gets the seeded identity split of [`seeded_splits`]
+//!   and refuses a fold. The report's `protocol_used` lines say which applied.
 
 use std::time::Instant;
 
@@ -66,16 +71,17 @@ mod decode;
 pub mod detect;
 mod folder;
 mod options;
+mod protocol;
 mod read;
 mod scan;
 pub mod webcaricature;
 
-pub use assemble::{protocol_open_only, seeded_splits};
+pub use assemble::seeded_splits;
 pub use decode::{CropRect, decode_image, landmark_crop, parse_landmarks};
 pub use detect::{EXPECTED_LAYOUTS, Layout, detect_layout};
 pub use options::{
-    DatasetSpec, LoadError, LoadOptions, MAX_IMAGE_ALLOC, MAX_IMAGE_FILE, MAX_IMAGE_SIDE,
-    MAX_OUTPUT_SIDE, SPEC_FORMS, default_cache_dir,
+    DatasetSpec, FoldCount, LoadError, LoadOptions, MAX_IMAGE_ALLOC, MAX_IMAGE_FILE,
+    MAX_IMAGE_SIDE, MAX_OUTPUT_SIDE, SPEC_FORMS, default_cache_dir,
 };
 
 #[cfg(test)]
@@ -107,4 +113,16 @@ pub fn load_real(
     dataset.report.load_secs = start.elapsed().as_secs_f64();
     progress(1.0);
     Ok(dataset)
+}
+
+/// The published folds of the copy `spec` names, read from its protocol files only (no image is
+/// decoded); None when it has none (the `folder:` layout, CaVI with pair lists only,
+/// WebCaricature without protocol files).
+pub fn published_folds(spec: &DatasetSpec) -> Result<Option<FoldCount>, LoadError> {
+    match spec {
+        DatasetSpec::Synthetic => Err(LoadError::Synthetic),
+        DatasetSpec::WebCaricature(p) => webcaricature::fold_count(p),
+        DatasetSpec::Cavi(p) => cavi::fold_count(p),
+        DatasetSpec::Folder(_) => Ok(None),
+    }
 }

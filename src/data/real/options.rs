@@ -101,6 +101,9 @@ pub struct LoadOptions {
     pub cache_dir: Option<PathBuf>,
     /// Read and write the cache.
     pub use_cache: bool,
+    /// The published fold or split to use, 1-based; None = fold 1 for datasets that ship a
+    /// protocol. Refused by layouts that have none.
+    pub fold: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -112,8 +115,24 @@ impl Default for LoadOptions {
             open_fraction: 0.2,
             cache_dir: None,
             use_cache: true,
+            fold: None,
         }
     }
+}
+
+impl LoadOptions {
+    /// The fold to use where the dataset ships folds: the one asked for, else fold 1.
+    pub fn fold_or_first(&self) -> usize {
+        self.fold.unwrap_or(1)
+    }
+}
+
+/// How many published folds a dataset copy has, and where they come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoldCount {
+    pub count: usize,
+    /// The files that define them, e.g. "View 2 of EvaluationProtocols/…/RestrictedView2.txt".
+    pub source: String,
 }
 
 /// Why a real dataset could not be loaded. Every message names the path and the cause.
@@ -145,6 +164,21 @@ pub enum LoadError {
     },
     #[error("no usable images under {}: {detail}", path.display())]
     NoImages { path: PathBuf, detail: String },
+    #[error("fold {fold} asked of {}, which has no published folds: {why}; leave --fold out", path.display())]
+    NoFolds {
+        path: PathBuf,
+        fold: usize,
+        why: String,
+    },
+    #[error("fold {fold} does not exist in {}: its protocol has folds 1 to {count} ({source_files})", path.display())]
+    NoSuchFold {
+        path: PathBuf,
+        fold: usize,
+        count: usize,
+        source_files: String,
+    },
+    #[error("cannot evaluate the protocol of {}: {detail}", path.display())]
+    UnusableProtocol { path: PathBuf, detail: String },
 }
 
 pub(crate) fn check_options(path: &Path, opts: &LoadOptions) -> Result<(), LoadError> {
@@ -157,6 +191,9 @@ pub(crate) fn check_options(path: &Path, opts: &LoadOptions) -> Result<(), LoadE
             "image_size {} is outside 1..={MAX_OUTPUT_SIDE}",
             opts.image_size
         )));
+    }
+    if opts.fold == Some(0) {
+        return Err(bad("fold 0: folds are numbered from 1".to_string()));
     }
     if !(0.0..=1.0).contains(&opts.open_fraction) {
         return Err(bad(format!(

@@ -2,7 +2,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::assemble::*;
 use super::decode::*;
 use super::options::*;
 use super::test_util::*;
@@ -17,6 +16,7 @@ fn opts(cache: &Path) -> LoadOptions {
         open_fraction: 0.25,
         cache_dir: Some(cache.to_path_buf()),
         use_cache: true,
+        fold: None,
     }
 }
 
@@ -388,61 +388,6 @@ fn cache_corruption_is_reported_and_rebuilt() {
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
 }
 
-#[test]
-fn open_only_protocol() {
-    let images = ImageSet {
-        image_size: 1,
-        identities: vec!["a".into(), "b".into()],
-        samples: vec![
-            Sample {
-                identity: 0,
-                modality: Modality::Photo,
-                source: String::new(),
-            },
-            Sample {
-                identity: 1,
-                modality: Modality::Caricature,
-                source: String::new(),
-            },
-            Sample {
-                identity: 1,
-                modality: Modality::Photo,
-                source: String::new(),
-            },
-        ],
-        pixels: vec![0; 9],
-    };
-    let splits = Splits {
-        train_identities: vec![0],
-        open_identities: vec![1],
-        ..Splits::default()
-    };
-    let p = Protocol {
-        verification: vec![
-            super::super::VerificationPair {
-                a: 1,
-                b: 2,
-                same: true,
-                fold: 3,
-            },
-            super::super::VerificationPair {
-                a: 1,
-                b: 0,
-                same: false,
-                fold: 3,
-            },
-        ],
-        c2p: vec![IdentificationFold {
-            gallery: vec![0, 2],
-            probes: vec![1],
-        }],
-        p2c: vec![],
-    };
-    let o = protocol_open_only(&p, &images, &splits);
-    assert_eq!(o.verification.len(), 1);
-    assert_eq!(o.c2p[0].gallery, vec![2]);
-}
-
 /// Fault injection: FIFOs, devices and symbolic links inside dataset trees. Every load runs on a
 /// thread and fails the test after 30 s instead of hanging.
 #[cfg(unix)]
@@ -454,6 +399,9 @@ mod links_and_special_files {
     const FIFO: &str = "not a regular file (fifo)";
     const DEVICE: &str = "not a regular file (character device)";
     const PEOPLE: [&str; 4] = ["Ann", "Bob", "Cyd", "Dee"];
+    /// An unreadable protocol file is skipped like any bad file; with none left, the copy has
+    /// no protocol.
+    const NO_FOLD: &str = "EvaluationProtocols/ defines no usable fold: identities are held out by a seeded split instead";
 
     fn load_in_time(spec: DatasetSpec, cache: &Path) -> Dataset {
         let o = opts(cache);
@@ -544,6 +492,7 @@ mod links_and_special_files {
             vec![
                 format!("FacialPoints/Bob/C00002.txt:1: {FIFO}; whole image used"),
                 format!("{view2}:1: {FIFO}"),
+                NO_FOLD.to_string(),
             ]
         );
     }
@@ -573,6 +522,7 @@ mod links_and_special_files {
             vec![
                 format!("FacialPoints/Ann/C00001.txt:1: {DEVICE}; whole image used"),
                 format!("{view2}:1: {DEVICE}"),
+                NO_FOLD.to_string(),
             ]
         );
     }
@@ -659,7 +609,8 @@ mod links_and_special_files {
         symlink("Ann", &root.join("OriginalImages/Zed"));
         write_text(
             &root.join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt"),
-            "1\nDee\tC00001\tP00001\n",
+            "1\nDee\tC00001\tP00001\nDee\tC00002\tCyd\tP00001\n\
+             1\nAnn\tC00001\tP00001\nAnn\tC00002\tBob\tP00001\n",
         );
         let before = snapshot(root);
         let ds = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
@@ -671,7 +622,7 @@ mod links_and_special_files {
         assert_eq!(reason(&ds, "OriginalImages/Zed"), same("Ann"));
         assert_eq!(ds.report.skipped_images.len(), 2);
         assert!(ds.report.protocol_problems.is_empty(), "{:?}", ds.report);
-        assert_eq!(ds.protocol.as_ref().unwrap().verification.len(), 1);
+        assert_eq!(ds.protocol.as_ref().unwrap().verification.len(), 2);
         let again = load_in_time(DatasetSpec::WebCaricature(root.into()), cache.path());
         assert!(again.report.from_cache);
         assert_eq!(again.report.skipped_images, ds.report.skipped_images);

@@ -1,7 +1,7 @@
 //! What the window does with a path: the Files menu's actions, opening a dataset or a run
 //! folder (from the menu, a drop on the window or the command line).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::LabApp;
 use crate::data::real::{EXPECTED_LAYOUTS, detect_layout};
@@ -9,18 +9,8 @@ use crate::session::Command;
 use crate::train::run_folder::OpenedRun;
 use crate::ui::files::{FileAction, metrics_csv, write_png, write_text};
 use crate::ui::history::RunHistory;
-use crate::ui::run::{EvalPoint, slot_name};
+use crate::ui::run::{EvalPoint, OpenedInto, slot_name};
 use crate::ui::settings::load_settings;
-
-/// A run folder being opened into a slot: what it gives the slot once its trainer starts.
-pub struct OpenedInto {
-    pub dir: PathBuf,
-    pub history: RunHistory,
-    pub evals: Vec<EvalPoint>,
-    pub checkpoint: Option<PathBuf>,
-    pub step: u64,
-    pub wall_secs: f64,
-}
 
 impl LabApp {
     /// Carry out a file action on a chosen path. Ok is the message for the status line.

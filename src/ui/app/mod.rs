@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 mod file_actions;
 
-pub use file_actions::OpenedInto;
-
 use super::actions::UiAction;
 use super::dataset::DatasetState;
 use super::fig3::Fig3View;
@@ -14,7 +12,7 @@ use super::files::{DialogOutcome, FileDialogs};
 use super::history::Marker;
 use super::launch::{Launch, QuitTimer, summary_line};
 use super::projector::ProjectorState;
-use super::run::{EvalPoint, RunSlot, RunStatus, SlotRequest};
+use super::run::{EvalPoint, OpenedInto, RunSlot, RunStatus, SlotRequest};
 use super::settings::{Settings, Tab, checked_saved_settings};
 use crate::data::Dataset;
 use crate::session::{Command, ThreadBudget, Waker};

@@ -7,7 +7,8 @@
 //!   points' bounding box around its centre, widened ×1.5 and heightened ×1.2, clipped to the
 //!   image (`landmark_crop`). A missing file → whole image, counted in
 //!   `report.missing_landmarks`; a malformed one → whole image and a `protocol_problems` line.
-//! - `EvaluationProtocols/` (searched recursively, file names matched ignoring case):
+//! - `EvaluationProtocols/` (searched recursively, file names matched ignoring case; see
+//!   [`parse`]):
 //!   - `RestrictedView2.txt`: a count line, then blocks of matched lines `Name<TAB>C00001<TAB>P00001`
 //!     followed by mismatched lines `NameA<TAB>C00039<TAB>NameB<TAB>P00006`; 10 blocks = 10 folds.
 //!     A new fold starts at a count line that follows pairs, at a matched line that follows a
@@ -15,35 +16,39 @@
 //!     Lines may be split by tabs or (if no tab) spaces; CRLF or LF. `View1` files (parameter
 //!     tuning) are not used.
 //!   - `FR_Gallery_C2P{k}.txt` / `FR_Probe_C2P{k}.txt` (and `P2C`): one image per line, identity
-//!     first and image name last (tab- or space-separated; extension optional). Fold `k` becomes
-//!     entry `k − 1` of the ordered list of complete gallery/probe pairs. `_dev` and other files
-//!     are ignored.
+//!     first and image name last (tab- or space-separated; extension optional); `k` is the split.
+//!     `FR_Train_*`, `_dev` and other files are not read.
 //!
 //!   Protocol lines that are malformed or name an image that was not loaded are skipped and
 //!   reported as `"file:line: reason"` (paths relative to `PATH`, lines 1-based).
 //!
-//! **Training versus protocol.** The protocol files cover all 252 people, and View 2 is meant for
-//! "train on 9 folds, test on the 10th" – ten trainings. We train once, so the splits are always
-//! the seeded identity split of `seeded_splits` (identities with both modalities,
-//! `open_fraction` held out), and `Dataset::protocol` holds the protocol exactly as the files define
-//! it. Figures computed over the full protocol therefore include pairs and probes of people seen in
-//! training (optimistic, and not comparable with the paper's numbers). The honest subset – pairs and
-//! identification images of open-set people only, folds kept – is
-//! `protocol_open_only`; report that one, or both, clearly labelled.
+//! **Training versus protocol: one published fold per run** (see [`fold`]). `LoadOptions::fold`
+//! (default 1) picks fold `k`: verification on every pair of View 2's fold `k`, C2P and P2C on
+//! split `k`'s lists, thresholds chosen on View 2's other folds, and training on every person
+//! named in none of fold `k`'s lists. The paper's figures are mean ± std over the ten folds:
+//! `cari-mtl compare --folds all`. A copy without `EvaluationProtocols/` has no published
+//! folds: it gets the seeded identity split of `seeded_splits` (like the `folder:` layout)
+//! and refuses a fold.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::assemble::{Assembled, finish};
+use super::assemble::{Assembled, finish, seeded_splits};
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
-use super::options::{LoadError, LoadOptions, MAX_NESTING};
-use super::read::read_text;
+use super::options::{FoldCount, LoadError, LoadOptions};
+use super::protocol::refuse_fold;
 use super::scan::{
-    DirItem, Walk, check_root, file_stem, find_child_dir, has_image_extension, image_name,
-    is_ignored_file, list_dir, list_path, person_dirs, rel_display, start_dir, walk_twice,
+    DirItem, Walk, check_root, file_stem, find_child_dir, image_name, is_ignored_file, list_dir,
+    list_path, person_dirs, start_dir, walk_twice,
 };
-use crate::data::{Dataset, IdentificationFold, LoadReport, Modality, Protocol, VerificationPair};
+use crate::data::{Dataset, ImageSet, LoadReport, Modality, ProtocolFacts};
+
+mod fold;
+mod parse;
+
+use fold::{Chosen, choose_fold};
+use parse::{Resolver, count_folds, read_published};
 
 const EXPECTED: &str = "OriginalImages/";
 const LAYOUT: &str = "WebCaricature";
@@ -55,21 +60,7 @@ pub(crate) fn load(
     progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Dataset, LoadError> {
     let root = check_root(path)?;
-    let base = if find_child_dir(&root, "OriginalImages").is_some() {
-        root.clone()
-    } else {
-        match find_child_dir(&root, "WebCaricature") {
-            Some(inner) if find_child_dir(&inner, "OriginalImages").is_some() => inner,
-            _ => {
-                return Err(LoadError::WrongLayout {
-                    path: root.clone(),
-                    expected: EXPECTED,
-                    layout: LAYOUT,
-                    hint: layout_hint(&root, "webcaricature"),
-                });
-            }
-        }
-    };
+    let base = base_dir(&root)?;
     let originals =
         find_child_dir(&base, "OriginalImages").ok_or_else(|| LoadError::WrongLayout {
             path: root.clone(),
@@ -77,6 +68,10 @@ pub(crate) fn load(
             layout: LAYOUT,
             hint: String::new(),
         })?;
+    let protocols = find_child_dir(&base, "EvaluationProtocols");
+    if protocols.is_none() {
+        refuse_fold(&root, opts, "it has no EvaluationProtocols/ folder")?;
+    }
     let points = find_child_dir(&base, "FacialPoints");
     let Scan {
         names,
@@ -92,7 +87,7 @@ pub(crate) fn load(
             ),
         });
     }
-    let (assembled, splits, mut report) = finish(
+    let (assembled, mut report) = finish(
         "webcaricature",
         &root,
         &names,
@@ -101,17 +96,111 @@ pub(crate) fn load(
         progress,
         report,
     )?;
-    let scanned: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let resolver = Resolver::new(&assembled, &scanned);
-    let protocol = find_child_dir(&base, "EvaluationProtocols")
-        .and_then(|dir| read_protocol(&root, &dir, &resolver, &mut report.protocol_problems));
+    let chosen = split(
+        &root,
+        &names,
+        &assembled,
+        protocols.as_deref(),
+        opts,
+        &mut report,
+    )?;
     Ok(Dataset {
         name: format!("webcaricature:{}", root.display()),
         images: assembled.images,
-        splits,
-        protocol,
+        splits: chosen.splits,
+        protocol: chosen.protocol,
+        facts: chosen.facts,
         report,
     })
+}
+
+/// The folder holding `OriginalImages/`: `root` or its `WebCaricature/`.
+fn base_dir(root: &Path) -> Result<PathBuf, LoadError> {
+    if find_child_dir(root, "OriginalImages").is_some() {
+        return Ok(root.to_path_buf());
+    }
+    match find_child_dir(root, "WebCaricature") {
+        Some(inner) if find_child_dir(&inner, "OriginalImages").is_some() => Ok(inner),
+        _ => Err(LoadError::WrongLayout {
+            path: root.to_path_buf(),
+            expected: EXPECTED,
+            layout: LAYOUT,
+            hint: layout_hint(root, "webcaricature"),
+        }),
+    }
+}
+
+/// The published fold's split and protocol, or the seeded held-out split without protocol
+/// files (or with protocol files that define nothing).
+fn split(
+    root: &Path,
+    names: &[String],
+    assembled: &Assembled,
+    protocols: Option<&Path>,
+    opts: &LoadOptions,
+    report: &mut LoadReport,
+) -> Result<Chosen, LoadError> {
+    let scanned: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let resolver = Resolver::new(assembled, &scanned);
+    let published = protocols
+        .and_then(|dir| read_published(root, dir, &resolver, &mut report.protocol_problems));
+    match published {
+        Some(published) if published.fold_count() > 0 => {
+            choose_fold(root, &published, &assembled.images, opts, report)
+        }
+        // Protocol files that could not be read (a FIFO, a device…) are reported and skipped
+        // like any bad file; only when none defines a fold is the copy without a protocol.
+        Some(_) => {
+            refuse_fold(
+                root,
+                opts,
+                "its protocol files define no fold (see the report's protocol lines)",
+            )?;
+            report.protocol_problems.push(
+                "EvaluationProtocols/ defines no usable fold: identities are held out by a seeded split instead".into(),
+            );
+            Ok(held_out(&assembled.images, opts, report))
+        }
+        None => {
+            refuse_fold(
+                root,
+                opts,
+                "its EvaluationProtocols/ folder holds no protocol file",
+            )?;
+            Ok(held_out(&assembled.images, opts, report))
+        }
+    }
+}
+
+/// The seeded identity split, for a copy without protocol files.
+fn held_out(images: &ImageSet, opts: &LoadOptions, report: &mut LoadReport) -> Chosen {
+    let (splits, excluded) = seeded_splits(images, opts);
+    report.excluded_identities.extend(excluded);
+    report.protocol_used.push(format!(
+        "no protocol files: {} identities held out by a seeded split (seed {}), {} trained on",
+        splits.open_identities.len(),
+        opts.seed,
+        splits.train_identities.len()
+    ));
+    let facts = ProtocolFacts::held_out(
+        "WebCaricature held-out identities (seeded split)",
+        images,
+        &splits,
+    );
+    Chosen {
+        splits,
+        protocol: None,
+        facts,
+    }
+}
+
+/// The published folds of the WebCaricature copy at `path`, from its protocol files only.
+pub(crate) fn fold_count(path: &Path) -> Result<Option<FoldCount>, LoadError> {
+    let root = check_root(path)?;
+    let base = base_dir(&root)?;
+    Ok(find_child_dir(&base, "EvaluationProtocols")
+        .and_then(|dir| count_folds(&root, &dir))
+        .filter(|c| c.count > 0))
 }
 
 /// What a scan of `OriginalImages/` found.
@@ -212,344 +301,6 @@ fn scan_file(
     }))
 }
 
-/// Finds the sample a protocol line names.
-struct Resolver<'a> {
-    assembled: &'a Assembled,
-    lower: HashMap<String, usize>,
-    scanned: &'a HashSet<&'a str>,
-}
-
-impl<'a> Resolver<'a> {
-    fn new(assembled: &'a Assembled, scanned: &'a HashSet<&'a str>) -> Self {
-        let lower = assembled
-            .by_key
-            .iter()
-            .map(|(k, &v)| (k.to_lowercase(), v))
-            .collect();
-        Resolver {
-            assembled,
-            lower,
-            scanned,
-        }
-    }
-
-    fn find(&self, person: &str, image: &str) -> Result<usize, String> {
-        let image = image.rsplit(['/', '\\']).next().unwrap_or(image);
-        let stem = if has_image_extension(image) {
-            file_stem(image)
-        } else {
-            image
-        };
-        let key = format!("{person}/{stem}");
-        if let Some(&i) = self.assembled.by_key.get(&key) {
-            return Ok(i);
-        }
-        if let Some(&i) = self.lower.get(&key.to_lowercase()) {
-            return Ok(i);
-        }
-        if self.assembled.skipped_keys.contains(&key) {
-            Err(format!(
-                "image {key} could not be read (see skipped images)"
-            ))
-        } else if !self.scanned.contains(person) {
-            Err(format!("unknown person `{person}`"))
-        } else {
-            Err(format!("no image {key} in OriginalImages/"))
-        }
-    }
-}
-
-fn read_protocol(
-    root: &Path,
-    dir: &Path,
-    resolver: &Resolver<'_>,
-    problems: &mut Vec<String>,
-) -> Option<Protocol> {
-    let files = protocol_files(dir);
-    let mut view2 = None;
-    // (direction, k) → (gallery, probe)
-    let mut ident: BTreeMap<(bool, u32), (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
-    for f in files {
-        let name = f
-            .file_name()
-            .map(|n| n.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        if name == "restrictedview2.txt" {
-            view2.get_or_insert(f);
-        } else if let Some((gallery, c2p, k)) = identification_file(&name) {
-            let slot = ident.entry((c2p, k)).or_default();
-            if gallery {
-                slot.0 = Some(f);
-            } else {
-                slot.1 = Some(f);
-            }
-        }
-    }
-    if view2.is_none() && ident.is_empty() {
-        return None;
-    }
-    let mut protocol = Protocol::default();
-    if let Some(file) = view2 {
-        let label = rel_display(root, &file);
-        match read_text(&file) {
-            Ok(text) => {
-                protocol.verification = parse_verification(&text, &label, resolver, problems);
-            }
-            Err(e) => problems.push(format!("{label}:1: {e}")),
-        }
-    }
-    for ((c2p, k), (gallery, probe)) in ident {
-        let dir_name = if c2p { "C2P" } else { "P2C" };
-        let (Some(gallery), Some(probe)) = (gallery, probe) else {
-            problems.push(format!(
-                "{dir_name} fold {k}: FR_Gallery_{dir_name}{k}.txt and FR_Probe_{dir_name}{k}.txt are not both present; fold skipped"
-            ));
-            continue;
-        };
-        let fold = IdentificationFold {
-            gallery: parse_image_list(root, &gallery, resolver, problems),
-            probes: parse_image_list(root, &probe, resolver, problems),
-        };
-        if c2p {
-            protocol.c2p.push(fold);
-        } else {
-            protocol.p2c.push(fold);
-        }
-    }
-    Some(protocol)
-}
-
-/// The `.txt` files under `dir`, each real file once (loops and repeated folders are cut
-/// silently: they would only repeat files). Special files are listed: reading them reports
-/// what they are.
-fn protocol_files(dir: &Path) -> Vec<PathBuf> {
-    let walked = walk_twice(|walk| {
-        let mut out = Vec::new();
-        let top = start_dir(dir)?;
-        if walk.enter(&top).is_ok() {
-            collect_txt(walk, &top, MAX_NESTING, &mut out);
-        }
-        Ok(out)
-    });
-    walked.unwrap_or_default()
-}
-
-fn collect_txt(walk: &mut Walk, dir: &DirItem, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(items) = list_dir(dir) else {
-        return;
-    };
-    for item in items {
-        if item.is_dir() {
-            if depth > 0 && walk.enter(&item).is_ok() {
-                collect_txt(walk, &item, depth - 1, out);
-            }
-        } else if item.name.to_ascii_lowercase().ends_with(".txt")
-            && walk.first_sighting(&item).is_ok()
-        {
-            out.push(item.path);
-        }
-    }
-}
-
-/// `fr_gallery_c2p3.txt` → (gallery, c2p, 3); anything else (e.g. `_dev` files) → None.
-fn identification_file(lower: &str) -> Option<(bool, bool, u32)> {
-    let rest = lower.strip_prefix("fr_")?.strip_suffix(".txt")?;
-    let (gallery, rest) = if let Some(r) = rest.strip_prefix("gallery_") {
-        (true, r)
-    } else {
-        (false, rest.strip_prefix("probe_")?)
-    };
-    let (c2p, digits) = if let Some(d) = rest.strip_prefix("c2p") {
-        (true, d)
-    } else {
-        (false, rest.strip_prefix("p2c")?)
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((gallery, c2p, digits.parse().ok()?))
-}
-
-/// Splits a protocol line into fields: by tabs when it has any, else by whitespace.
-pub(crate) fn fields(line: &str) -> (Vec<&str>, bool) {
-    if line.contains('\t') {
-        (
-            line.split('\t')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .collect(),
-            true,
-        )
-    } else {
-        (line.split_whitespace().collect(), false)
-    }
-}
-
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `C00001`, `p12.jpg`: a WebCaricature image name.
-fn is_image_token(s: &str) -> bool {
-    let s = if has_image_extension(s) {
-        file_stem(s)
-    } else {
-        s
-    };
-    let mut chars = s.chars();
-    matches!(chars.next(), Some('C' | 'c' | 'P' | 'p')) && is_number(chars.as_str())
-}
-
-/// (name A, image A, name B, image B) of a verification line.
-fn split_pair<'a>(fields: &[&'a str], tabbed: bool) -> Option<(String, &'a str, String, &'a str)> {
-    if tabbed {
-        return match *fields {
-            [n, a, b] => Some((n.to_string(), a, n.to_string(), b)),
-            [na, a, nb, b] => Some((na.to_string(), a, nb.to_string(), b)),
-            _ => None,
-        };
-    }
-    let images: Vec<usize> = (0..fields.len())
-        .filter(|&i| i > 0 && is_image_token(fields[i]))
-        .collect();
-    let (&[i1, i2], true) = (images.as_slice(), fields.len() >= 3) else {
-        return None;
-    };
-    if i2 != fields.len() - 1 {
-        return None;
-    }
-    let name_a = fields[..i1].join(" ");
-    let name_b = if i2 == i1 + 1 {
-        name_a.clone()
-    } else {
-        fields[i1 + 1..i2].join(" ")
-    };
-    Some((name_a, fields[i1], name_b, fields[i2]))
-}
-
-fn parse_verification(
-    text: &str,
-    label: &str,
-    resolver: &Resolver<'_>,
-    problems: &mut Vec<String>,
-) -> Vec<VerificationPair> {
-    let mut pairs = Vec::new();
-    let mut fold = 0usize;
-    let mut per_block: Option<usize> = None;
-    let mut block_pairs = 0usize;
-    let mut last_matched: Option<bool> = None;
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (f, tabbed) = fields(line);
-        if f.len() <= 2 && f.iter().all(|t| is_number(t)) {
-            if block_pairs > 0 {
-                fold += 1;
-                block_pairs = 0;
-                last_matched = None;
-            }
-            per_block = f.last().and_then(|t| t.parse().ok()).filter(|&n| n > 0);
-            continue;
-        }
-        let Some((name_a, img_a, name_b, img_b)) = split_pair(&f, tabbed) else {
-            problems.push(format!(
-                "{label}:{line_no}: expected `Name<TAB>C…<TAB>P…` or `NameA<TAB>C…<TAB>NameB<TAB>P…`"
-            ));
-            continue;
-        };
-        let matched = f.len() == 3 || (!tabbed && name_a == name_b);
-        let full = per_block.is_some_and(|n| block_pairs >= 2 * n);
-        if block_pairs > 0 && (full || (matched && last_matched == Some(false))) {
-            fold += 1;
-            block_pairs = 0;
-        }
-        block_pairs += 1;
-        last_matched = Some(matched);
-        match (resolver.find(&name_a, img_a), resolver.find(&name_b, img_b)) {
-            (Ok(a), Ok(b)) => pairs.push(VerificationPair {
-                a,
-                b,
-                same: name_a == name_b,
-                fold,
-            }),
-            (Err(e), _) | (_, Err(e)) => problems.push(format!("{label}:{line_no}: {e}")),
-        }
-    }
-    pairs
-}
-
-fn parse_image_list(
-    root: &Path,
-    file: &Path,
-    resolver: &Resolver<'_>,
-    problems: &mut Vec<String>,
-) -> Vec<usize> {
-    let label = rel_display(root, file);
-    let text = match read_text(file) {
-        Ok(t) => t,
-        Err(e) => {
-            problems.push(format!("{label}:1: {e}"));
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = raw.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (f, tabbed) = fields(line);
-        if f.len() == 1 && is_number(f[0]) {
-            continue; // a count line
-        }
-        let (Some(&first), Some(&image)) = (f.first(), f.last()) else {
-            continue;
-        };
-        if f.len() < 2 {
-            problems.push(format!(
-                "{label}:{line_no}: expected `identity … image`, found one field"
-            ));
-            continue;
-        }
-        // Candidate identity names: the first field (tabs), or the words before the image,
-        // then the same without trailing numeric fields (e.g. a label column).
-        let mut candidates = vec![if tabbed {
-            first.to_string()
-        } else {
-            f[..f.len() - 1].join(" ")
-        }];
-        let mut words = &f[..f.len() - 1];
-        while words.len() > 1 && words.last().is_some_and(|w| is_number(w)) {
-            words = &words[..words.len() - 1];
-            candidates.push(if tabbed {
-                words[0].to_string()
-            } else {
-                words.join(" ")
-            });
-        }
-        let mut first_err = None;
-        let found = candidates
-            .iter()
-            .find_map(|c| match resolver.find(c, image) {
-                Ok(i) => Some(i),
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                    None
-                }
-            });
-        match (found, first_err) {
-            (Some(i), _) => out.push(i),
-            (None, Some(e)) => problems.push(format!("{label}:{line_no}: {e}")),
-            (None, None) => {}
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::scan::NOT_AN_IMAGE;
@@ -605,6 +356,7 @@ mod tests {
             open_fraction: 0.25,
             cache_dir: Some(cache.to_path_buf()),
             use_cache: true,
+            fold: None,
         }
     }
 
@@ -743,30 +495,45 @@ mod tests {
     }
 
     #[test]
-    fn verification_pairs_and_folds_crlf_lf() {
+    fn view2_folds_crlf_lf() {
+        // The fold structure is read from the text alone: count lines, matched after
+        // mismatched, and full blocks each start a fold.
         for (eol, per_block) in [("\r\n", false), ("\n", false), ("\r\n", true)] {
-            let dir = tempfile::tempdir().unwrap();
-            let cache = tempfile::tempdir().unwrap();
-            let root = dir.path();
-            tree(root);
-            write_text(
-                &root.join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt"),
-                &view2(eol, per_block),
-            );
-            let ds = load(root, cache.path());
-            let p = ds.protocol.clone().unwrap();
-            assert!(ds.report.protocol_problems.is_empty(), "{:?}", ds.report);
-            assert_eq!(p.verification.len(), 8);
-            let folds: Vec<usize> = p.verification.iter().map(|v| v.fold).collect();
+            let text = view2(eol, per_block);
+            let mut problems = Vec::new();
+            let lines = parse::listed_lines(&text, "v2", &mut problems);
+            assert!(problems.is_empty(), "{problems:?}");
+            let folds: Vec<usize> = lines.iter().map(|l| l.fold).collect();
             assert_eq!(folds, [0, 0, 0, 0, 1, 1, 1, 1]);
-            let same: Vec<bool> = p.verification.iter().map(|v| v.same).collect();
-            assert_eq!(same, [true, true, false, false, true, true, false, false]);
-            assert_eq!(p.verification[0].a, idx(&ds, PEOPLE[0], "C00001"));
-            assert_eq!(p.verification[0].b, idx(&ds, PEOPLE[0], "P00001"));
-            assert_eq!(p.verification[2].a, idx(&ds, PEOPLE[2], "C00003"));
-            assert_eq!(p.verification[2].b, idx(&ds, PEOPLE[3], "P00002"));
-            assert!(p.c2p.is_empty() && p.p2c.is_empty());
         }
+        // Without count lines, a matched line after mismatched ones starts the next fold.
+        let bare = view2("\n", false).replacen("2\n", "", 1);
+        let lines = parse::listed_lines(&bare, "v2", &mut Vec::new());
+        assert_eq!(lines.last().map(|l| l.fold), Some(1));
+    }
+
+    /// `tree` plus two people named in no list but fold 2's, so that fold 1 leaves people to
+    /// train on and its thresholds have pairs to be chosen on.
+    fn tree_with_fold_2(root: &Path) -> String {
+        tree(root);
+        for (i, p) in ["Zoë Ball", "José María Aznar"].iter().enumerate() {
+            for k in 1..=2 {
+                let shade = [0, 0, 100 + i as u8 * 50];
+                write_jpeg(
+                    &root.join(format!("OriginalImages/{p}/C{k:05}.jpg")),
+                    60,
+                    50,
+                    shade,
+                );
+                write_jpeg(
+                    &root.join(format!("OriginalImages/{p}/P{k:05}.jpg")),
+                    60,
+                    50,
+                    shade,
+                );
+            }
+        }
+        "2\nZoë Ball C00001 P00001\nZoë Ball C00001 José María Aznar P00002.jpg\n".into()
     }
 
     #[test]
@@ -774,19 +541,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let root = dir.path();
-        tree(root);
-        let text = "3\n\
+        let fold_2 = tree_with_fold_2(root);
+        let text = format!(
+            "3\n\
             Aaron Eckhart C00001 P00001\n\
             Adam Sandler C00009 P00001\n\
             Nobody Here\tC00001\tP00001\n\
             Alan Rickman C00001 Bill Gates P00002.jpg\n\
-            garbage line\n";
+            garbage line\n{fold_2}"
+        );
         let file = root.join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt");
-        write_text(&file, text);
+        write_text(&file, &text);
         let ds = load(root, cache.path());
-        let p = ds.protocol.unwrap();
+        let p = ds.protocol.clone().unwrap();
         assert_eq!(p.verification.len(), 2);
         assert!(p.verification[0].same && !p.verification[1].same);
+        assert_eq!(p.verification[1].b, idx(&ds, "Bill Gates", "P00002"));
+        // Fold 2's pairs (accented names, spaces) choose the thresholds.
+        assert_eq!(p.calibration.len(), 2);
+        assert_eq!(p.calibration[1].b, idx(&ds, "José María Aznar", "P00002"));
         let label = "EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt";
         assert_eq!(
             ds.report.protocol_problems,
@@ -796,8 +569,21 @@ mod tests {
                 format!(
                     "{label}:6: expected `Name<TAB>C…<TAB>P…` or `NameA<TAB>C…<TAB>NameB<TAB>P…`"
                 ),
+                format!(
+                    "{label} fold 1 names 1 people with no loaded image in OriginalImages/: `Nobody Here`; their lines are not evaluated"
+                ),
             ]
         );
+        // Adam is a fold-1 person even though his line could not be loaded: not trained on.
+        let trained: Vec<&str> = ds
+            .splits
+            .train_identities
+            .iter()
+            .map(|&i| ds.images.identities[i].as_str())
+            .collect();
+        assert_eq!(trained, ["José María Aznar", "Zoë Ball"]);
+        assert_eq!((ds.facts.pairs_matched, ds.facts.pairs_mismatched), (1, 1));
+        assert_eq!(ds.facts.fold, Some(1));
     }
 
     #[test]
@@ -806,6 +592,21 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let root = dir.path();
         tree(root);
+        // Two people named in no list: the ones trained on.
+        for p in ["Zoë Ball", "José María Aznar"] {
+            write_jpeg(
+                &root.join(format!("OriginalImages/{p}/C00001.jpg")),
+                60,
+                50,
+                [9; 3],
+            );
+            write_jpeg(
+                &root.join(format!("OriginalImages/{p}/P00001.jpg")),
+                60,
+                50,
+                [9; 3],
+            );
+        }
         let c2p = root.join("EvaluationProtocols/FaceIdentification/C2P");
         let p2c = root.join("EvaluationProtocols/FaceIdentification/P2C");
         for k in 1..=2 {
@@ -829,27 +630,44 @@ mod tests {
         let bad = "Aaron Eckhart C00001\nAaron Eckhart C00077\n";
         write_text(&p2c.join("FR_Gallery_P2C3.txt"), bad);
         write_text(&p2c.join("FR_Probe_P2C3.txt"), "Bill Gates\tP00001\n");
-        let ds = load(root, cache.path());
+        let mut o = opts(cache.path());
+        o.fold = Some(2);
+        let spec = DatasetSpec::WebCaricature(root.to_path_buf());
+        let ds = load_real(&spec, &o, &no_progress).unwrap();
         let p = ds.protocol.clone().unwrap();
-        assert_eq!(p.c2p.len(), 2);
-        assert_eq!(p.p2c.len(), 3);
+        assert_eq!((p.c2p.len(), p.p2c.len()), (1, 1), "split 2 only");
         assert!(p.verification.is_empty());
-        assert_eq!(p.c2p[1].gallery.len(), 4);
-        assert_eq!(p.c2p[1].gallery[3], idx(&ds, "Bill Gates", "P00002"));
-        assert_eq!(p.c2p[1].probes[0], idx(&ds, "Aaron Eckhart", "C00002"));
+        assert_eq!(p.c2p[0].gallery.len(), 4);
+        assert_eq!(p.c2p[0].gallery[3], idx(&ds, "Bill Gates", "P00002"));
+        assert_eq!(p.c2p[0].probes[0], idx(&ds, "Aaron Eckhart", "C00002"));
         assert!(
             p.c2p[0]
                 .probes
                 .iter()
                 .all(|&i| ds.images.samples[i].modality == Modality::Caricature)
         );
-        assert_eq!(p.p2c[2].gallery.len(), 1);
+        assert_eq!(ds.facts.name, "WebCaricature C2P / P2C");
+        assert_eq!(ds.facts.test_identities.len(), 4);
+        assert_eq!(ds.facts.train_identities, ["José María Aznar", "Zoë Ball"]);
         assert_eq!(
             ds.report.protocol_problems,
             vec![
                 "EvaluationProtocols/FaceIdentification/P2C/FR_Gallery_P2C3.txt:2: no image Aaron Eckhart/C00077 in OriginalImages/"
                     .to_string()
             ]
+        );
+        // P2C has a split 3, C2P has not: fold 3 cannot be evaluated, and says why.
+        o.fold = Some(3);
+        let err = load_real(&spec, &o, &no_progress).unwrap_err().to_string();
+        assert!(
+            err.ends_with("C2P: no split 3 (FR_Gallery_C2P3.txt and FR_Probe_C2P3.txt); the copy has splits 1, 2"),
+            "{err}"
+        );
+        o.fold = Some(4);
+        let err = load_real(&spec, &o, &no_progress).unwrap_err().to_string();
+        assert!(
+            err.contains("fold 4 does not exist in") && err.contains("folds 1 to 3"),
+            "{err}"
         );
     }
 
@@ -869,7 +687,9 @@ mod tests {
         fs::write(person.join("X00001.jpg"), &good).unwrap();
         write_text(
             &root.join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt"),
-            "1\nAlan Rickman\tC00010\tP00001\nAaron Eckhart\tC00001\tP00001\n",
+            "2\nAlan Rickman\tC00010\tP00001\nAaron Eckhart\tC00001\tP00001\n\
+             Aaron Eckhart\tC00002\tAlan Rickman\tP00002\n\
+             2\nAdam Sandler\tC00001\tP00001\nAdam Sandler\tC00002\tBill Gates\tP00001\n",
         );
         let before = snapshot(root);
         let ds = load(root, cache.path());
@@ -903,7 +723,7 @@ mod tests {
                     .to_string()
             ]
         );
-        assert_eq!(ds.protocol.unwrap().verification.len(), 1);
+        assert_eq!(ds.protocol.unwrap().verification.len(), 2);
         // Second load: from the cache, same report, still nothing modified.
         let again = load(root, cache.path());
         assert!(again.report.from_cache);
@@ -1004,5 +824,167 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.ends_with("file.txt is not a folder"), "{err}");
+    }
+
+    fn load_fold(root: &Path, cache: &Path, fold: Option<usize>) -> Result<Dataset, LoadError> {
+        let mut o = opts(cache);
+        o.fold = fold;
+        load_real(
+            &DatasetSpec::WebCaricature(root.to_path_buf()),
+            &o,
+            &no_progress,
+        )
+    }
+
+    fn names<'a>(ds: &'a Dataset, ids: &[usize]) -> Vec<&'a str> {
+        ids.iter()
+            .map(|&i| ds.images.identities[i].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_published_fold_is_scored_whole_and_its_people_are_never_trained_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let tree = WcTree::small();
+        webcaricature_protocol_tree(dir.path(), &tree);
+        let ds = load_fold(dir.path(), cache.path(), Some(3)).unwrap();
+        assert_eq!(ds.images.identities.len(), 30);
+        assert!(ds.images.identities.iter().any(|n| n == "José María Aznar"));
+        // Every 7th image has no landmark file (CRLF landmark files for the others).
+        assert_eq!(ds.report.missing_landmarks, 180 / 7);
+        let p = ds.protocol.clone().unwrap();
+        // All 4 + 4 pairs of View 2's fold 3, in their listed fold; the other 9 folds' 72
+        // pairs only choose the thresholds.
+        assert_eq!(p.verification.len(), 8);
+        assert!(p.verification.iter().all(|v| v.fold == 2));
+        assert_eq!(p.verification.iter().filter(|v| v.same).count(), 4);
+        assert_eq!(p.calibration.len(), 72);
+        assert!(p.fold_name(2).ends_with("RestrictedView2.txt fold 3"));
+        // C2P/P2C split 3 as listed: the 6 people of folds 3 and 4.
+        assert_eq!((p.c2p[0].gallery.len(), p.c2p[0].probes.len()), (6, 18));
+        assert_eq!((p.p2c[0].gallery.len(), p.p2c[0].probes.len()), (6, 18));
+        let test: Vec<&str> = tree.split_people(3);
+        let trained = names(&ds, &ds.splits.train_identities);
+        assert_eq!(trained.len(), 24);
+        assert!(trained.iter().all(|t| !test.contains(t)), "{trained:?}");
+        let mut held_out = names(&ds, &ds.splits.open_identities);
+        let mut expected = test.clone();
+        held_out.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(held_out, expected);
+        for &i in ds.splits.train.iter().chain(&ds.splits.closed_test) {
+            let person = ds.images.identities[ds.images.samples[i].identity].as_str();
+            assert!(!test.contains(&person), "{person} trained on");
+        }
+        assert_eq!(ds.facts.name, "WebCaricature Restricted View 2 / C2P / P2C");
+        assert_eq!(ds.facts.fold, Some(3));
+        assert_eq!((ds.facts.pairs_matched, ds.facts.pairs_mismatched), (4, 4));
+        assert_eq!(ds.facts.train_identities.len(), 24);
+        assert_eq!(ds.facts.test_identities.len(), 6);
+        assert!(ds.report.protocol_problems.is_empty(), "{:?}", ds.report);
+        let used = ds.report.protocol_used.join("\n");
+        assert!(used.starts_with("WebCaricature fold 3 of 10\n"), "{used}");
+        assert!(
+            used.contains("disjoint from its 6 test people"),
+            "the report says the people are disjoint: {used}"
+        );
+    }
+
+    #[test]
+    fn without_a_fold_the_first_is_used_and_said_to_be_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        webcaricature_protocol_tree(dir.path(), &WcTree::small());
+        let ds = load_fold(dir.path(), cache.path(), None).unwrap();
+        assert_eq!(ds.facts.fold, Some(1));
+        assert_eq!(
+            ds.report.protocol_used[0],
+            "WebCaricature fold 1 of 10 (the default; choose another with --fold K)"
+        );
+        let err = load_fold(dir.path(), cache.path(), Some(11))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("fold 11 does not exist in ")
+                && err.ends_with("its protocol has folds 1 to 10 (View 2 and the C2P/P2C splits of EvaluationProtocols/)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn folds_that_share_people_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let tree = WcTree {
+            break_disjointness: true,
+            ..WcTree::small()
+        };
+        webcaricature_protocol_tree(dir.path(), &tree);
+        let shared = tree.fold_people(3)[0].to_string();
+        let ds = load_fold(dir.path(), cache.path(), Some(3)).unwrap();
+        let label = "EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt";
+        assert_eq!(
+            ds.report.protocol_problems,
+            vec![format!(
+                "{label}: folds are not disjoint in people: 1 people of fold 3 are also named in other folds: `{shared} (fold 2)`; their pairs there are left out of threshold choice, and none of them is trained on"
+            )]
+        );
+        let p = ds.protocol.clone().unwrap();
+        assert_eq!(
+            p.calibration.len(),
+            71,
+            "fold 2's pair naming them is left out"
+        );
+        assert!(!names(&ds, &ds.splits.train_identities).contains(&shared.as_str()));
+        // Fold 2 itself: the person is in its pairs and so held out as well.
+        let ds2 = load_fold(dir.path(), cache.path(), Some(2)).unwrap();
+        assert!(names(&ds2, &ds2.splits.open_identities).contains(&shared.as_str()));
+        assert_eq!(ds2.report.protocol_problems.len(), 1, "{:?}", ds2.report);
+    }
+
+    #[test]
+    fn a_fold_that_cannot_be_evaluated_is_an_error_naming_file_and_fold() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let tree = WcTree::small();
+        webcaricature_protocol_tree(dir.path(), &tree);
+        let file = dir
+            .path()
+            .join("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt");
+        // Fold 3's mismatched lines become matched ones: it has no mismatched pair left.
+        let text = fs::read_to_string(&file).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let person = tree.fold_people(3)[0];
+        for line in &mut lines[1 + 2 * 8 + 4..1 + 3 * 8] {
+            *line = format!("{person}\tC00001\tP00002");
+        }
+        write_text(&file, &(lines.join("\r\n") + "\r\n"));
+        let err = load_fold(dir.path(), cache.path(), Some(3))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("EvaluationProtocols/FaceVerification/Restricted/RestrictedView2.txt fold 3 has 8 matched and 0 mismatched pairs that could be loaded; verification needs at least one of each"),
+            "{err}"
+        );
+        assert!(
+            load_fold(dir.path(), cache.path(), Some(4)).is_ok(),
+            "other folds still load"
+        );
+    }
+
+    #[test]
+    fn a_fold_is_refused_without_protocol_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        tree(dir.path());
+        let err = load_fold(dir.path(), cache.path(), Some(2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("fold 2 asked of ")
+                && err.ends_with("which has no published folds: it has no EvaluationProtocols/ folder; leave --fold out"),
+            "{err}"
+        );
     }
 }

@@ -6,19 +6,16 @@
 //! `Thumbs.db`, `desktop.ini` and dot files are skipped without a report line; any other non-image
 //! file is listed in `report.skipped_images`. There are no landmarks: the whole frame is used.
 //!
-//! Pair lists: every `*.txt` file directly in `PATH` or in the `CaVI_Dataset` folder, read in name
-//! order. A line `id Caricature/id\file.jpg id Real/id\file.jpg label` (Windows backslashes or
-//! slashes, any letter case, label `1` = same person, `0` or `-1` = different) becomes a
-//! verification pair `a` = first image, `b` = second. Folds are assigned round-robin over the
-//! well-formed pair lines in reading order (fold = line count mod 10), so a missing image does not
-//! shift the other pairs' folds. A `.txt` file without any pair line (e.g. a read-me) is reported
-//! once and ignored; lines that are malformed or name an image that was not loaded are reported as
-//! `"file:line: reason"` and skipped. CaVI defines no identification protocol: `c2p`/`p2c` stay
+//! Lists: every `*.txt` file directly in `PATH`, in the `CaVI_Dataset` folder or in a
+//! `train-test-files/` folder beside or inside it, read in name order. A line
+//! `id Caricature/id\file.jpg id Real/id\file.jpg label` (Windows backslashes or slashes, any
+//! letter case, label `1` = same person, `0` or `-1` = different) is a verification pair, `a` =
+//! first image, `b` = second. A `.txt` file without any pair line (e.g. a read-me) is reported
+//! once and ignored (identity lists such as `complete_identity_list.txt` silently); lines that
+//! are malformed or name an image that was not loaded are reported as `"file:line: reason"` and
+//! skipped. How the lists define the split and the protocol (the copy's own train/test lists,
+//! or pair lists only) is in [`lists`]. CaVI defines no identification lists: `c2p`/`p2c` stay
 //! empty.
-//!
-//! Training uses the seeded identity split of `seeded_splits`; pair lists cover
-//! people seen in training, so use `protocol_open_only` for open-set figures (see
-//! the WebCaricature module for the full argument).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,18 +23,22 @@ use std::path::{Path, PathBuf};
 use super::assemble::finish;
 use super::decode::{Entry, Landmarks};
 use super::detect::layout_hint;
-use super::options::{LoadError, LoadOptions};
+use super::options::{FoldCount, LoadError, LoadOptions};
 use super::read::read_text;
 use super::scan::{
     Walk, check_root, find_child_dir, image_name, is_ignored_file, list_dir, person_dirs,
     rel_display, start_dir, walk_twice,
 };
-use crate::data::{Dataset, LoadReport, Modality, Protocol, VerificationPair};
+use crate::data::{Dataset, LoadReport, Modality, VerificationPair};
 
-/// Number of folds the pairs are dealt into.
-pub const FOLDS: usize = 10;
+mod lists;
+
+use lists::{PairList, Role, classify};
 
 const PAIR_FORM: &str = "`id Caricature/id\\file.jpg id Real/id\\file.jpg label`";
+
+/// The folder holding the lists (`Caricature/` and `Real/` hold the images).
+const LISTS_DIR: &str = "train-test-files";
 
 /// Loads a CaVI tree. See the module documentation.
 pub(crate) fn load(
@@ -46,7 +47,7 @@ pub(crate) fn load(
     progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Dataset, LoadError> {
     let root = check_root(path)?;
-    let data_dir = find_child_dir(&root, "CaVI_Dataset").unwrap_or_else(|| root.clone());
+    let data_dir = data_dir(&root);
     let folders = [
         (
             Modality::Caricature,
@@ -62,22 +63,61 @@ pub(crate) fn load(
             hint: layout_hint(&root, "cavi"),
         });
     }
+    let files = list_files(&root, &data_dir)?;
+    if !files
+        .iter()
+        .any(|f| classify(&file_name(f)).0 == Role::Test)
+    {
+        // Checked before decoding: a fold cannot be asked of a copy without test lists.
+        lists::choose_precheck(&root, opts, files.is_empty())?;
+    }
     let (names, entries, report) = walk_twice(|walk| scan(walk, &data_dir, &folders))?;
-    let (assembled, splits, mut report) =
-        finish("cavi", &root, &names, &entries, opts, progress, report)?;
+    let (assembled, mut report) = finish("cavi", &root, &names, &entries, opts, progress, report)?;
     let lookup = Lookup {
         by_key: &assembled.by_key,
         skipped: &assembled.skipped_keys,
     };
-    let lists = walk_twice(|walk| pair_list_files(walk, &[&root, &data_dir]))?;
-    let protocol = read_pair_lists(&root, &lists, &lookup, &mut report.protocol_problems);
+    let read = read_lists(&root, &files, &lookup, &mut report.protocol_problems);
+    let chosen = lists::choose(&root, &read, &assembled.images, opts, &mut report)?;
     Ok(Dataset {
         name: format!("cavi:{}", root.display()),
         images: assembled.images,
-        splits,
-        protocol,
+        splits: chosen.splits,
+        protocol: chosen.protocol,
+        facts: chosen.facts,
         report,
     })
+}
+
+/// `PATH/CaVI_Dataset`, or `PATH` itself.
+fn data_dir(root: &Path) -> PathBuf {
+    find_child_dir(root, "CaVI_Dataset").unwrap_or_else(|| root.to_path_buf())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Every list file of the copy (see the module documentation), each real file once.
+fn list_files(root: &Path, data_dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut dirs = vec![root.to_path_buf(), data_dir.to_path_buf()];
+    dirs.extend(find_child_dir(root, LISTS_DIR));
+    dirs.extend(find_child_dir(data_dir, LISTS_DIR));
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    walk_twice(|walk| pair_list_files(walk, &dirs))
+}
+
+/// The published folds of the CaVI copy at `path`: its test lists, from their names only.
+pub(crate) fn fold_count(path: &Path) -> Result<Option<FoldCount>, LoadError> {
+    let root = check_root(path)?;
+    let data_dir = data_dir(&root);
+    let names: Vec<String> = list_files(&root, &data_dir)?
+        .iter()
+        .map(|f| file_name(f))
+        .collect();
+    Ok(lists::count_from_names(&names))
 }
 
 /// One pass over `{Caricature,Real}/<Name>/…`: identity names, entries, report.
@@ -247,16 +287,19 @@ fn find_paths(s: &str) -> Vec<&str> {
     out
 }
 
-fn read_pair_lists(
+/// Reads every list file but identity lists (see the module documentation).
+fn read_lists(
     root: &Path,
     files: &[PathBuf],
     lookup: &Lookup<'_>,
     problems: &mut Vec<String>,
-) -> Option<Protocol> {
-    let mut pairs = Vec::new();
-    let mut counter = 0usize;
-    let mut any_list = false;
+) -> Vec<PairList> {
+    let mut out = Vec::new();
     for file in files {
+        let (role, number) = classify(&file_name(file));
+        if role == Role::Identities {
+            continue;
+        }
         let label = rel_display(root, file);
         let text = match read_text(file) {
             Ok(t) => t,
@@ -265,56 +308,74 @@ fn read_pair_lists(
                 continue;
             }
         };
-        let mut file_problems = Vec::new();
-        let mut pair_lines = 0usize;
-        let mut content_lines = 0usize;
-        for (i, raw) in text.lines().enumerate() {
-            let line_no = i + 1;
-            let line = raw.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let tokens: Vec<&str> = line.split_whitespace().collect();
-            if tokens.iter().all(|t| t.bytes().all(|b| b.is_ascii_digit())) {
-                continue; // a count line
-            }
-            content_lines += 1;
-            let same = match tokens.last().copied() {
-                Some("1") => Some(true),
-                Some("0" | "-1") => Some(false),
-                _ => None,
-            };
-            let paths = find_paths(line);
-            let (Some(same), [pa, pb]) = (same, paths.as_slice()) else {
-                file_problems.push(format!("{label}:{line_no}: expected {PAIR_FORM}"));
-                continue;
-            };
-            pair_lines += 1;
-            let fold = counter % FOLDS;
-            counter += 1;
-            match (lookup.find(pa), lookup.find(pb)) {
-                (Ok(a), Ok(b)) => pairs.push(VerificationPair { a, b, same, fold }),
-                (Err(e), _) | (_, Err(e)) => {
-                    file_problems.push(format!("{label}:{line_no}: {e}"));
-                }
-            }
-        }
-        if pair_lines == 0 {
-            if content_lines > 0 {
-                problems.push(format!(
-                    "{label}:1: not a pair list (no line of the form {PAIR_FORM}); ignored"
-                ));
-            }
-        } else {
-            any_list = true;
-            problems.extend(file_problems);
+        if let Some(pairs) = read_pair_list(&text, &label, lookup, problems) {
+            out.push(PairList {
+                label,
+                role,
+                number,
+                pairs,
+            });
         }
     }
-    any_list.then(|| Protocol {
-        verification: pairs,
-        c2p: Vec::new(),
-        p2c: Vec::new(),
-    })
+    out
+}
+
+/// The pairs of one list whose images were loaded (fold 0); None, reported, for a file with no
+/// pair line at all.
+fn read_pair_list(
+    text: &str,
+    label: &str,
+    lookup: &Lookup<'_>,
+    problems: &mut Vec<String>,
+) -> Option<Vec<VerificationPair>> {
+    let mut pairs = Vec::new();
+    let mut file_problems = Vec::new();
+    let mut pair_lines = 0usize;
+    let mut content_lines = 0usize;
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        if tokens.iter().all(|t| t.bytes().all(|b| b.is_ascii_digit())) {
+            continue; // a count line
+        }
+        content_lines += 1;
+        let same = match tokens.last().copied() {
+            Some("1") => Some(true),
+            Some("0" | "-1") => Some(false),
+            _ => None,
+        };
+        let paths = find_paths(line);
+        let (Some(same), [pa, pb]) = (same, paths.as_slice()) else {
+            file_problems.push(format!("{label}:{line_no}: expected {PAIR_FORM}"));
+            continue;
+        };
+        pair_lines += 1;
+        match (lookup.find(pa), lookup.find(pb)) {
+            (Ok(a), Ok(b)) => pairs.push(VerificationPair {
+                a,
+                b,
+                same,
+                fold: 0,
+            }),
+            (Err(e), _) | (_, Err(e)) => {
+                file_problems.push(format!("{label}:{line_no}: {e}"));
+            }
+        }
+    }
+    if pair_lines == 0 {
+        if content_lines > 0 {
+            problems.push(format!(
+                "{label}:1: not a pair list (no line of the form {PAIR_FORM}); ignored"
+            ));
+        }
+        return None;
+    }
+    problems.extend(file_problems);
+    Some(pairs)
 }
 
 #[cfg(test)]
@@ -333,6 +394,7 @@ mod tests {
             open_fraction: 0.2,
             cache_dir: Some(cache.to_path_buf()),
             use_cache: true,
+            fold: None,
         }
     }
 
@@ -430,14 +492,22 @@ mod tests {
         }
         text.push_str("Person_1 Caricature/Person_1\\Person_1_c_9.jpg Person_1 Real/Person_1\\Person_1_r_1.jpg 1\r\n");
         text.push_str("Person_1 Caricature/Person_1\\Person_1_c_1.jpg 1\r\n");
-        write_text(&ds_dir.join("pairs.txt"), &text);
+        // The test list sits in CaVI_Dataset/; a training list of photo 4 chooses thresholds.
+        write_text(&ds_dir.join("testing_1.txt"), &text);
+        let train = "Person_3 Caricature/Person_3\\Person_3_c_2.jpg Person_3 Real/Person_3\\Person_3_r_4.jpg 1\r\n\
+            Person_3 Caricature/Person_3\\Person_3_c_2.jpg Person_2 Real/Person_2\\Person_2_r_4.jpg 0\r\n";
+        write_text(&ds_dir.join("training_1.txt"), train);
         write_text(&dir.path().join("readme.txt"), "CaVI dataset, see paper.\n");
         let before = snapshot(dir.path());
         let ds = load(dir.path(), cache.path());
         let p = ds.protocol.clone().unwrap();
         assert_eq!(p.verification.len(), 12);
-        let folds: Vec<usize> = p.verification.iter().map(|v| v.fold).collect();
-        assert_eq!(folds, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+        assert!(
+            p.verification.iter().all(|v| v.fold == 0),
+            "one list, one fold"
+        );
+        assert_eq!(p.fold_name(0), "CaVI_Dataset/testing_1.txt");
+        assert_eq!(p.calibration.len(), 2);
         assert_eq!(
             p.verification[0].a,
             idx(&ds, "Caricature/Person_0/Person_0_c_1.jpg")
@@ -452,11 +522,166 @@ mod tests {
             ds.report.protocol_problems,
             vec![
                 "readme.txt:1: not a pair list (no line of the form `id Caricature/id\\file.jpg id Real/id\\file.jpg label`); ignored".to_string(),
-                "CaVI_Dataset/pairs.txt:14: no image Caricature/Person_1\\Person_1_c_9.jpg in the dataset".to_string(),
-                "CaVI_Dataset/pairs.txt:15: expected `id Caricature/id\\file.jpg id Real/id\\file.jpg label`".to_string(),
+                "CaVI_Dataset/testing_1.txt:14: no image Caricature/Person_1\\Person_1_c_9.jpg in the dataset".to_string(),
+                "CaVI_Dataset/testing_1.txt:15: expected `id Caricature/id\\file.jpg id Real/id\\file.jpg label`".to_string(),
             ]
         );
         assert_eq!(snapshot(dir.path()), before);
+    }
+
+    fn cavi_people(n: usize) -> Vec<String> {
+        protocol_people(n)
+            .iter()
+            .map(|p| p.replace(' ', "_"))
+            .collect()
+    }
+
+    fn load_fold(root: &Path, cache: &Path, fold: Option<usize>) -> Result<Dataset, LoadError> {
+        let mut o = opts(cache);
+        o.fold = fold;
+        load_real(&DatasetSpec::Cavi(root.to_path_buf()), &o, &no_progress)
+    }
+
+    #[test]
+    fn the_copys_train_test_lists_define_split_and_protocol() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let people = cavi_people(12);
+        cavi_protocol_tree(dir.path(), &people, 6, true);
+        let ds = load_fold(dir.path(), cache.path(), None).unwrap();
+        let p = ds.protocol.clone().unwrap();
+        // testing_1.txt: 12 people × 2 × 2 matched, 12 × 11 mismatched; all of them scored.
+        assert_eq!(p.verification.len(), 48 + 132);
+        assert_eq!(p.verification.iter().filter(|v| v.same).count(), 48);
+        assert_eq!(p.fold_name(0), "train-test-files/testing_1.txt");
+        // validation.txt chooses the thresholds.
+        assert_eq!(p.calibration.len(), 12 + 132);
+        assert!(p.c2p.is_empty() && p.p2c.is_empty());
+        // Training: the images of training_11 and training_12 (3 of each modality a person);
+        // closed-set test: the test list's images (2 of each), of the same people.
+        assert_eq!(ds.splits.train.len(), 12 * 3 * 2);
+        assert_eq!(ds.splits.closed_test.len(), 12 * 2 * 2);
+        assert_eq!(ds.splits.train_identities.len(), 12);
+        assert!(ds.splits.open.is_empty());
+        let train: std::collections::HashSet<usize> = ds.splits.train.iter().copied().collect();
+        assert!(ds.splits.closed_test.iter().all(|i| !train.contains(i)));
+        assert_eq!(ds.facts.name, "CaVI train/test lists");
+        assert_eq!(ds.facts.fold, Some(1));
+        assert_eq!(
+            (ds.facts.pairs_matched, ds.facts.pairs_mismatched),
+            (48, 132)
+        );
+        assert!(
+            ds.facts
+                .test_identities
+                .contains(&"José_María_Aznar".to_string())
+        );
+        let used = ds.report.protocol_used.join("\n");
+        assert!(
+            used.starts_with("CaVI train/test lists, split 1, fold 1 of 1 (the default; choose another with --fold K):"),
+            "{used}"
+        );
+        assert!(
+            used.contains("people are shared by design, images are not"),
+            "{used}"
+        );
+        assert!(ds.report.protocol_problems.is_empty(), "{:?}", ds.report);
+        let err = load_fold(dir.path(), cache.path(), Some(2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with(
+                "its protocol has folds 1 to 1 (the test lists train-test-files/testing_1.txt)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_test_image_in_a_training_list_is_reported_and_not_trained_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let people = cavi_people(12);
+        cavi_protocol_tree(dir.path(), &people, 6, true);
+        let p = &people[1];
+        let extra = format!("{p} Caricature/{p}\\{p}_c_5.jpg {p} Real/{p}\\{p}_r_0.jpg 1\r\n");
+        let file = dir.path().join("train-test-files/training_12.txt");
+        let text = fs::read_to_string(&file).unwrap() + &extra;
+        write_text(&file, &text);
+        let ds = load_fold(dir.path(), cache.path(), Some(1)).unwrap();
+        let test_image = idx(&ds, &format!("{p}_c_5.jpg"));
+        assert!(!ds.splits.train.contains(&test_image));
+        assert!(ds.splits.closed_test.contains(&test_image));
+        assert_eq!(ds.report.protocol_problems.len(), 1, "{:?}", ds.report);
+        assert!(
+            ds.report.protocol_problems[0].starts_with(
+                "train-test-files/training_11.txt, train-test-files/training_12.txt share 1 images with the test lists"
+            ),
+            "{:?}",
+            ds.report
+        );
+    }
+
+    #[test]
+    fn without_training_lists_every_image_outside_test_and_validation_trains() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let people = cavi_people(12);
+        cavi_protocol_tree(dir.path(), &people, 6, true);
+        for part in ["training_11.txt", "training_12.txt"] {
+            fs::remove_file(dir.path().join("train-test-files").join(part)).unwrap();
+        }
+        let ds = load_fold(dir.path(), cache.path(), None).unwrap();
+        assert_eq!(ds.splits.train.len(), 12 * 3 * 2);
+        assert_eq!(ds.protocol.unwrap().calibration.len(), 12 + 132);
+        assert!(
+            ds.report.protocol_used.iter().any(|l| l.starts_with(
+                "no training list: training on every image named in no test or validation list"
+            )),
+            "{:?}",
+            ds.report
+        );
+    }
+
+    #[test]
+    fn pair_lists_only_keep_a_seeded_split_and_their_listed_folds() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let people = cavi_people(12);
+        cavi_protocol_tree(dir.path(), &people, 3, false);
+        let ds = load_fold(dir.path(), cache.path(), None).unwrap();
+        let open: Vec<usize> = ds.splits.open_identities.clone();
+        assert_eq!(open.len(), 2, "0.2 of 12 held out");
+        let p = ds.protocol.clone().unwrap();
+        // Each list is a fold: 2 matched and 2 mismatched pairs among the 2 held-out people.
+        let folds: Vec<usize> = p.verification.iter().map(|v| v.fold).collect();
+        assert_eq!(folds, [0, 0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(p.fold_name(1), "CaVI_Dataset/pairs_b.txt");
+        let person = |i: usize| ds.images.samples[i].identity;
+        assert!(
+            p.verification
+                .iter()
+                .all(|v| open.contains(&person(v.a)) && open.contains(&person(v.b)))
+        );
+        assert!(
+            p.calibration
+                .iter()
+                .all(|v| !open.contains(&person(v.a)) && !open.contains(&person(v.b)))
+        );
+        assert_eq!(p.calibration.len(), 2 * (10 + 90));
+        assert_eq!(ds.facts.fold, None);
+        assert!(
+            ds.report.protocol_used[0].starts_with("CaVI pair lists only (no train/test lists)"),
+            "{:?}",
+            ds.report
+        );
+        let err = load_fold(dir.path(), cache.path(), Some(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("which has no published folds: it has no test list"),
+            "{err}"
+        );
     }
 
     #[test]
