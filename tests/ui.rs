@@ -14,6 +14,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 
+#[path = "../src/data/real/test_util.rs"]
+#[allow(dead_code)]
+mod test_util;
+
 fn small_settings() -> Settings {
     Settings {
         synthetic: SyntheticConfig {
@@ -565,4 +569,67 @@ fn the_embeddings_tab_projects_by_itself_and_follows_training() {
     assert_eq!(next.positions.len(), first.len());
     assert!(next.iterations <= 60);
     h.state_mut().set_playing(false);
+}
+
+/// The fold the window's dataset is on, and whether it came from the WebCaricature tree.
+fn real_fold(app: &LabApp) -> Option<usize> {
+    let d = app.dataset.ready()?;
+    d.name
+        .starts_with("webcaricature:")
+        .then_some(d.facts.fold)?
+}
+
+#[test]
+fn a_dataset_folder_opens_with_its_folds_and_a_cancelled_load_goes_back() {
+    use cari_mtl::ui::actions::UiAction;
+    use cari_mtl::ui::files::FileAction;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("WebCaricature");
+    test_util::webcaricature_protocol_tree(&root, &test_util::WcTree::small());
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+
+    let message = h
+        .state_mut()
+        .perform_file_action(FileAction::OpenDataset, &root)
+        .unwrap();
+    assert!(message.starts_with("opening webcaricature:"), "{message}");
+    wait_for(&mut h, "the opened dataset and its runs", |app| {
+        real_fold(app) == Some(1) && both_ready(app)
+    });
+    let dataset = h.state().dataset.ready().unwrap().clone();
+    assert_eq!(dataset.published_folds, Some(10));
+    h.step();
+    h.get_by_value("fold 1 of 10");
+
+    // Another fold, as the status bar's fold menu asks for it.
+    h.state_mut().push(UiAction::SetFold(Some(3)));
+    h.step();
+    wait_for(&mut h, "fold 3 and its runs", |app| {
+        real_fold(app) == Some(3) && both_ready(app)
+    });
+    assert_eq!(h.state().settings.fold, Some(3));
+
+    // A load cancelled (here before it could end) leaves the window on the dataset before it,
+    // with the settings that made it.
+    h.state_mut().settings.seed = 2;
+    h.state_mut().apply(UiAction::Reset);
+    assert!(h.state().dataset.loading().is_some());
+    h.state_mut().apply(UiAction::CancelLoad);
+    wait_for(&mut h, "the load to end", |app| {
+        app.dataset.loading().is_none()
+    });
+    let app = h.state();
+    assert_eq!(real_fold(app), Some(3));
+    assert_eq!((app.settings.seed, app.settings.fold), (1, Some(3)));
+    let status = app.status_line.clone().unwrap_or_default();
+    assert!(status.contains("cancelled"), "{status}");
+    wait_for(&mut h, "runs on the dataset before", both_ready);
+
+    // The decoded images went to the user's cache: leave nothing behind.
+    for d in [&dataset, h.state().dataset.ready().unwrap()] {
+        if let Some(file) = &d.report.cache_file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }

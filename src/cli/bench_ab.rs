@@ -68,7 +68,7 @@ pub fn run(secs: f64, device: &str) -> Result<()> {
 pub fn together(secs: f64, device: &str) -> Result<AbRate> {
     let dataset = Arc::new(
         window_config(0, device)
-            .load_dataset(&|_| {})
+            .load_dataset(&|_: f32| {})
             .context("the window's dataset")?,
     );
     let budget = ThreadBudget::for_this_machine();
@@ -195,7 +195,7 @@ pub fn single_run(slot: usize, secs: f64, device: &str) -> Result<()> {
     let device = select_device(&config.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;
-    let dataset = Arc::new(config.load_dataset(&|_| {})?);
+    let dataset = Arc::new(config.load_dataset(&|_: f32| {})?);
     let mut trainer = Trainer::new(config, dataset, &device)?;
     let started = Instant::now();
     let mut steps = 0u64;

@@ -156,7 +156,11 @@ fn write_embeddings(run: &OpenedRun, checkpoint_path: &Path, args: &ExportArgs) 
     let device = select_device(&args.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;
-    let dataset = Arc::new(config.load_dataset(&|_| {}).context("the run's dataset")?);
+    let dataset = Arc::new(
+        config
+            .load_dataset(&|_: f32| {})
+            .context("the run's dataset")?,
+    );
     let mut trainer = Trainer::new(config, dataset.clone(), &device)?;
     trainer.load_checkpoint(checkpoint_path)?;
     let samples = dataset.splits.open.clone();

@@ -42,10 +42,22 @@ pub struct WindowArgs {
     /// (the window remembers it).
     #[arg(long, value_name = "SPEC", value_parser = parse_dataset_spec)]
     pub dataset: Option<String>,
+    /// With --dataset: the published fold to train and evaluate on (1-based), for a real
+    /// dataset that ships folds (the window offers the others in its status bar).
+    #[arg(long, value_name = "K", requires = "dataset", value_parser = parse_fold)]
+    pub fold: Option<usize>,
     /// Open a finished run folder (from `train` or `compare`): the first into run A, a second
     /// into run B.
     #[arg(long, value_name = "DIR")]
     pub open_run: Vec<std::path::PathBuf>,
+}
+
+fn parse_fold(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("folds are numbered from 1".into()),
+        Ok(fold) => Ok(fold),
+        Err(_) => Err(format!("'{text}' is not a fold number (1, 2, …)")),
+    }
 }
 
 fn parse_dataset_spec(text: &str) -> Result<String, String> {
@@ -78,6 +90,7 @@ impl WindowArgs {
         self.play.is_some()
             || self.quit_after.is_some()
             || self.dataset.is_some()
+            || self.fold.is_some()
             || !self.open_run.is_empty()
     }
 }
@@ -126,7 +139,7 @@ pub enum Commands {
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.window.any() {
         anyhow::bail!(
-            "--play, --quit-after, --open-run and --dataset before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
+            "--play, --quit-after, --open-run, --dataset and --fold before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
         );
     }
     match cli.command {
@@ -138,6 +151,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 play: cli.window.play,
                 quit_after_secs: cli.window.quit_after,
                 dataset: cli.window.dataset,
+                fold: cli.window.fold,
                 open_runs: cli.window.open_run,
             })
         }

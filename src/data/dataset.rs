@@ -200,6 +200,8 @@ pub struct LoadReport {
     pub load_secs: f64,
     /// Whether the decoded images came from the cache.
     pub from_cache: bool,
+    /// The cache file the decoded images were read from or saved to (None: not cached).
+    pub cache_file: Option<String>,
 }
 
 /// Everything training and evaluation need.
@@ -214,6 +216,9 @@ pub struct Dataset {
     /// What is evaluated, in facts (pair counts filled in at load for a published protocol,
     /// by the evaluation for generated pairs).
     pub facts: ProtocolFacts,
+    /// How many published folds the copy has (None: it holds out identities of its own), so
+    /// the window can offer the others.
+    pub published_folds: Option<usize>,
     pub report: LoadReport,
 }
 
@@ -248,4 +253,24 @@ pub fn report_text(report: &LoadReport) -> String {
         lines.push(format!("protocol: {problem}"));
     }
     lines.join("\n")
+}
+
+/// What a load reports and obeys: how far it is (for a bar), how many files it has decoded of
+/// how many, and whether it should stop. A closure `Fn(f32)` is a monitor that only hears the
+/// fraction and never cancels.
+pub trait LoadMonitor: Sync {
+    /// Non-decreasing values in 0..=1, from any thread.
+    fn fraction(&self, fraction: f32);
+    /// Files decoded so far of the total (from any thread).
+    fn files(&self, _done: usize, _total: usize) {}
+    /// Whether the load should stop as soon as it can (it then fails as cancelled).
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+impl<F: Fn(f32) + Sync> LoadMonitor for F {
+    fn fraction(&self, fraction: f32) {
+        self(fraction)
+    }
 }

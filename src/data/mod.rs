@@ -4,6 +4,7 @@
 //! the identity and modality of each image, the train/test splits and, for real data, the
 //! evaluation protocol read from the dataset's own files.
 
+pub use dataset::LoadMonitor;
 use serde::{Deserialize, Serialize};
 
 pub mod batches;
@@ -61,7 +62,7 @@ pub fn load(
     config: &DataConfig,
     seed: u64,
     image_size: usize,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, DataError> {
     let spec: DatasetSpec = config.dataset.parse()?;
     match spec {
@@ -81,7 +82,9 @@ pub fn load(
                 fold: config.fold,
                 ..LoadOptions::default()
             };
-            Ok(load_real(&real, &options, progress)?)
+            let mut dataset = load_real(&real, &options, progress)?;
+            dataset.published_folds = published_folds(&real)?.map(|folds| folds.count);
+            Ok(dataset)
         }
     }
 }

@@ -29,6 +29,7 @@ use tiny_skia::{
 };
 
 use super::{Dataset, ImageSet, LoadReport, Modality, ProtocolFacts, Sample, Splits};
+use crate::data::dataset::LoadMonitor;
 
 /// Refuse configs whose pixel buffer would exceed this, rather than abort on allocation.
 const MAX_PIXEL_BYTES: u64 = 8 << 30;
@@ -191,20 +192,23 @@ pub enum SyntheticError {
         field: &'static str,
         message: String,
     },
+    /// The load was cancelled (the window's Cancel).
+    #[error("making the synthetic faces was cancelled")]
+    Cancelled,
     /// tiny-skia refused the render canvas (only possible for degenerate sizes).
     #[error("could not create a {size}×{size} render canvas")]
     Canvas { size: usize },
 }
 
-/// Generates the dataset; calls `progress(fraction)` with non-decreasing values in `0..=1`
+/// Generates the dataset; calls `progress.fraction(fraction)` with non-decreasing values in `0..=1`
 /// now and then, from any thread.
 pub fn generate(
     cfg: &SyntheticConfig,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, SyntheticError> {
     cfg.validate()?;
     let start = Instant::now();
-    progress(0.0);
+    progress.fraction(0.0);
 
     let n_ids = cfg.identities();
     let identities: Vec<Identity> = (0..n_ids).map(|i| Identity::new(cfg.seed, i)).collect();
@@ -222,16 +226,20 @@ pub fn generate(
         .par_chunks_mut(len)
         .enumerate()
         .try_for_each(|(j, out)| {
+            if progress.cancelled() {
+                return Err(SyntheticError::Cancelled);
+            }
             let (id, modality, k) = cfg.locate(j);
             render_image(&identities[id], cfg.seed, id, modality, k, size, out)?;
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress.files(n, total);
             if n.is_multiple_of(step)
                 && let Ok(mut last) = reported.try_lock()
             {
                 let now = done.load(Ordering::Relaxed);
                 if now > *last && now < total {
                     *last = now;
-                    progress(now as f32 / total as f32);
+                    progress.fraction(now as f32 / total as f32);
                 }
             }
             Ok::<(), SyntheticError>(())
@@ -263,7 +271,7 @@ pub fn generate(
         }
     }
 
-    progress(1.0);
+    progress.fraction(1.0);
     let images = ImageSet {
         image_size: size,
         identities: identity_names(cfg.seed, n_ids),
@@ -277,6 +285,7 @@ pub fn generate(
         splits,
         protocol: None,
         facts,
+        published_folds: None,
         report: LoadReport {
             load_secs: start.elapsed().as_secs_f64(),
             ..LoadReport::default()
@@ -1588,7 +1597,7 @@ mod tests {
     }
 
     fn gen_quiet(cfg: &SyntheticConfig) -> Dataset {
-        match generate(cfg, &|_| {}) {
+        match generate(cfg, &|_: f32| {}) {
             Ok(d) => d,
             Err(e) => panic!("generation failed: {e}"),
         }
@@ -1780,7 +1789,7 @@ mod tests {
                     image_size: 8,
                     ..small()
                 },
-                &|_| {}
+                &|_: f32| {}
             )
             .is_err()
         );

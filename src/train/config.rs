@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataConfig;
+use crate::data::dataset::LoadMonitor;
 use crate::model::Preset;
 use crate::task::Task;
 use crate::weighting::StrategyConfig;
@@ -179,7 +180,7 @@ impl TrainConfig {
     /// Make this run's dataset, at its preset's image size and from its seed.
     pub fn load_dataset(
         &self,
-        progress: &(dyn Fn(f32) + Sync),
+        progress: &dyn LoadMonitor,
     ) -> Result<crate::data::Dataset, crate::data::DataError> {
         crate::data::load(&self.data, self.seed, self.preset.image_size(), progress)
     }

@@ -49,4 +49,8 @@ pub enum UiAction {
     OpenFile(FileAction),
     /// A message for the status line.
     Status(String),
+    /// Stop the dataset load in progress and go back to the dataset before it.
+    CancelLoad,
+    /// Train and evaluate on another published fold of the real dataset (None: fold 1).
+    SetFold(Option<usize>),
 }

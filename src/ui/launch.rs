@@ -30,6 +30,8 @@ pub struct Launch {
     pub quit_after_secs: Option<f64>,
     /// Train on this dataset (a spec as on the command line) instead of the remembered one.
     pub dataset: Option<String>,
+    /// With `dataset`: its published fold (None: fold 1).
+    pub fold: Option<usize>,
     /// Run folders to open into runs A and B, in that order.
     pub open_runs: Vec<std::path::PathBuf>,
 }

@@ -34,6 +34,9 @@ pub struct Settings {
     /// The dataset both runs train on: `synthetic` (the embedded faces) or a real copy on disk,
     /// `webcaricature:PATH`, `cavi:PATH` or `folder:PATH` (remembered between launches).
     pub dataset: String,
+    /// The published fold a real dataset trains and is evaluated on (None: fold 1; the
+    /// synthetic faces have none).
+    pub fold: Option<usize>,
     pub seed: u64,
     pub preset: Preset,
     /// `auto`, `cpu` or `cuda:N`.
@@ -66,6 +69,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             dataset: "synthetic".into(),
+            fold: None,
             seed: 1,
             preset: Preset::Tiny,
             device: "auto".into(),
@@ -115,10 +119,21 @@ impl Settings {
             ..TrainConfig::default()
         };
         config.data.dataset = self.dataset.clone();
+        config.data.fold = self.fold;
         config.data.synthetic = self.synthetic.clone();
         config.data.synthetic.seed = self.seed;
         config.data.synthetic.image_size = self.preset.image_size();
         config
+    }
+
+    /// Take what decides the dataset (which one, fold, seed, preset, synthetic faces) from
+    /// `other`, leaving the rest alone.
+    pub fn take_data_choice(&mut self, other: &Settings) {
+        self.dataset = other.dataset.clone();
+        self.fold = other.fold;
+        self.seed = other.seed;
+        self.preset = other.preset;
+        self.synthetic = other.synthetic.clone();
     }
 
     /// Take the rule a trainer reports it applied (or kept), leaving the user's scale choice
@@ -284,6 +299,7 @@ fn from_run_config(value: serde_json::Value) -> Result<(Settings, Vec<String>), 
     config.validate().map_err(|e| e.to_string())?;
     let mut settings = Settings {
         dataset: config.data.dataset.clone(),
+        fold: config.data.fold,
         seed: config.seed,
         preset: config.preset,
         device: config.device.clone(),

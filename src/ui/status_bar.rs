@@ -5,6 +5,7 @@ use super::dataset::DatasetState;
 use super::files::FileAction;
 use super::run::RunSlot;
 use super::run::slot_name;
+use crate::data::{Dataset, LoadReport};
 
 const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and t-SNE is the verification branch's embedding, L2-normalised. Parameters count what the optimisers train (Ψ included), not batch norm's running statistics.";
 
@@ -16,23 +17,7 @@ pub fn ui(
     actions: &mut Vec<UiAction>,
 ) {
     ui.horizontal_wrapped(|ui| {
-        match dataset {
-            DatasetState::Ready(d) => {
-                ui.label(format!(
-                    "{}: {} images, {} identities",
-                    d.name,
-                    d.images.len(),
-                    d.images.identities.len()
-                ));
-            }
-            DatasetState::Loading { .. } => {
-                ui.spinner();
-                ui.label("making the dataset…");
-            }
-            DatasetState::Failed(m) => {
-                ui.colored_label(egui::Color32::RED, format!("dataset: {m}"));
-            }
-        }
+        dataset_ui(ui, dataset, actions);
         if let Some(info) = &runs[0].info {
             ui.separator();
             // The authors' code has no bottleneck: its embedding is the pooled block8 output.
@@ -55,6 +40,95 @@ pub fn ui(
             files_menu_ui(ui, actions);
         });
     });
+}
+
+/// What the runs train on: its size, fold and skipped files; while loading, how far and a
+/// Cancel.
+fn dataset_ui(ui: &mut egui::Ui, dataset: &DatasetState, actions: &mut Vec<UiAction>) {
+    match dataset {
+        DatasetState::Ready(d) => {
+            ui.label(format!(
+                "{}: {} images, {} identities",
+                d.name,
+                d.images.len(),
+                d.images.identities.len()
+            ));
+            fold_ui(ui, d, actions);
+            load_report_ui(ui, &d.report);
+        }
+        DatasetState::Loading { progress, .. } => {
+            ui.spinner();
+            match progress.files_decoded() {
+                Some((done, total)) => ui.label(format!("loading: {done} / {total} files decoded")),
+                None => ui.label("making the dataset…"),
+            };
+            if ui
+                .button("Cancel")
+                .on_hover_text("Stop loading and go back to the dataset before")
+                .clicked()
+            {
+                actions.push(UiAction::CancelLoad);
+            }
+        }
+        DatasetState::Failed(m) => {
+            ui.colored_label(egui::Color32::RED, format!("dataset: {m}"));
+        }
+    }
+}
+
+/// The published fold trained and evaluated on, and a choice of the others.
+fn fold_ui(ui: &mut egui::Ui, dataset: &Dataset, actions: &mut Vec<UiAction>) {
+    let Some(count) = dataset.published_folds.filter(|&n| n > 1) else {
+        return;
+    };
+    let current = dataset.facts.fold.unwrap_or(1);
+    egui::ComboBox::from_id_salt("fold")
+        .selected_text(format!("fold {current} of {count}"))
+        .show_ui(ui, |ui| {
+            for fold in 1..=count {
+                if ui
+                    .selectable_label(fold == current, format!("fold {fold}"))
+                    .clicked()
+                    && fold != current
+                {
+                    actions.push(UiAction::SetFold(Some(fold)));
+                }
+            }
+        })
+        .response
+        .on_hover_text(FOLD_HOVER);
+}
+
+const FOLD_HOVER: &str = "The published fold both runs train and are evaluated on (the dataset's own protocol). Choosing another restarts both runs on it.";
+
+/// How many files the load skipped or could not use, with each one's reason on click.
+fn load_report_ui(ui: &mut egui::Ui, report: &LoadReport) {
+    let problems = report.skipped_images.len() + report.protocol_problems.len();
+    if problems == 0 && report.excluded_identities.is_empty() {
+        return;
+    }
+    let label = format!(
+        "⚠ {} skipped · {} problems",
+        report.skipped_images.len(),
+        report.protocol_problems.len()
+    );
+    ui.menu_button(label, |ui| {
+        egui::ScrollArea::vertical()
+            .max_height(320.0)
+            .show(ui, |ui| {
+                for (path, reason) in &report.skipped_images {
+                    ui.label(format!("{path}: {reason}"));
+                }
+                for problem in &report.protocol_problems {
+                    ui.label(problem);
+                }
+                for (name, reason) in &report.excluded_identities {
+                    ui.label(format!("{name}: {reason}"));
+                }
+            });
+    })
+    .response
+    .on_hover_text("What the load skipped or could not use, and why");
 }
 
 /// The Files menu: every entry opens a dialog for a path, then the app carries it out.

@@ -195,11 +195,15 @@ fn progress_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], elapsed_secs: f64, datase
     }
     ui.label(format!("elapsed {elapsed_secs:.0} s"))
         .on_hover_text("Wall time since Play was first pressed");
-    if let DatasetState::Loading { fraction, .. } = dataset {
+    if let Some(progress) = dataset.loading() {
+        let text = match progress.files_decoded() {
+            Some((done, total)) => format!("{done} / {total} files"),
+            None => "generating faces…".to_string(),
+        };
         ui.add(
-            egui::ProgressBar::new(*fraction)
+            egui::ProgressBar::new(progress.fraction_done())
                 .desired_width(160.0)
-                .text("generating faces…"),
+                .text(text),
         );
     }
 }

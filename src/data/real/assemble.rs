@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::cache::decode_with_cache;
 use super::decode::{Decoded, Entry};
 use super::options::{LoadError, LoadOptions};
+use crate::data::dataset::LoadMonitor;
 use crate::data::{ImageSet, LoadReport, Modality, Sample, Splits};
 
 /// The loaded images, plus lookups for protocol parsing.
@@ -242,10 +243,15 @@ pub(crate) fn finish(
     identity_names: &[String],
     entries: &[Entry],
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
     mut report: LoadReport,
 ) -> Result<(Assembled, LoadReport), LoadError> {
-    let decoded = decode_with_cache(kind, root, entries, opts, progress, &mut report);
+    let decoded =
+        decode_with_cache(kind, root, entries, opts, progress, &mut report).ok_or_else(|| {
+            LoadError::Cancelled {
+                path: root.to_path_buf(),
+            }
+        })?;
     let assembled = assemble(
         root,
         identity_names,

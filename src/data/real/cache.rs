@@ -13,6 +13,7 @@ use super::decode::{Decoded, Entry, Landmarks, decode_all};
 use super::options::{LoadOptions, MAX_CACHE_FILE, default_cache_dir};
 use super::read::open_bounded;
 use crate::data::LoadReport;
+use crate::data::dataset::LoadMonitor;
 
 const CACHE_MAGIC: &[u8; 8] = b"CARIMTL\x01";
 const CACHE_VERSION: u32 = 1;
@@ -256,9 +257,9 @@ pub(crate) fn decode_with_cache(
     root: &Path,
     entries: &[Entry],
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
     report: &mut LoadReport,
-) -> Decoded {
+) -> Option<Decoded> {
     let cache_dir = if opts.use_cache {
         opts.cache_dir.clone().or_else(default_cache_dir)
     } else {
@@ -283,12 +284,14 @@ pub(crate) fn decode_with_cache(
         name_hash.0 as u64, opts.image_size
     ));
     let key = cache_key(kind, root, opts.image_size, entries);
-    progress(0.02);
+    progress.fraction(0.02);
     match read_cache(&path, key, opts.image_size, entries.len()) {
         Ok(Some(decoded)) => {
             report.from_cache = true;
-            progress(0.98);
-            return decoded;
+            report.cache_file = Some(path.display().to_string());
+            progress.files(entries.len(), entries.len());
+            progress.fraction(0.98);
+            return Some(decoded);
         }
         Ok(None) => {}
         Err(reason) => report.skipped_images.push((
@@ -296,12 +299,13 @@ pub(crate) fn decode_with_cache(
             format!("cache file is corrupt ({reason}): ignored and rebuilt"),
         )),
     }
-    let decoded = decode_all(root, entries, opts.image_size, progress, (0.02, 0.98));
-    if let Err(reason) = write_cache(&path, key, opts.image_size, &decoded) {
-        report.skipped_images.push((
+    let decoded = decode_all(root, entries, opts.image_size, progress, (0.02, 0.98))?;
+    match write_cache(&path, key, opts.image_size, &decoded) {
+        Ok(()) => report.cache_file = Some(path.display().to_string()),
+        Err(reason) => report.skipped_images.push((
             path.display().to_string(),
             format!("cache not saved: {reason}"),
-        ));
+        )),
     }
-    decoded
+    Some(decoded)
 }

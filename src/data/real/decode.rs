@@ -13,6 +13,7 @@ use super::options::{MAX_IMAGE_ALLOC, MAX_IMAGE_FILE, MAX_IMAGE_SIDE};
 use super::read::{read_bounded, read_text};
 use super::scan::rel_display;
 use crate::data::Modality;
+use crate::data::dataset::LoadMonitor;
 
 /// Decodes one image with size limits. The content decides the format, not the extension.
 pub fn decode_image(path: &Path) -> Result<RgbImage, String> {
@@ -190,6 +191,16 @@ struct EntryResult {
     missing: bool,
 }
 
+impl EntryResult {
+    fn skipped(reason: &str) -> EntryResult {
+        EntryResult {
+            outcome: Some(reason.to_string()),
+            note: None,
+            missing: false,
+        }
+    }
+}
+
 fn process_entry(root: &Path, entry: &Entry, size: u32, out: &mut [u8]) -> EntryResult {
     let img = match decode_image(&entry.path) {
         Ok(img) => img,
@@ -251,14 +262,15 @@ fn process_entry(root: &Path, entry: &Entry, size: u32, out: &mut [u8]) -> Entry
     }
 }
 
-/// Decodes every entry in parallel. Progress goes from `from` to `to`.
+/// Decodes every entry in parallel. Progress goes from `from` to `to`; None when the monitor
+/// cancelled the load (entries not yet started are then skipped).
 pub(crate) fn decode_all(
     root: &Path,
     entries: &[Entry],
     image_size: usize,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
     (from, to): (f32, f32),
-) -> Decoded {
+) -> Option<Decoded> {
     let len = image_size * image_size * 3;
     let size = u32::try_from(image_size).unwrap_or(u32::MAX);
     let mut pixels = vec![0u8; entries.len() * len];
@@ -269,18 +281,25 @@ pub(crate) fn decode_all(
         .par_chunks_mut(len)
         .zip(entries.par_iter())
         .map(|(out, entry)| {
+            if progress.cancelled() {
+                return EntryResult::skipped("cancelled");
+            }
             let r = process_entry(root, entry, size, out);
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            progress.files(n, entries.len());
             let step = n * 200 / total;
             if let Ok(mut last) = last_step.lock()
                 && step > *last
             {
                 *last = step;
-                progress(from + (to - from) * step as f32 / 200.0);
+                progress.fraction(from + (to - from) * step as f32 / 200.0);
             }
             r
         })
         .collect();
+    if progress.cancelled() {
+        return None;
+    }
     let mut decoded = Decoded::default();
     let mut write = 0;
     for (i, r) in results.into_iter().enumerate() {
@@ -296,5 +315,5 @@ pub(crate) fn decode_all(
     }
     pixels.truncate(write * len);
     decoded.pixels = pixels;
-    decoded
+    Some(decoded)
 }

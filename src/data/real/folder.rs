@@ -12,6 +12,7 @@ use super::scan::{
     DirItem, Kind, Walk, check_root, image_name, is_ignored_file, list_dir, rel_display, start_dir,
     walk_twice,
 };
+use crate::data::dataset::LoadMonitor;
 use crate::data::{Dataset, LoadReport, Modality, ProtocolFacts};
 
 /// Collects image files under `dir` (recursively, up to `depth` more levels), reporting
@@ -159,7 +160,7 @@ fn scan_identity(walk: &mut Walk, id: &DirItem, root: &Path, found: &mut Scan) {
 pub(crate) fn load_folder(
     path: &Path,
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, LoadError> {
     let root = check_root(path)?;
     let wrong = |hint: String| LoadError::WrongLayout {
@@ -204,6 +205,7 @@ pub(crate) fn load_folder(
         splits,
         protocol: None,
         facts,
+        published_folds: None,
         report,
     })
 }

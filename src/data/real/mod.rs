@@ -63,6 +63,7 @@
 use std::time::Instant;
 
 use crate::data::Dataset;
+use crate::data::dataset::LoadMonitor;
 
 mod assemble;
 mod cache;
@@ -94,7 +95,7 @@ mod tests;
 pub fn load_real(
     spec: &DatasetSpec,
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, LoadError> {
     let path = match spec {
         DatasetSpec::Synthetic => return Err(LoadError::Synthetic),
@@ -102,7 +103,7 @@ pub fn load_real(
     };
     options::check_options(path, opts)?;
     let start = Instant::now();
-    progress(0.0);
+    progress.fraction(0.0);
     let mut dataset = match spec {
         DatasetSpec::Synthetic => return Err(LoadError::Synthetic),
         DatasetSpec::WebCaricature(p) => webcaricature::load(p, opts, progress)?,
@@ -111,7 +112,7 @@ pub fn load_real(
     };
     dataset.name = spec.to_string();
     dataset.report.load_secs = start.elapsed().as_secs_f64();
-    progress(1.0);
+    progress.fraction(1.0);
     Ok(dataset)
 }
 

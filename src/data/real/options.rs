@@ -179,6 +179,8 @@ pub enum LoadError {
     },
     #[error("cannot evaluate the protocol of {}: {detail}", path.display())]
     UnusableProtocol { path: PathBuf, detail: String },
+    #[error("loading {} was cancelled", path.display())]
+    Cancelled { path: PathBuf },
 }
 
 pub(crate) fn check_options(path: &Path, opts: &LoadOptions) -> Result<(), LoadError> {

@@ -92,6 +92,8 @@ impl LabApp {
         })?;
         let spec = format!("{}:{}", layout.key(), folder.display());
         self.settings.dataset = spec.clone();
+        // A new copy's folds are not known yet: start on its first.
+        self.settings.fold = None;
         self.reset();
         Ok(format!("opening {spec} …"))
     }
@@ -151,12 +153,14 @@ impl LabApp {
         let same_data = s.dataset == config.data.dataset
             && s.seed == config.seed
             && s.preset == config.preset
+            && s.fold == config.data.fold
             && (config.data.dataset != "synthetic" || {
                 let (mut a, mut b) = (s.synthetic.clone(), config.data.synthetic.clone());
                 (a.seed, a.image_size, b.seed, b.image_size) = (0, 0, 0, 0);
                 a == b
             });
         s.dataset = config.data.dataset.clone();
+        s.fold = config.data.fold;
         s.seed = config.seed;
         s.preset = config.preset;
         s.synthetic = config.data.synthetic.clone();

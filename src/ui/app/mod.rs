@@ -6,7 +6,7 @@ use std::sync::Arc;
 mod file_actions;
 
 use super::actions::UiAction;
-use super::dataset::DatasetState;
+use super::dataset::{DatasetState, LoadOutcome, Previous};
 use super::fig3::Fig3View;
 use super::files::{DialogOutcome, FileDialogs};
 use super::history::Marker;
@@ -58,9 +58,11 @@ impl LabApp {
         let mut notes: Vec<String> = problem.into_iter().collect();
         if let Some(spec) = &launch.dataset {
             settings.dataset = spec.clone();
+            settings.fold = launch.fold;
         } else if let Some(gone) = settings.dataset_gone() {
             notes.push(gone);
             settings.dataset = "synthetic".into();
+            settings.fold = None;
         }
         let mut app = Self::with_settings(settings);
         app.status_line = (!notes.is_empty()).then(|| notes.join("; "));
@@ -109,7 +111,22 @@ impl LabApp {
 
     /// Generate or load the dataset on a named thread; trainers start when it is ready.
     pub fn start_dataset(&mut self) {
-        self.dataset = DatasetState::start(self.settings.train_config(0), self.waker.clone());
+        let previous = match &self.dataset {
+            // A load replaced by another stops, and Cancel still goes back to the one before.
+            DatasetState::Loading {
+                progress, previous, ..
+            } => {
+                progress.cancel();
+                previous.clone()
+            }
+            DatasetState::Ready(dataset) => self.started_with.clone().map(|settings| Previous {
+                settings: Box::new(settings),
+                dataset: dataset.clone(),
+            }),
+            DatasetState::Failed(_) => None,
+        };
+        self.dataset =
+            DatasetState::start(self.settings.train_config(0), self.waker.clone(), previous);
         for run in &mut self.runs {
             *run = RunSlot::new(run.name, self.settings.smoothing);
         }
@@ -125,6 +142,7 @@ impl LabApp {
                 && s.seed == self.settings.seed
                 && s.preset == self.settings.preset
                 && s.synthetic == self.settings.synthetic
+                && s.fold == self.settings.fold
         });
         match (&self.dataset, same_data) {
             (DatasetState::Ready(d), true) => {
@@ -237,8 +255,20 @@ impl LabApp {
     }
 
     fn poll_dataset(&mut self) {
-        if let Some(dataset) = self.dataset.poll() {
-            self.start_runs(dataset);
+        match self.dataset.poll() {
+            Some(LoadOutcome::Ready(dataset)) => self.start_runs(dataset),
+            Some(LoadOutcome::Cancelled(Some(previous))) => {
+                self.settings.take_data_choice(&previous.settings);
+                self.status_line = Some(format!(
+                    "loading cancelled: back on {}",
+                    previous.dataset.name
+                ));
+                self.start_runs(previous.dataset);
+            }
+            Some(LoadOutcome::Cancelled(None)) => {
+                self.status_line = Some("loading cancelled".into());
+            }
+            None => {}
         }
     }
 
@@ -320,6 +350,16 @@ impl LabApp {
                 }
             }
             UiAction::Status(message) => self.status_line = Some(message),
+            UiAction::CancelLoad => {
+                if let Some(progress) = self.dataset.loading() {
+                    progress.cancel();
+                    self.status_line = Some("cancelling the load…".into());
+                }
+            }
+            UiAction::SetFold(fold) => {
+                self.settings.fold = fold;
+                self.reset();
+            }
         }
     }
 

@@ -33,6 +33,7 @@ use crate::data::{Dataset, LoadReport, Modality, VerificationPair};
 
 mod lists;
 
+use crate::data::dataset::LoadMonitor;
 use lists::{PairList, Role, classify};
 
 const PAIR_FORM: &str = "`id Caricature/id\\file.jpg id Real/id\\file.jpg label`";
@@ -44,7 +45,7 @@ const LISTS_DIR: &str = "train-test-files";
 pub(crate) fn load(
     path: &Path,
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, LoadError> {
     let root = check_root(path)?;
     let data_dir = data_dir(&root);
@@ -85,6 +86,7 @@ pub(crate) fn load(
         splits: chosen.splits,
         protocol: chosen.protocol,
         facts: chosen.facts,
+        published_folds: None,
         report,
     })
 }

@@ -47,6 +47,7 @@ use crate::data::{Dataset, ImageSet, LoadReport, Modality, ProtocolFacts};
 mod fold;
 mod parse;
 
+use crate::data::dataset::LoadMonitor;
 use fold::{Chosen, choose_fold};
 use parse::{Resolver, count_folds, read_published};
 
@@ -57,7 +58,7 @@ const LAYOUT: &str = "WebCaricature";
 pub(crate) fn load(
     path: &Path,
     opts: &LoadOptions,
-    progress: &(dyn Fn(f32) + Sync),
+    progress: &dyn LoadMonitor,
 ) -> Result<Dataset, LoadError> {
     let root = check_root(path)?;
     let base = base_dir(&root)?;
@@ -110,6 +111,7 @@ pub(crate) fn load(
         splits: chosen.splits,
         protocol: chosen.protocol,
         facts: chosen.facts,
+        published_folds: None,
         report,
     })
 }
