@@ -94,8 +94,25 @@ impl std::str::FromStr for ScheduledPerturbation {
 /// Which optimiser trains the network (Ψ under `proposed` uses the same kind).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OptimizerKind {
-    /// RMSProp as in the authors' code (TF semantics): decay ρ, momentum μ, ε inside the root.
-    RmsProp { decay: f64, momentum: f64, eps: f64 },
+    /// RMSProp with TF1's `RMSPropOptimizer` semantics: decay ρ, momentum μ, ε inside the root,
+    ///
+    /// ```text
+    /// ms  ← ρ·ms + (1 − ρ)·g²
+    /// mom ← μ·mom + lr·g / √(ms + ε)
+    /// θ   ← θ − mom
+    /// ```
+    ///
+    /// with `ms` starting at `initial_mean_square` (TF1: 1.0) and `mom` at 0.
+    RmsProp {
+        decay: f64,
+        momentum: f64,
+        eps: f64,
+        /// Where the running mean of g² starts. TF1 starts it at 1, which with ε = 1 keeps
+        /// the first steps at about lr·g/√2 instead of lr·sign(g); config.json files written
+        /// before this field existed started it at 0.
+        #[serde(default)]
+        initial_mean_square: f64,
+    },
     /// SGD with heavy-ball momentum.
     Sgd { momentum: f64 },
 }
@@ -106,8 +123,20 @@ impl Default for OptimizerKind {
             decay: 0.9,
             momentum: 0.0,
             eps: 1e-6,
+            initial_mean_square: 0.0,
         }
     }
+}
+
+impl OptimizerKind {
+    /// TF1's `RMSPropOptimizer` as the authors' `train_BP.py` builds it: decay 0.9,
+    /// momentum 0.9, ε 1.0, mean square starting at 1.
+    pub const TF_RMSPROP_AUTHORS: OptimizerKind = OptimizerKind::RmsProp {
+        decay: 0.9,
+        momentum: 0.9,
+        eps: 1.0,
+        initial_mean_square: 1.0,
+    };
 }
 
 /// A whole run's settings.
@@ -237,6 +266,7 @@ impl TrainConfig {
                 decay,
                 momentum,
                 eps,
+                initial_mean_square,
             } => {
                 if !(0.0..1.0).contains(&decay) {
                     return bad("rmsprop decay", format!("{decay} must be in 0..1"));
@@ -246,6 +276,12 @@ impl TrainConfig {
                 }
                 if !positive_finite(eps) {
                     return bad("rmsprop eps", format!("{eps} must be > 0"));
+                }
+                if !(initial_mean_square.is_finite() && initial_mean_square >= 0.0) {
+                    return bad(
+                        "rmsprop initial_mean_square",
+                        format!("{initial_mean_square} must be ≥ 0"),
+                    );
                 }
             }
             OptimizerKind::Sgd { momentum } => {
