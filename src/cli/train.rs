@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::data::Dataset;
 use crate::eval::EvalReport;
 use crate::model::Preset;
-use crate::train::config::{LearningRates, ScheduledPerturbation, TrainConfig};
+use crate::train::config::{LearningRates, LrDrop, ScheduledPerturbation, TrainConfig};
 use crate::train::metrics::StepMetrics;
+use crate::train::recipe::Recipe;
 use crate::train::run_folder::{PARTIAL_METRICS_FILE, RunWriter};
 use crate::train::trainer::{Trainer, device_label, select_device};
 use crate::weighting::{Strategy, StrategyConfig};
@@ -32,15 +33,32 @@ pub struct RunArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// The network's learning rate (RMSProp).
+    /// A named set of settings: lab (this lab's), authors-cavi or authors-webcaricature (the
+    /// authors' scripts: optimiser, rates and their drop, Ψ's rate, s, centre loss, clipping;
+    /// see the README). The flags below override its values; config.json records the result.
+    #[arg(long, default_value = "lab")]
+    pub recipe: String,
+    /// The network's learning rate (default: the recipe's: lab 1e-3, authors 0.1).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Ψ's own learning rate under proposed (default 10× --lr).
+    /// Ψ's own learning rate under proposed (default: the recipe's ratio × the network's rate:
+    /// lab 10×, authors-cavi 1×, authors-webcaricature 10×).
     #[arg(long)]
     pub psi_lr: Option<f64>,
-    /// Weight-logit scale s (default: proposed 1, naive 0.5, as the authors' code).
+    /// Both rates × 0.1 after this step; 0: never (default: the recipe's: authors at half the
+    /// run, lab never).
+    #[arg(long, value_name = "STEP")]
+    pub lr_drop_after: Option<u64>,
+    /// Weight-logit scale s (default: the recipe's; lab: proposed 1, naive 0.5).
     #[arg(long)]
     pub scale: Option<f32>,
+    /// Centre-loss factor λ (default: the recipe's: lab 0.01 on verification, authors 0.1 on
+    /// every branch).
+    #[arg(long)]
+    pub centre_loss: Option<f64>,
+    /// Gradient clipping at this global norm, 0 = none (default: the recipe's, 5).
+    #[arg(long)]
+    pub clip_norm: Option<f64>,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Treat w as a constant for the network (the paper's reading) instead of letting the
@@ -97,7 +115,6 @@ impl RunArgs {
             .map_err(anyhow::Error::msg)
             .context("--strategy")?;
         let mut strategy = StrategyConfig::new(strategy);
-        strategy.scale = self.scale;
         if let Some(w) = &self.static_weights {
             let values = super::args::parse_list("--static-weights", w)?;
             if values.len() != 3 {
@@ -108,8 +125,9 @@ impl RunArgs {
             }
             strategy.static_weights = [values[0] as f32, values[1] as f32, values[2] as f32];
         }
-        let defaults = LearningRates::default();
-        let lr = self.lr.unwrap_or(defaults.lr);
+        let recipe = Recipe::parse(&self.recipe)
+            .map_err(anyhow::Error::msg)
+            .context("--recipe")?;
         let mut config = TrainConfig {
             seed,
             preset,
@@ -119,16 +137,14 @@ impl RunArgs {
                 ..Default::default()
             },
             strategy,
-            rates: LearningRates {
-                lr,
-                psi_lr: self.psi_lr.unwrap_or(lr * defaults.psi_lr / defaults.lr),
-            },
             batch_size: self.batch_size,
             weights_reach_trunk: !self.constant_weights,
             max_steps: steps,
             device: self.device.clone(),
             ..TrainConfig::default()
         };
+        recipe.apply(&mut config);
+        self.override_recipe(&mut config, recipe);
         config.data.synthetic.seed = seed;
         config.data.synthetic.image_size = preset.image_size();
         config.data.synthetic.train_identities = self.identities;
@@ -143,6 +159,37 @@ impl RunArgs {
             .context("synthetic dataset settings")?;
         config.validate().context("settings")?;
         Ok(config)
+    }
+}
+
+impl RunArgs {
+    /// The flags given explicitly, over what the recipe chose.
+    fn override_recipe(&self, config: &mut TrainConfig, recipe: Recipe) {
+        if let Some(lr) = self.lr {
+            // Ψ keeps the recipe's ratio to the network's rate unless --psi-lr is given too.
+            config.rates = LearningRates {
+                lr,
+                psi_lr: lr * recipe.psi_ratio(),
+            };
+        }
+        if let Some(psi_lr) = self.psi_lr {
+            config.rates.psi_lr = psi_lr;
+        }
+        if let Some(after_step) = self.lr_drop_after {
+            config.lr_drop = (after_step > 0).then_some(LrDrop {
+                after_step,
+                factor: 0.1,
+            });
+        }
+        if self.scale.is_some() {
+            config.strategy.scale = self.scale;
+        }
+        if let Some(factor) = self.centre_loss {
+            config.centre_loss_factor = factor;
+        }
+        if let Some(norm) = self.clip_norm {
+            config.clip_norm = norm;
+        }
     }
 }
 

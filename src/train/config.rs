@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::recipe::Recipe;
 use crate::data::DataConfig;
 use crate::data::dataset::LoadMonitor;
 use crate::model::Preset;
@@ -26,6 +27,44 @@ impl Default for LearningRates {
             lr: 1e-3,
             psi_lr: 1e-2,
         }
+    }
+}
+
+/// A step change of both learning rates (the network's and Ψ's), as the authors' schedule
+/// file does (0.1, then 0.01 from epoch 50).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LrDrop {
+    /// The last step at the first rates; steps after it train at the rates × `factor`.
+    pub after_step: u64,
+    pub factor: f64,
+}
+
+impl LrDrop {
+    /// The rates that train step `step` (1-based): `rates` up to `after_step`, scaled after.
+    pub fn rates_at(drop: Option<LrDrop>, rates: LearningRates, step: u64) -> LearningRates {
+        match drop {
+            Some(d) if step > d.after_step => LearningRates {
+                lr: rates.lr * d.factor,
+                psi_lr: rates.psi_lr * d.factor,
+            },
+            _ => rates,
+        }
+    }
+}
+
+/// Which branches carry a centre-loss term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CentreLossOn {
+    /// The verification branch only (the paper's eq. (4)).
+    Verif,
+    /// Every branch, each on the images its task sees, each with its own table of centres (the
+    /// authors' code puts a term on all three; it shares one table between them by accident).
+    EveryBranch,
+}
+
+impl CentreLossOn {
+    pub fn covers(self, task: Task) -> bool {
+        self == CentreLossOn::EveryBranch || task == Task::Verif
     }
 }
 
@@ -95,8 +134,25 @@ impl std::str::FromStr for ScheduledPerturbation {
 /// Which optimiser trains the network (Ψ under `proposed` uses the same kind).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum OptimizerKind {
-    /// RMSProp as in the authors' code (TF semantics): decay ρ, momentum μ, ε inside the root.
-    RmsProp { decay: f64, momentum: f64, eps: f64 },
+    /// RMSProp with TF1's `RMSPropOptimizer` semantics: decay ρ, momentum μ, ε inside the root,
+    ///
+    /// ```text
+    /// ms  ← ρ·ms + (1 − ρ)·g²
+    /// mom ← μ·mom + lr·g / √(ms + ε)
+    /// θ   ← θ − mom
+    /// ```
+    ///
+    /// with `ms` starting at `initial_mean_square` (TF1: 1.0) and `mom` at 0.
+    RmsProp {
+        decay: f64,
+        momentum: f64,
+        eps: f64,
+        /// Where the running mean of g² starts. TF1 starts it at 1, which with ε = 1 keeps
+        /// the first steps at about lr·g/√2 instead of lr·sign(g); config.json files written
+        /// before this field existed started it at 0.
+        #[serde(default)]
+        initial_mean_square: f64,
+    },
     /// SGD with heavy-ball momentum.
     Sgd { momentum: f64 },
 }
@@ -107,14 +163,29 @@ impl Default for OptimizerKind {
             decay: 0.9,
             momentum: 0.0,
             eps: 1e-6,
+            initial_mean_square: 0.0,
         }
     }
+}
+
+impl OptimizerKind {
+    /// TF1's `RMSPropOptimizer` as the authors' `train_BP.py` builds it: decay 0.9,
+    /// momentum 0.9, ε 1.0, mean square starting at 1.
+    pub const TF_RMSPROP_AUTHORS: OptimizerKind = OptimizerKind::RmsProp {
+        decay: 0.9,
+        momentum: 0.9,
+        eps: 1.0,
+        initial_mean_square: 1.0,
+    };
 }
 
 /// A whole run's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainConfig {
+    /// The named set of settings this run started from (`lab` or one of the authors'); every
+    /// setting it chose is also written out below, with any explicit override applied.
+    pub recipe: Recipe,
     pub seed: u64,
     pub preset: Preset,
     /// The dataset (its fields sit at the top level of config.json).
@@ -122,12 +193,16 @@ pub struct TrainConfig {
     pub data: DataConfig,
     pub strategy: StrategyConfig,
     pub rates: LearningRates,
+    /// A step change of both rates (None: constant rates).
+    pub lr_drop: Option<LrDrop>,
     pub optimizer: OptimizerKind,
     pub batch_size: usize,
     /// Global gradient-norm clip (the code's 5); 0 disables.
     pub clip_norm: f64,
-    /// Centre-loss factor λ on the verification embedding.
+    /// Centre-loss factor λ.
     pub centre_loss_factor: f64,
+    /// Which branches' embeddings carry the centre term.
+    pub centre_loss_on: CentreLossOn,
     /// Centre update rate α: c ← c − (1 − α)(c − batch mean).
     pub centre_alpha: f64,
     /// `true` (the code): the network's loss Σ w_i·L_i also reaches the trunk through w.
@@ -145,15 +220,18 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            recipe: Recipe::Lab,
             seed: 1,
             preset: Preset::Tiny,
             data: DataConfig::default(),
             strategy: StrategyConfig::default(),
             rates: LearningRates::default(),
+            lr_drop: None,
             optimizer: OptimizerKind::default(),
             batch_size: 64,
             clip_norm: 5.0,
             centre_loss_factor: 0.01,
+            centre_loss_on: CentreLossOn::Verif,
             centre_alpha: 0.5,
             weights_reach_trunk: true,
             max_steps: 0,
@@ -200,6 +278,14 @@ impl TrainConfig {
                 format!("{} must be a positive finite number", self.rates.psi_lr),
             );
         }
+        if let Some(drop) = self.lr_drop
+            && !positive_finite(drop.factor)
+        {
+            return bad(
+                "lr_drop factor",
+                format!("{} must be a positive finite number", drop.factor),
+            );
+        }
         if self.max_steps > MAX_STEPS {
             return bad(
                 "max_steps",
@@ -238,6 +324,7 @@ impl TrainConfig {
                 decay,
                 momentum,
                 eps,
+                initial_mean_square,
             } => {
                 if !(0.0..1.0).contains(&decay) {
                     return bad("rmsprop decay", format!("{decay} must be in 0..1"));
@@ -247,6 +334,12 @@ impl TrainConfig {
                 }
                 if !positive_finite(eps) {
                     return bad("rmsprop eps", format!("{eps} must be > 0"));
+                }
+                if !(initial_mean_square.is_finite() && initial_mean_square >= 0.0) {
+                    return bad(
+                        "rmsprop initial_mean_square",
+                        format!("{initial_mean_square} must be ≥ 0"),
+                    );
                 }
             }
             OptimizerKind::Sgd { momentum } => {

@@ -1,5 +1,5 @@
-//! The task losses: cross-entropy over the images a task sees, and the centre loss on the
-//! verification embedding with the centres moved by the α-update (not by gradient).
+//! The task losses: cross-entropy over the images a task sees, and the centre loss on a branch's
+//! embedding with the centres moved by the α-update (not by gradient).
 
 use candle_core::{D, Result, Tensor};
 
@@ -22,6 +22,18 @@ pub fn masked_cross_entropy(
 pub fn centre_loss(embeddings: &Tensor, centres_of_batch: &Tensor) -> Result<Tensor> {
     let batch = embeddings.dim(0)?;
     (embeddings - centres_of_batch)?.sqr()?.sum_all()? * (0.5 / batch.max(1) as f64)
+}
+
+/// [`centre_loss`] over the rows where `mask` is 1, divided by `count` (their number): the
+/// centre term of a branch that sees only photos or only caricatures. 0 when it sees none.
+pub fn masked_centre_loss(
+    embeddings: &Tensor,
+    centres_of_batch: &Tensor,
+    mask: &Tensor,
+    count: usize,
+) -> Result<Tensor> {
+    let per_row = (embeddings - centres_of_batch)?.sqr()?.sum(1)?;
+    (per_row * mask)?.sum_all()? * (0.5 / count.max(1) as f64)
 }
 
 /// The centre update of the authors' code: for each class j in the batch,
@@ -94,6 +106,19 @@ mod tests {
         let mut centres = vec![0.0, 0.0, 9.0, 9.0];
         update_centres(&mut centres, 2, &[1.0, 0.0, 0.0, 1.0], &[0, 0], 0.5);
         assert_eq!(centres, vec![0.25, 0.25, 9.0, 9.0]);
+    }
+
+    #[test]
+    fn masked_centre_loss_counts_only_the_rows_seen() {
+        // rows (1,0), (0,2), (3,0) against centre 0; rows 0 and 2 seen: ½(1 + 9)/2 = 2.5
+        let dev = Device::Cpu;
+        let e = Tensor::new(&[[1f32, 0.], [0., 2.], [3., 0.]], &dev).unwrap();
+        let c = Tensor::zeros((3, 2), DType::F32, &dev).unwrap();
+        let mask = Tensor::new(&[1f32, 0., 1.], &dev).unwrap();
+        let loss = masked_centre_loss(&e, &c, &mask, 2).unwrap();
+        assert_eq!(loss.to_scalar::<f32>().unwrap(), 2.5);
+        let none = masked_centre_loss(&e, &c, &mask.zeros_like().unwrap(), 0).unwrap();
+        assert_eq!(none.to_scalar::<f32>().unwrap(), 0.0);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod losses;
 pub mod metrics;
 pub mod optim;
+pub mod recipe;
 pub mod run_folder;
 pub mod snapshot;
 pub mod trainer;

@@ -1,5 +1,6 @@
-//! Optimisers over candle `Var`s with their state as tensors: RMSProp with momentum (TF
-//! semantics, as the authors used) and SGD with heavy-ball momentum. candle-nn's SGD has no
+//! Optimisers over candle `Var`s with their state as tensors: RMSProp with momentum (TF1
+//! semantics, as the authors used; the formula is on `OptimizerKind::RmsProp`) and SGD with
+//! heavy-ball momentum. candle-nn's SGD has no
 //! momentum and it has no RMSProp.
 
 use candle_core::backprop::GradStore;
@@ -16,14 +17,25 @@ pub struct Optimizer {
     velocity: Vec<Tensor>,
 }
 
+/// One tensor per var, every element `value` (RMSProp's mean square starts at 0 or, as in TF1, 1).
+fn filled(vars: &[Var], value: f64) -> Result<Vec<Tensor>> {
+    vars.iter()
+        .map(|v| v.as_tensor().zeros_like()?.affine(1.0, value))
+        .collect()
+}
+
 impl Optimizer {
     pub fn new(kind: OptimizerKind, vars: Vec<Var>) -> Result<Optimizer> {
         let zeros = |vars: &[Var]| -> Result<Vec<Tensor>> {
             vars.iter().map(|v| v.as_tensor().zeros_like()).collect()
         };
         let (mean_square, velocity) = match kind {
-            OptimizerKind::RmsProp { momentum, .. } => (
-                zeros(&vars)?,
+            OptimizerKind::RmsProp {
+                momentum,
+                initial_mean_square,
+                ..
+            } => (
+                filled(&vars, initial_mean_square)?,
                 if momentum > 0.0 {
                     zeros(&vars)?
                 } else {
@@ -157,6 +169,7 @@ mod tests {
                 decay: 0.9,
                 momentum: 0.5,
                 eps: 1e-6,
+                initial_mean_square: 0.0,
             },
             vec![x.clone()],
         )
@@ -170,6 +183,48 @@ mod tests {
         }
         assert!((values[0] - 0.683_773).abs() < 1e-5, "{values:?}");
         assert!((values[1] - 0.340_758).abs() < 1e-5, "{values:?}");
+    }
+
+    /// `steps` updates of f(x) = x² from x = 1 at learning rate `lr`; x after each.
+    fn minimise_square(kind: OptimizerKind, lr: f64, steps: usize) -> Vec<f32> {
+        let x = Var::new(&[1f32], &Device::Cpu).unwrap();
+        let mut opt = Optimizer::new(kind, vec![x.clone()]).unwrap();
+        (0..steps)
+            .map(|_| {
+                let loss = x.as_tensor().sqr().unwrap().sum_all().unwrap();
+                opt.step(&loss.backward().unwrap(), lr, 0.0).unwrap();
+                x.as_tensor().to_vec1::<f32>().unwrap()[0]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tf1_rmsprop_as_the_authors_built_it_matches_hand_computation() {
+        // TF1 RMSPropOptimizer(lr 0.1, decay 0.9, momentum 0.9, epsilon 1.0): ms starts at 1,
+        // mom at 0; f(x) = x² from x = 1.
+        // step 1: g = 2, ms = 0.9·1 + 0.1·4 = 1.3, mom = 0.1·2/√(1.3 + 1) = 0.131876,
+        //         x = 0.868124
+        // step 2: g = 1.736248, ms = 0.9·1.3 + 0.1·3.014557 = 1.471456,
+        //         mom = 0.9·0.131876 + 0.1·1.736248/√2.471456 = 0.118688 + 0.110443 = 0.229131,
+        //         x = 0.638993
+        // (python3: the same three lines in a loop give 0.8681239, 0.6389932, 0.3517479.)
+        let values = minimise_square(OptimizerKind::TF_RMSPROP_AUTHORS, 0.1, 3);
+        for (got, want) in values.iter().zip([0.868_124, 0.638_993, 0.351_748]) {
+            assert!((got - want).abs() < 1e-5, "{values:?}");
+        }
+        // With the mean square starting at 0 instead, step 1 is 0.1·2/√(0.4 + 1) = 0.169031:
+        // the accumulator's start is what TF1 adds, and it matters.
+        let from_zero = minimise_square(
+            OptimizerKind::RmsProp {
+                decay: 0.9,
+                momentum: 0.9,
+                eps: 1.0,
+                initial_mean_square: 0.0,
+            },
+            0.1,
+            1,
+        );
+        assert!((from_zero[0] - 0.830_969).abs() < 1e-5, "{from_zero:?}");
     }
 
     #[test]

@@ -15,7 +15,8 @@ pub struct TrainerSnapshot {
     pub wall_secs: f64,
     /// (name, shape, values) of every parameter, sorted by name.
     pub params: crate::model::HostParams,
-    pub centres: Vec<f32>,
+    /// Each branch's centres (empty for a branch without a centre term).
+    pub centres: [Vec<f32>; TASKS],
     pub network_optimizer: Vec<Vec<f32>>,
     pub psi_optimizer: Vec<Vec<f32>>,
     pub sampler: BatchSampler,

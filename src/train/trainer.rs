@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::checkpoint::{self, CheckpointRun};
-use super::config::{ConfigError, LearningRates, Perturbation, TaskPerturbation, TrainConfig};
-use super::losses::{centre_loss, masked_cross_entropy, update_centres};
+use super::config::{
+    ConfigError, LearningRates, LrDrop, Perturbation, TaskPerturbation, TrainConfig,
+};
+use super::losses::{centre_loss, masked_centre_loss, masked_cross_entropy, update_centres};
 use super::metrics::{RunInfo, StepMetrics};
 use super::optim::Optimizer;
 use super::snapshot::TrainerSnapshot;
@@ -57,8 +59,9 @@ pub struct Trainer {
     /// Optimiser over the rule's own parameters (uncertainty's s), rebuilt with the rule.
     rule_optimizer: Optimizer,
     classes_of_identity: Vec<Option<usize>>,
-    /// Verification-branch centres, `classes × embedding_dim`.
-    centres: Vec<f32>,
+    /// Each branch's centres, `classes × embedding_dim`; empty for a branch without a centre
+    /// term.
+    centres: [Vec<f32>; TASKS],
     sampler: BatchSampler,
     noise_rng: ChaCha8Rng,
     perturbations: [Perturbation; TASKS],
@@ -156,7 +159,13 @@ impl Trainer {
             &dataset.splits.train,
             ChaCha8Rng::seed_from_u64(config.seed ^ 0xba7c_4000),
         );
-        let centres = vec![0.0; classes * config.preset.embedding_dim()];
+        let centres = Task::ALL.map(|task| {
+            if config.centre_loss_on.covers(task) {
+                vec![0.0; classes * config.preset.embedding_dim()]
+            } else {
+                Vec::new()
+            }
+        });
         Ok(Trainer {
             classes_of_identity: class_of_identity(&dataset),
             noise_rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x0153_0000),
@@ -266,7 +275,8 @@ impl Trainer {
             weights_reach_trunk: self.config.weights_reach_trunk,
         })?;
         let grads = backward_split_at_z(&plan, &losses, &z_trunk, &z_leaf)?;
-        self.apply_updates(&grads, plan.psi_update)?;
+        let rates = LrDrop::rates_at(self.config.lr_drop, self.config.rates, next_step);
+        self.apply_updates(&grads, plan.psi_update, rates)?;
         self.move_centres(&fwd, &batch)?;
         self.rule.observe(next_step, loss_values);
         self.step = next_step;
@@ -277,7 +287,7 @@ impl Trainer {
             strategy: self.rule.config().label(),
             weights: plan.reported,
             losses: loss_values,
-            lr: self.config.rates.lr,
+            lr: rates.lr,
             coalesced_steps: 1,
         })
     }
@@ -321,7 +331,7 @@ impl Trainer {
     }
 
     /// `[TASKS]`: each task's cross-entropy over the images it sees, plus the centre term on
-    /// the verification embedding.
+    /// the embeddings of those images where the run puts one (`centre_loss_on`).
     fn task_losses(&self, fwd: &Forward, batch: &TaskBatch) -> Result<Tensor, TrainError> {
         let device = &self.network.device;
         let mut losses = Vec::with_capacity(TASKS);
@@ -331,8 +341,9 @@ impl Trainer {
             let (mask, count) = &batch.masks[i];
             let mask = Tensor::new(mask.as_slice(), device)?;
             let mut loss = masked_cross_entropy(&fwd.logits[i], &labels, &mask, *count)?;
-            if task == Task::Verif && self.config.centre_loss_factor > 0.0 {
-                let centre = self.centre_term(&fwd.embeddings[i], &batch.labels[i], batch.size)?;
+            if self.has_centre_term(task) {
+                let seen = (&mask, *count);
+                let centre = self.centre_term(task, &fwd.embeddings[i], &batch.labels[i], seen)?;
                 loss = (loss + (centre * self.config.centre_loss_factor)?)?;
             }
             losses.push(loss);
@@ -340,27 +351,46 @@ impl Trainer {
         Ok(Tensor::stack(&losses, 0)?)
     }
 
-    /// The centre loss of `embeddings` against the centres of `labels`.
+    fn has_centre_term(&self, task: Task) -> bool {
+        self.config.centre_loss_factor > 0.0 && !self.centres[task.index()].is_empty()
+    }
+
+    /// The centre loss of `task`'s `embeddings` against its centres of `labels`, over the rows
+    /// the task sees (`seen`: mask and count).
     fn centre_term(
         &self,
+        task: Task,
         embeddings: &Tensor,
         labels: &[u32],
-        size: usize,
+        seen: (&Tensor, usize),
     ) -> Result<Tensor, TrainError> {
         let dim = self.config.preset.embedding_dim();
+        let centres = &self.centres[task.index()];
+        let size = labels.len();
         let mut batch_centres = Vec::with_capacity(size * dim);
         for &label in labels {
             let l = label as usize;
-            batch_centres.extend_from_slice(&self.centres[l * dim..(l + 1) * dim]);
+            batch_centres.extend_from_slice(&centres[l * dim..(l + 1) * dim]);
         }
         let batch_centres = Tensor::from_vec(batch_centres, (size, dim), &self.network.device)?;
-        Ok(centre_loss(embeddings, &batch_centres)?)
+        let (mask, count) = seen;
+        // A task that sees every row (verification) keeps the unmasked form, so its numbers
+        // stay bit-identical to runs made before the other branches had a centre term.
+        if count == size {
+            Ok(centre_loss(embeddings, &batch_centres)?)
+        } else {
+            Ok(masked_centre_loss(embeddings, &batch_centres, mask, count)?)
+        }
     }
 
     /// One optimiser step for the network, the rule's own parameters and Ψ (by whom the rule
     /// says).
-    fn apply_updates(&mut self, grads: &GradStore, psi: PsiUpdate) -> Result<(), TrainError> {
-        let rates = self.config.rates;
+    fn apply_updates(
+        &mut self,
+        grads: &GradStore,
+        psi: PsiUpdate,
+        rates: LearningRates,
+    ) -> Result<(), TrainError> {
         let clip = self.config.clip_norm;
         self.network_optimizer.step(grads, rates.lr, clip)?;
         self.rule_optimizer.step(grads, rates.lr, clip)?;
@@ -372,16 +402,28 @@ impl Trainer {
         Ok(())
     }
 
-    /// Move the verification centres toward this batch's embeddings (the α-update).
+    /// Move each branch's centres toward the embeddings of the images its task saw in this
+    /// batch (the α-update).
     fn move_centres(&mut self, fwd: &Forward, batch: &TaskBatch) -> Result<(), TrainError> {
-        if self.config.centre_loss_factor <= 0.0 {
-            return Ok(());
-        }
         let dim = self.config.preset.embedding_dim();
-        let emb = fwd.embeddings[0].detach().flatten_all()?.to_vec1::<f32>()?;
-        let labels: Vec<usize> = batch.labels[0].iter().map(|&l| l as usize).collect();
         let alpha = self.config.centre_alpha as f32;
-        update_centres(&mut self.centres, dim, &emb, &labels, alpha);
+        for task in Task::ALL {
+            if !self.has_centre_term(task) {
+                continue;
+            }
+            let i = task.index();
+            let all = fwd.embeddings[i].detach().flatten_all()?.to_vec1::<f32>()?;
+            let mut emb = Vec::with_capacity(all.len());
+            let mut labels = Vec::with_capacity(batch.size);
+            for (row, (&seen, &label)) in batch.masks[i].0.iter().zip(&batch.labels[i]).enumerate()
+            {
+                if seen > 0.0 {
+                    emb.extend_from_slice(&all[row * dim..(row + 1) * dim]);
+                    labels.push(label as usize);
+                }
+            }
+            update_centres(&mut self.centres[i], dim, &emb, &labels, alpha);
+        }
         Ok(())
     }
 
@@ -410,14 +452,20 @@ impl Trainer {
             tensors.insert(name, var.as_tensor().clone());
         }
         let dim = self.config.preset.embedding_dim();
-        tensors.insert(
-            "centres.verif".to_string(),
-            Tensor::from_vec(
-                self.centres.clone(),
-                (self.centres.len() / dim, dim),
-                &candle_core::Device::Cpu,
-            )?,
-        );
+        for task in Task::ALL {
+            let centres = &self.centres[task.index()];
+            if centres.is_empty() {
+                continue;
+            }
+            tensors.insert(
+                centres_name(task),
+                Tensor::from_vec(
+                    centres.clone(),
+                    (centres.len() / dim, dim),
+                    &candle_core::Device::Cpu,
+                )?,
+            );
+        }
         let run = CheckpointRun::of(&self.config, self.step, self.network.classes);
         checkpoint::save(path, &tensors, &run).map_err(fail)
     }
@@ -474,10 +522,14 @@ impl Trainer {
             ));
         }
         self.network.import(&params)?;
-        if let Some(c) = tensors.get("centres.verif") {
+        for task in Task::ALL {
+            let Some(c) = tensors.get(&centres_name(task)) else {
+                continue;
+            };
             let values = c.flatten_all()?.to_vec1::<f32>()?;
-            if values.len() == self.centres.len() {
-                self.centres = values;
+            let centres = &mut self.centres[task.index()];
+            if !centres.is_empty() && values.len() == centres.len() {
+                *centres = values;
             }
         }
         Ok(())
@@ -516,9 +568,12 @@ impl Trainer {
     /// Continue from another trainer's snapshot (same preset and dataset). The rule's own
     /// history (DWA's windows, uncertainty's s) starts afresh.
     pub fn restore(&mut self, snapshot: &TrainerSnapshot) -> Result<(), TrainError> {
-        if snapshot.config.preset != self.config.preset
-            || snapshot.centres.len() != self.centres.len()
-        {
+        let same_tables = snapshot
+            .centres
+            .iter()
+            .zip(&self.centres)
+            .all(|(a, b)| a.len() == b.len());
+        if snapshot.config.preset != self.config.preset || !same_tables {
             return Err(TrainError::Data(
                 "the snapshot comes from a different preset or dataset".into(),
             ));
@@ -536,6 +591,12 @@ impl Trainer {
         self.set_strategy(snapshot.strategy.clone())?;
         Ok(())
     }
+}
+
+/// A branch's centres in a checkpoint: `centres.verif` (the only table before every branch could
+/// have one), `centres.visual`, `centres.cari`.
+fn centres_name(task: Task) -> String {
+    format!("centres.{}", task.key())
 }
 
 /// One batch as the tasks see it.
