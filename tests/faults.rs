@@ -227,6 +227,27 @@ fn a_sharded_sweep_collects_to_the_same_results_as_one_compare() {
     );
     assert_eq!(a, b, "the collected results equal the unsharded sweep's");
     assert_eq!(a["proposed"]["auc"]["values"].as_array().unwrap().len(), 2);
+    // The paired section: proposed − naive per seed, from the figures the same file lists.
+    let values = |s: &str| -> Vec<f64> {
+        let v = &a[s]["auc"];
+        assert_eq!(v["seeds"], serde_json::json!([1, 2]));
+        v["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let (p, n) = (values("proposed"), values("naive"));
+    let paired = &a["paired"]["proposed_vs_naive"]["auc"];
+    assert_eq!(paired["n"], 2);
+    let mean_diff = ((p[0] - n[0]) + (p[1] - n[1])) / 2.0;
+    assert!(
+        (paired["mean_diff"].as_f64().unwrap() - mean_diff).abs() < 1e-12,
+        "{paired}"
+    );
+    assert!(paired["ci_low"].as_f64().unwrap() <= mean_diff);
+    assert!(paired["ci_high"].as_f64().unwrap() >= mean_diff);
     // A missing shard is listed, not silently averaged away.
     std::fs::remove_dir_all(sharded.join("naive/seed2")).unwrap();
     let mut c = cari(&["compare", "--collect"]);

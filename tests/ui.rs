@@ -633,3 +633,35 @@ fn a_dataset_folder_opens_with_its_folds_and_a_cancelled_load_goes_back() {
         }
     }
 }
+
+#[test]
+fn lesson_7_lowers_psi_and_its_checkbox_reaches_both_trainers() {
+    use cari_mtl::ui::actions::UiAction;
+    let mut h = harness(small_settings());
+    h.state_mut()
+        .apply(UiAction::OpenLesson(Lesson::IdeaBreaks));
+    wait_for(&mut h, "both runs ready", both_ready);
+    {
+        let s = &h.state().settings;
+        assert!((s.rates.psi_lr - 0.4 * s.rates.lr).abs() < 1e-15);
+        assert!(s.weights_reach_trunk);
+    }
+    h.get_by_label("w reaches trunk").click();
+    h.step();
+    assert!(!h.state().settings.weights_reach_trunk);
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "the trainers to take the change", |app| {
+        app.runs.iter().all(|r| {
+            r.history
+                .markers
+                .iter()
+                .any(|m| m.label == "w constant (eq. 11)" && m.step == 1)
+        })
+    });
+    // Another lesson starts from the lab's rates again, w reaching the trunk.
+    h.state_mut()
+        .apply(UiAction::OpenLesson(Lesson::ProposedChases));
+    let s = &h.state().settings;
+    assert_eq!(s.rates, cari_mtl::train::config::LearningRates::default());
+    assert!(s.weights_reach_trunk);
+}

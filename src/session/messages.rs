@@ -24,6 +24,9 @@ pub enum Command {
     /// Change the weighting rule from the next step on.
     SetStrategy(StrategyConfig),
     SetLearningRates(LearningRates),
+    /// Whether the network's loss Σ w_i·L_i reaches the trunk through w (false: the paper's
+    /// eq. (11), w a constant for the network), from the next step.
+    SetWeightsReachTrunk(bool),
     /// Make a task harder from the next step (or restore it with `Perturbation::None`).
     Perturb(TaskPerturbation),
     /// Run an evaluation of the current model now.
@@ -59,6 +62,10 @@ impl Command {
             (Command::SetStrategy(_), Command::SetStrategy(_))
                 | (Command::SetLearningRates(_), Command::SetLearningRates(_))
                 | (Command::SetEvalEvery(_), Command::SetEvalEvery(_))
+                | (
+                    Command::SetWeightsReachTrunk(_),
+                    Command::SetWeightsReachTrunk(_)
+                )
         )
     }
 }
@@ -119,6 +126,11 @@ pub enum Event {
     LearningRatesChanged {
         step: u64,
         applied: LearningRates,
+    },
+    /// From this step, w reaches the trunk (or is a constant for the network).
+    WeightsReachTrunkChanged {
+        step: u64,
+        reach: bool,
     },
     /// A setting the trainer refused; it goes on with `kept`.
     Rejected {

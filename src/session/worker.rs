@@ -336,6 +336,13 @@ impl Worker {
                         applied: trainer.config().rates,
                     })
             }
+            Command::SetWeightsReachTrunk(reach) => {
+                trainer.set_weights_reach_trunk(reach);
+                Ok(Event::WeightsReachTrunkChanged {
+                    step: step + 1,
+                    reach,
+                })
+            }
             Command::Perturb(change) => {
                 trainer.perturb(change);
                 Ok(Event::Perturbed {

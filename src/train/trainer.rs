@@ -236,6 +236,11 @@ impl Trainer {
         Ok(())
     }
 
+    /// Let the network's loss reach the trunk through w, or hold w constant for it (eq. 11).
+    pub fn set_weights_reach_trunk(&mut self, reach: bool) {
+        self.config.weights_reach_trunk = reach;
+    }
+
     pub fn set_rates(&mut self, rates: LearningRates) -> Result<(), TrainError> {
         let mut probe = self.config.clone();
         probe.rates = rates;

@@ -4,6 +4,7 @@
 use super::files::FileAction;
 use super::lessons::Lesson;
 use crate::train::config::{LearningRates, TaskPerturbation};
+use crate::train::recipe::Recipe;
 use crate::weighting::StrategyConfig;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +28,8 @@ pub enum UiAction {
     /// The weight-logit scale override (None: each rule's default), for both runs.
     SetScale(Option<f32>),
     SetRates(LearningRates),
+    /// Whether w reaches the trunk for both runs (false: eq. 11), from their next step.
+    SetWeightsReachTrunk(bool),
     SetEvalEvery(u64),
     EvaluateNow,
     /// Copy run `from` into the other slot at its current state.
@@ -51,6 +54,8 @@ pub enum UiAction {
     Status(String),
     /// Stop the dataset load in progress and go back to the dataset before it.
     CancelLoad,
+    /// Restart both runs from a recipe's settings.
+    SetRecipe(Recipe),
     /// Train and evaluate on another published fold of the real dataset (None: fold 1).
     SetFold(Option<usize>),
 }

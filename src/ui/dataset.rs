@@ -154,7 +154,7 @@ impl DatasetState {
             *self = match &previous {
                 Some(p) => DatasetState::Ready(p.dataset.clone()),
                 None => DatasetState::Failed(
-                    "loading was cancelled: open a dataset (Files → Open dataset…) or press Reset for the synthetic faces"
+                    "loading was cancelled: open a dataset (Files, Open dataset…) or press Reset for the synthetic faces"
                         .into(),
                 ),
             };

@@ -27,16 +27,18 @@ pub enum Lesson {
     SwitchMidRun,
     HardestChanges,
     ReadingEmbeddings,
+    IdeaBreaks,
 }
 
 impl Lesson {
-    pub const ALL: [Lesson; 6] = [
+    pub const ALL: [Lesson; 7] = [
         Lesson::TwoTasksToy,
         Lesson::NaiveStarves,
         Lesson::ProposedChases,
         Lesson::SwitchMidRun,
         Lesson::HardestChanges,
         Lesson::ReadingEmbeddings,
+        Lesson::IdeaBreaks,
     ];
 
     pub fn title(self) -> &'static str {
@@ -47,6 +49,7 @@ impl Lesson {
             Lesson::SwitchMidRun => "4 · Switching strategy mid-run",
             Lesson::HardestChanges => "5 · When the hardest task changes",
             Lesson::ReadingEmbeddings => "6 · Reading the t-SNE and the failures",
+            Lesson::IdeaBreaks => "7 · When the idea breaks",
         }
     }
 
@@ -67,6 +70,7 @@ impl Lesson {
             Lesson::HardestChanges => {
                 "Make photo identification unlearnable with 'visual: shuffle-labels' in both runs: its loss jumps to the top. Proposed moves its largest weight to visual within a few dozen steps; naive turns away from it. Restore it with 'none'."
             }
+            Lesson::IdeaBreaks => IDEA_BREAKS,
             Lesson::ReadingEmbeddings => {
                 "Press Play, wait for the evaluation at step 200, then 'Project runs A and B'. Each colour is one held-out person, circles are photos and triangles caricatures: a good verification embedding puts a person's caricatures next to their photos. On the right, the worst false positives (different people judged the same) and false negatives; select a card to see where its two images sit in both projections."
             }
@@ -83,6 +87,7 @@ impl Lesson {
             ),
             Lesson::HardestChanges => matches!(control, Control::Perturb | Control::Explain),
             Lesson::ReadingEmbeddings => matches!(control, Control::Strategy),
+            Lesson::IdeaBreaks => matches!(control, Control::Rates | Control::Explain),
         }
     }
 
@@ -91,3 +96,9 @@ impl Lesson {
         self != Lesson::TwoTasksToy
     }
 }
+
+/// Lesson 7's text. What it promises was measured (seed 1, 500 steps, rows after step 100):
+/// `cari-mtl train --strategy proposed --psi-lr 4e-4 --steps 500` then `bench/eq10_check.py`
+/// gives the hardest task the largest weight in 20.5 % of rows and the smallest in 55.0 %
+/// (naive-like); with `--constant-weights` the largest in 100 %.
+const IDEA_BREAKS: &str = "Run A is proposed, but Ψ learns at 0.4× the network's rate (Ψ lr 4e-4 against lr 1e-3) and 'w reaches trunk' is ticked, as in the authors' code: the network's own loss Σ w_i·L_i reaches the trunk through w, and the trunk learns to make Ψ favour the easy tasks faster than Ψ's L4 pulls the weight back. Press Play: run A's weights drift like naive run B's. Then untick 'w reaches trunk' (the paper's eq. 11: w is a constant for the network) and watch A's largest weight return to the hardest task. Raising Ψ lr to 10× the network's mends it too.";

@@ -205,6 +205,14 @@ impl RunSlot {
                 now.rates = applied;
                 return self.set_applied(now);
             }
+            Event::WeightsReachTrunkChanged { step, reach } => {
+                let label = if reach {
+                    "w -> trunk"
+                } else {
+                    "w constant (eq. 11)"
+                };
+                self.mark(step, label.to_string());
+            }
             Event::Rejected { reason, kept, .. } => {
                 self.warning = Some(reason);
                 return self.set_applied(kept);

@@ -9,6 +9,7 @@ use super::toy::ToyPanel;
 use crate::data::synthetic::SyntheticConfig;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, TrainConfig};
+use crate::train::recipe::Recipe;
 use crate::weighting::toy::{ToyConfig, ToyRule};
 use crate::weighting::{Strategy, StrategyConfig};
 
@@ -39,6 +40,9 @@ pub struct Settings {
     pub fold: Option<usize>,
     pub seed: u64,
     pub preset: Preset,
+    /// The named set of training settings both runs start from (`lab`, or the authors' CaVI or
+    /// WebCaricature script); the rates and s shown may then be changed.
+    pub recipe: Recipe,
     /// `auto`, `cpu` or `cuda:N`.
     pub device: String,
     pub rates: LearningRates,
@@ -72,6 +76,7 @@ impl Default for Settings {
             fold: None,
             seed: 1,
             preset: Preset::Tiny,
+            recipe: Recipe::Lab,
             device: "auto".into(),
             rates: LearningRates::default(),
             scale: None,
@@ -102,6 +107,8 @@ impl Settings {
         let mut strategy = self.strategies[slot].clone();
         if self.scale.is_some() {
             strategy.scale = self.scale;
+        } else if let Some(scale) = self.recipe.scale_for(strategy.strategy) {
+            strategy.scale = Some(scale);
         }
         strategy
     }
@@ -118,6 +125,11 @@ impl Settings {
             device: self.device.clone(),
             ..TrainConfig::default()
         };
+        // The recipe sets the optimiser, the rate drop and the centre loss; the rates and the
+        // rule shown in the window stay as the user left them.
+        self.recipe.apply(&mut config);
+        config.rates = self.rates;
+        config.strategy = self.strategy_for(slot);
         config.data.dataset = self.dataset.clone();
         config.data.fold = self.fold;
         config.data.synthetic = self.synthetic.clone();
@@ -128,6 +140,13 @@ impl Settings {
 
     /// Take what decides the dataset (which one, fold, seed, preset, synthetic faces) from
     /// `other`, leaving the rest alone.
+    /// Start from `recipe`: its rates, and each rule's s unless the user set one.
+    pub fn choose_recipe(&mut self, recipe: Recipe) {
+        self.recipe = recipe;
+        self.rates = recipe.rates();
+        self.scale = None;
+    }
+
     pub fn take_data_choice(&mut self, other: &Settings) {
         self.dataset = other.dataset.clone();
         self.fold = other.fold;
@@ -171,6 +190,11 @@ impl Settings {
         s.welcome_seen = true;
         s.layout = Layout::SideBySide;
         s.scale = None;
+        // Every lesson starts from the lab recipe with w reaching the trunk (lesson 7 then
+        // lowers Ψ's rate), so one lesson's changes never leak into the next.
+        s.recipe = Recipe::Lab;
+        s.rates = LearningRates::default();
+        s.weights_reach_trunk = true;
         let both = |a, b| [StrategyConfig::new(a), StrategyConfig::new(b)];
         match lesson {
             Lesson::TwoTasksToy => {
@@ -196,6 +220,13 @@ impl Settings {
                 s.tab = Tab::Projector;
                 s.strategies = both(Strategy::Proposed, Strategy::Naive);
                 s.eval_every = 200;
+            }
+            Lesson::IdeaBreaks => {
+                s.tab = Tab::Lab;
+                s.strategies = both(Strategy::Proposed, Strategy::Naive);
+                s.rates.psi_lr = 0.4 * s.rates.lr;
+                s.explain_run = 0;
+                s.show_explain = true;
             }
             Lesson::SwitchMidRun => {
                 s.tab = Tab::Lab;
@@ -302,6 +333,7 @@ fn from_run_config(value: serde_json::Value) -> Result<(Settings, Vec<String>), 
         fold: config.data.fold,
         seed: config.seed,
         preset: config.preset,
+        recipe: config.recipe,
         device: config.device.clone(),
         rates: config.rates,
         weights_reach_trunk: config.weights_reach_trunk,

@@ -108,7 +108,7 @@ fn load_report_ui(ui: &mut egui::Ui, report: &LoadReport) {
         return;
     }
     let label = format!(
-        "⚠ {} skipped · {} problems",
+        "{} skipped · {} problems",
         report.skipped_images.len(),
         report.protocol_problems.len()
     );

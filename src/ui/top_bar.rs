@@ -6,6 +6,7 @@ use super::lessons::{Control, Lesson};
 use super::run::{RunSlot, RunStatus};
 use super::settings::{Settings, Tab};
 use crate::model::Preset;
+use crate::train::recipe::Recipe;
 
 const LAB_HOVER: &str = "Fig. 3 live: weights above losses for runs A and B";
 const METRICS_HOVER: &str = "Evaluation as in the paper's Tables I–IV";
@@ -100,6 +101,9 @@ fn run_settings_ui(
             .response
             .on_hover_text(PRESET_HOVER);
     }
+    if settings.shows(Control::Preset) {
+        recipe_ui(ui, settings, actions);
+    }
     if settings.shows(Control::Device) {
         device_ui(ui, settings, runs);
     }
@@ -135,6 +139,30 @@ fn device_ui(ui: &mut egui::Ui, settings: &mut Settings, runs: &[RunSlot; 2]) {
         });
 }
 
+fn recipe_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
+    egui::ComboBox::from_id_salt("recipe")
+        .selected_text(settings.recipe.key())
+        .show_ui(ui, |ui| {
+            for recipe in Recipe::ALL {
+                if ui
+                    .selectable_label(settings.recipe == recipe, recipe.key())
+                    .on_hover_text(recipe.description())
+                    .clicked()
+                    && settings.recipe != recipe
+                {
+                    actions.push(UiAction::SetRecipe(recipe));
+                }
+            }
+        })
+        .response
+        .on_hover_text(format!(
+            "{RECIPE_HOVER}\n\nNow: {}",
+            settings.recipe.description()
+        ));
+}
+
+const RECIPE_HOVER: &str = "Recipe: the optimiser, learning rates and their drop, Ψ's rate, s, centre loss and clipping both runs start from. Choosing one restarts both runs; lr, Ψ lr and s can still be changed after.";
+
 fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
     let mut rates = settings.rates;
     let exponent = |v: f64, _: std::ops::RangeInclusive<usize>| format!("{v:.0e}");
@@ -157,7 +185,17 @@ fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>)
     if rates != settings.rates {
         actions.push(UiAction::SetRates(rates));
     }
+    let mut reach = settings.weights_reach_trunk;
+    if ui
+        .checkbox(&mut reach, "w reaches trunk")
+        .on_hover_text(REACH_HOVER)
+        .changed()
+    {
+        actions.push(UiAction::SetWeightsReachTrunk(reach));
+    }
 }
+
+const REACH_HOVER: &str = "Ticked (the authors' code): the network's loss Σ w_i·L_i also trains the trunk through w, so the trunk can steer Ψ toward the easy tasks. Unticked: w is a constant for the network (the paper's eq. 11). Applies from the next step.";
 
 fn scale_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
     let mut scale = settings.scale;

@@ -25,6 +25,7 @@ use crate::weighting::Strategy;
 use super::train::{RunEnd, RunOptions, load_dataset, train_to_dir};
 use crate::train::config::TrainConfig;
 
+pub mod paired;
 pub mod results;
 pub mod sweep;
 
@@ -258,9 +259,13 @@ fn collect_only(args: &CompareArgs) -> Result<()> {
 /// Write results.json, print the table, and fail if any run failed or is missing.
 fn report(collected: &Collected, out: &Path) -> Result<()> {
     let path = out.join("results.json");
-    let json = serde_json::to_string_pretty(&collected.to_json())?;
-    write_bytes(&path, json.as_bytes())?;
+    let mut json = collected.to_json();
+    json["paired"] = paired::to_json(collected);
+    write_bytes(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
     println!("{}", collected.markdown());
+    if let Some(table) = paired_markdown(collected) {
+        println!("\n{table}");
+    }
     for line in collected.problems() {
         eprintln!("{line}");
     }
@@ -270,6 +275,32 @@ fn report(collected: &Collected, out: &Path) -> Result<()> {
         bail!("{failed} run(s) failed and {missing} are missing; results.json lists them");
     }
     Ok(())
+}
+
+/// The paired differences as a table (None when the sweep has nothing to pair with proposed).
+fn paired_markdown(collected: &Collected) -> Option<String> {
+    let rows: Vec<(String, Vec<String>)> = paired::comparisons(&collected.strategies)
+        .into_iter()
+        .map(|(first, second)| {
+            let cells = crate::eval::METRIC_KEYS
+                .iter()
+                .map(|key| paired::cell(&paired::compare(collected, &first, &second, key)))
+                .collect();
+            (format!("{first} − {second}"), cells)
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let over = if collected.folds.is_empty() {
+        "seed"
+    } else {
+        "fold"
+    };
+    Some(format!(
+        "Paired differences (percentage points), mean [95 % t interval, n − 1 df], paired by {over}.\n\n{}",
+        crate::eval::table_markdown("difference", &rows)
+    ))
 }
 
 /// Train `runs`, `jobs` at a time. Returns, per run, whether it finished; an error only for

@@ -161,6 +161,7 @@ impl LabApp {
             });
         s.dataset = config.data.dataset.clone();
         s.fold = config.data.fold;
+        s.recipe = config.recipe;
         s.seed = config.seed;
         s.preset = config.preset;
         s.synthetic = config.data.synthetic.clone();

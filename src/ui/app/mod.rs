@@ -322,6 +322,10 @@ impl LabApp {
                 self.settings.rates = rates;
                 self.send_all(Command::SetLearningRates(rates));
             }
+            UiAction::SetWeightsReachTrunk(reach) => {
+                self.settings.weights_reach_trunk = reach;
+                self.send_all(Command::SetWeightsReachTrunk(reach));
+            }
             UiAction::SetEvalEvery(every) => {
                 self.settings.eval_every = every;
                 self.send_all(Command::SetEvalEvery(every));
@@ -355,6 +359,10 @@ impl LabApp {
                     progress.cancel();
                     self.status_line = Some("cancelling the load…".into());
                 }
+            }
+            UiAction::SetRecipe(recipe) => {
+                self.settings.choose_recipe(recipe);
+                self.reset();
             }
             UiAction::SetFold(fold) => {
                 self.settings.fold = fold;
