@@ -665,3 +665,68 @@ fn lesson_7_lowers_psi_and_its_checkbox_reaches_both_trainers() {
     assert_eq!(s.rates, cari_mtl::train::config::LearningRates::default());
     assert!(s.weights_reach_trunk);
 }
+
+#[test]
+fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
+    use cari_mtl::ui::settings::Tab;
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args([
+            "train",
+            "--steps",
+            "6",
+            "--identities",
+            "12",
+            "--open-identities",
+            "6",
+        ])
+        .args([
+            "--images-per-modality",
+            "6",
+            "--test-images",
+            "2",
+            "--batch-size",
+            "16",
+        ])
+        .arg("--out")
+        .arg(&run_dir)
+        .env_remove("CARI_MTL_FAULT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("summary.json")).unwrap()).unwrap();
+    let verif_acc = summary["metrics"]["verif_acc"].as_f64().unwrap();
+
+    let mut h = harness(small_settings());
+    let message = h.state_mut().open_run(0, &run_dir).unwrap();
+    assert!(
+        message.contains(&run_dir.display().to_string()),
+        "{message}"
+    );
+    wait_for(&mut h, "both runs ready on the run's data", both_ready);
+    let run = &h.state().runs[0];
+    assert_eq!(
+        run.history.len(),
+        6,
+        "every row of metrics.csv is a point of the curves"
+    );
+    assert_eq!(run.step, 6);
+    let first = run.evals.first().expect("the run's final evaluation");
+    assert_eq!(first.step, 6);
+    assert_eq!(first.summary.get("verif_acc").copied(), Some(verif_acc));
+    h.state_mut().settings.tab = Tab::Metrics;
+    h.step();
+    h.step();
+    assert!(
+        !h.get_all_by_label(&format!("{:.1}", 100.0 * verif_acc))
+            .collect::<Vec<_>>()
+            .is_empty(),
+        "Table I shows the run's verification accuracy"
+    );
+}
