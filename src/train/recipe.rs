@@ -59,10 +59,10 @@ impl Recipe {
                 "This lab's: RMSProp lr 1e-3 (ε 1e-6, no momentum), Ψ at 10× the network's rate, s = 1 (proposed) / 0.5 (naive), centre loss 0.01 on the verification branch, clipping at norm 5"
             }
             Recipe::AuthorsCavi => {
-                "The authors' CaVI script: TF1 RMSProp (decay 0.9, momentum 0.9, ε 1, mean square from 1), lr 0.1 then 0.01 from half the run (step 5,000 in the window), Ψ at 1×, s = 1 (proposed) / 0.5 (naive), centre loss 0.1 on every branch, clipping at norm 5"
+                "The authors' CaVI script: TF1 RMSProp (decay 0.9, momentum 0.9, ε 1, mean square from 1), lr 0.1 then 0.01 from half the run (step 5,000 in the window), Ψ at 1×, s = 1 (proposed) / 0.5 (naive), centre loss 0.01 on every branch (each its own table), clipping at norm 5"
             }
             Recipe::AuthorsWebcaricature => {
-                "The authors' WebCaricature script: as authors-cavi, but Ψ at 10× the network's rate and s = 2 for proposed"
+                "The authors' WebCaricature script: as authors-cavi, but Ψ at 10× the network's rate, s = 2 for proposed and centre loss 0.1"
             }
         }
     }
@@ -139,7 +139,12 @@ impl Recipe {
             }
             Recipe::AuthorsCavi | Recipe::AuthorsWebcaricature => {
                 config.optimizer = OptimizerKind::TF_RMSPROP_AUTHORS;
-                config.centre_loss_factor = 0.1;
+                // NOTES-reference-code.md: λ 0.01 in the CaVI script, 0.1 in WebCaricature's.
+                config.centre_loss_factor = if self == Recipe::AuthorsCavi {
+                    0.01
+                } else {
+                    0.1
+                };
                 config.centre_loss_on = CentreLossOn::EveryBranch;
             }
         }
@@ -191,12 +196,13 @@ mod tests {
         assert_eq!(cavi.strategy.scale(), 1.0);
         assert_eq!(
             (cavi.centre_loss_factor, cavi.centre_loss_on),
-            (0.1, CentreLossOn::EveryBranch)
+            (0.01, CentreLossOn::EveryBranch)
         );
         assert_eq!(cavi.clip_norm, 5.0);
         let web = applied(Recipe::AuthorsWebcaricature, Strategy::Proposed, 0);
         assert_eq!((web.rates.lr, web.rates.psi_lr), (0.1, 1.0));
         assert_eq!(web.strategy.scale, Some(2.0));
+        assert_eq!(web.centre_loss_factor, 0.1);
         assert_eq!(web.lr_drop.map(|d| d.after_step), Some(AUTHORS_DROP_STEP));
         let naive = applied(Recipe::AuthorsWebcaricature, Strategy::Naive, 600);
         assert_eq!(naive.strategy.scale, Some(0.5));
