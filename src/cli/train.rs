@@ -52,7 +52,7 @@ pub struct RunArgs {
     /// Weight-logit scale s (default: the recipe's; lab: proposed 1, naive 0.5).
     #[arg(long)]
     pub scale: Option<f32>,
-    /// Centre-loss factor λ (default: the recipe's: lab 0.01 on verification, authors 0.1 on
+    /// Centre-loss factor λ (default: the recipe's: lab 0.01 on verification, authors-cavi 0.01 and authors-webcaricature 0.1 on
     /// every branch).
     #[arg(long)]
     pub centre_loss: Option<f64>,

@@ -85,10 +85,13 @@ fn run_settings_ui(
     runs: &[RunSlot; 2],
     actions: &mut Vec<UiAction>,
 ) {
+    // Each label stays on the row of its value when a narrow window wraps the bar.
     if settings.shows(Control::Seed) {
-        ui.label("seed");
-        ui.add(egui::DragValue::new(&mut settings.seed).range(0..=u32::MAX as u64))
-            .on_hover_text(SEED_HOVER);
+        ui.horizontal(|ui| {
+            ui.label("seed");
+            ui.add(egui::DragValue::new(&mut settings.seed).range(0..=u32::MAX as u64))
+                .on_hover_text(SEED_HOVER);
+        });
     }
     if settings.shows(Control::Preset) {
         egui::ComboBox::from_id_salt("preset")
@@ -166,22 +169,26 @@ const RECIPE_HOVER: &str = "Recipe: the optimiser, learning rates and their drop
 fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
     let mut rates = settings.rates;
     let exponent = |v: f64, _: std::ops::RangeInclusive<usize>| format!("{v:.0e}");
-    ui.label("lr");
-    ui.add(
-        egui::DragValue::new(&mut rates.lr)
-            .range(1e-6..=1.0)
-            .speed(1e-5)
-            .custom_formatter(exponent),
-    )
-    .on_hover_text(LR_HOVER);
-    ui.label("Ψ lr");
-    ui.add(
-        egui::DragValue::new(&mut rates.psi_lr)
-            .range(1e-6..=1.0)
-            .speed(1e-4)
-            .custom_formatter(exponent),
-    )
-    .on_hover_text(PSI_LR_HOVER);
+    ui.horizontal(|ui| {
+        ui.label("lr");
+        ui.add(
+            egui::DragValue::new(&mut rates.lr)
+                .range(1e-6..=1.0)
+                .speed(1e-5)
+                .custom_formatter(exponent),
+        )
+        .on_hover_text(LR_HOVER);
+    });
+    ui.horizontal(|ui| {
+        ui.label("Ψ lr");
+        ui.add(
+            egui::DragValue::new(&mut rates.psi_lr)
+                .range(1e-6..=1.0)
+                .speed(1e-4)
+                .custom_formatter(exponent),
+        )
+        .on_hover_text(PSI_LR_HOVER);
+    });
     if rates != settings.rates {
         actions.push(UiAction::SetRates(rates));
     }
