@@ -48,7 +48,7 @@ echo "A $a + B $b = $apart steps/s"
 
 echo "== the window, A and B playing: --play --quit-after $SECS"
 "$BIN" --play --quit-after "$SECS" >"$out/window.txt" 2>/dev/null & wpid=$!
-python3 bench/thread_cpu.py "$wpid" --wait 12 --secs "$((SECS - 5))" || true
+python3 bench/thread_cpu.py "$wpid" --wait 8 --secs "$((SECS - 10))" || true
 wait $wpid || true
 cat "$out/window.txt"
 together=$(python3 -c "

@@ -87,6 +87,7 @@ fn run_settings_ui(
 ) {
     // Each label stays on the row of its value when a narrow window wraps the bar.
     if settings.shows(Control::Seed) {
+        room_for(ui, 90.0);
         ui.horizontal(|ui| {
             ui.label("seed");
             ui.add(egui::DragValue::new(&mut settings.seed).range(0..=u32::MAX as u64))
@@ -94,6 +95,7 @@ fn run_settings_ui(
         });
     }
     if settings.shows(Control::Preset) {
+        room_for(ui, 110.0);
         egui::ComboBox::from_id_salt("preset")
             .selected_text(settings.preset.key())
             .show_ui(ui, |ui| {
@@ -105,9 +107,11 @@ fn run_settings_ui(
             .on_hover_text(PRESET_HOVER);
     }
     if settings.shows(Control::Preset) {
+        room_for(ui, 110.0);
         recipe_ui(ui, settings, actions);
     }
     if settings.shows(Control::Device) {
+        room_for(ui, 110.0);
         device_ui(ui, settings, runs);
     }
     if settings.shows(Control::Rates) {
@@ -142,6 +146,14 @@ fn device_ui(ui: &mut egui::Ui, settings: &mut Settings, runs: &[RunSlot; 2]) {
         });
 }
 
+/// Start a new row of the wrapping bar unless `width_px` fit in this one: a group that starts
+/// at the edge would be cut, since a row wraps only between widgets.
+fn room_for(ui: &mut egui::Ui, width_px: f32) {
+    if ui.available_size_before_wrap().x < width_px {
+        ui.end_row();
+    }
+}
+
 fn recipe_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
     egui::ComboBox::from_id_salt("recipe")
         .selected_text(settings.recipe.key())
@@ -169,6 +181,7 @@ const RECIPE_HOVER: &str = "Recipe: the optimiser, learning rates and their drop
 fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
     let mut rates = settings.rates;
     let exponent = |v: f64, _: std::ops::RangeInclusive<usize>| format!("{v:.0e}");
+    room_for(ui, 90.0);
     ui.horizontal(|ui| {
         ui.label("lr");
         ui.add(
@@ -179,6 +192,7 @@ fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>)
         )
         .on_hover_text(LR_HOVER);
     });
+    room_for(ui, 100.0);
     ui.horizontal(|ui| {
         ui.label("Ψ lr");
         ui.add(
@@ -193,6 +207,7 @@ fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>)
         actions.push(UiAction::SetRates(rates));
     }
     let mut reach = settings.weights_reach_trunk;
+    room_for(ui, 150.0);
     if ui
         .checkbox(&mut reach, "w reaches trunk")
         .on_hover_text(REACH_HOVER)

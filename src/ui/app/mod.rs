@@ -19,8 +19,15 @@ use crate::session::{Command, ThreadBudget, Waker};
 use crate::train::snapshot::TrainerSnapshot;
 use crate::weighting::StrategyConfig;
 
-/// The longest a repaint waits after a trainer's event while training.
+/// The longest a repaint waits after a trainer's event while training, with a GPU (~30 Hz).
 const REPAINT_WHILE_TRAINING: std::time::Duration = std::time::Duration::from_millis(33);
+
+/// The same on a software renderer (llvmpipe/lavapipe: no GPU, e.g. Xvfb or a VM), where every
+/// frame is rasterised by the CPU cores the trainers need. Measured under Xvfb on 2 cores
+/// (bench/window_rate.sh): a frame of the Lab tab takes about 0.2 s of CPU there, so any rate
+/// above ~4 Hz keeps the rasteriser busy on ~0.9 of a core; once a second leaves the trainers
+/// nearly all of the machine and the curves still move.
+const REPAINT_WHILE_TRAINING_ON_CPU: std::time::Duration = std::time::Duration::from_millis(1000);
 
 pub struct LabApp {
     pub settings: Settings,
@@ -46,6 +53,15 @@ pub struct LabApp {
     started_with: Option<Settings>,
     waker: Option<Waker>,
     started: Option<std::time::Instant>,
+    /// How long a repaint may wait after a trainer's event (longer on a software renderer).
+    repaint_while_training: std::time::Duration,
+}
+
+/// Whether the window is rasterised on the CPU (a software Vulkan/GL device, no GPU).
+fn drawn_by_the_cpu(cc: &eframe::CreationContext<'_>) -> bool {
+    cc.wgpu_render_state
+        .as_ref()
+        .is_some_and(|state| state.adapter.get_info().device_type == eframe::wgpu::DeviceType::Cpu)
 }
 
 impl LabApp {
@@ -65,6 +81,9 @@ impl LabApp {
             settings.fold = None;
         }
         let mut app = Self::with_settings(settings);
+        if drawn_by_the_cpu(cc) {
+            app.repaint_while_training = REPAINT_WHILE_TRAINING_ON_CPU;
+        }
         app.status_line = (!notes.is_empty()).then(|| notes.join("; "));
         app.launch = launch;
         app
@@ -91,6 +110,7 @@ impl LabApp {
             started_with: None,
             waker: None,
             started: None,
+            repaint_while_training: REPAINT_WHILE_TRAINING,
         }
     }
 
@@ -465,9 +485,11 @@ impl LabApp {
         if self.waker.is_none() {
             let wake_ctx = ctx.clone();
             // Trainers send events after every step; a repaint per event would take a core
-            // from training. Repaints are coalesced to at most about 30 per second.
+            // from training. Repaints are coalesced to at most about 30 per second (1 when the
+            // CPU draws the window).
+            let interval = self.repaint_while_training;
             self.waker = Some(Arc::new(move || {
-                wake_ctx.request_repaint_after(REPAINT_WHILE_TRAINING);
+                wake_ctx.request_repaint_after(interval);
             }));
             if matches!(self.dataset, DatasetState::Failed(ref m) if m == "not started") {
                 self.open_launch_runs();
