@@ -491,7 +491,7 @@ impl ProjectorState {
             ui.label(format!("Run {}: {text}", runs[slot].name));
             return;
         };
-        ui.horizontal(|ui| projection_header_ui(ui, &runs[slot], p));
+        projection_header_ui(ui, &runs[slot], p);
         if let Some(e) = &p.error {
             ui.colored_label(Color32::RED, e);
             return;
@@ -504,6 +504,7 @@ impl ProjectorState {
         let (highlight, selected) = (self.highlight, self.selected);
         let response = Plot::new(("projection", slot))
             .height(height.max(200.0))
+            .width(ui.available_width())
             .data_aspect(1.0)
             .show_axes(false)
             .show_grid(false)
@@ -750,20 +751,25 @@ impl ProjectorState {
 
 /// Run, rule, step and source of a projection, t-SNE's progress and its pause button.
 fn projection_header_ui(ui: &mut egui::Ui, run: &RunSlot, p: &Projection) {
-    ui.strong(format!(
+    // A wrapping label: in a narrow column (a 1024-px window) a long header must not widen the
+    // column over its neighbour and the side panel.
+    let title = format!(
         "Run {} · {} · step {} · {}",
         run.name,
         run.strategy_label(),
         p.step,
         p.source.label()
-    ));
-    ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
-    if let Some(job) = &p.job {
-        let paused = job.is_paused();
-        if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
-            job.set_paused(!paused);
+    );
+    ui.add(egui::Label::new(egui::RichText::new(title).strong()).wrap());
+    ui.horizontal(|ui| {
+        ui.label(format!("t-SNE {}/{}", p.iteration, p.iterations));
+        if let Some(job) = &p.job {
+            let paused = job.is_paused();
+            if ui.button(if paused { "Resume" } else { "Pause" }).clicked() {
+                job.set_paused(!paused);
+            }
         }
-    }
+    });
 }
 
 /// One colour per identity, circles for photos and triangles for caricatures; identities that
