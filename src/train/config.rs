@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::recipe::Recipe;
 use crate::data::DataConfig;
 use crate::data::dataset::LoadMonitor;
 use crate::model::Preset;
@@ -28,6 +27,18 @@ impl Default for LearningRates {
             psi_lr: 1e-2,
         }
     }
+}
+
+/// A named set of training settings (its values and where they come from: `train::recipe`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Recipe {
+    /// RMSProp lr 1e-3 (ε 1e-6, no momentum), Ψ at 10×, centre loss 0.01 on verification.
+    #[default]
+    Lab,
+    /// The authors' CaVI script: TF1 RMSProp at 0.1 then 0.01, Ψ at 1×, s = 1.
+    AuthorsCavi,
+    /// The authors' WebCaricature script: as CaVI but Ψ at 10× and s = 2.
+    AuthorsWebcaricature,
 }
 
 /// A step change of both learning rates (the network's and Ψ's), as the authors' schedule

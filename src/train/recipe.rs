@@ -6,21 +6,10 @@
 //! A recipe only writes fields of [`TrainConfig`]: after `apply`, config.json holds every value
 //! it chose, and an explicit setting applied afterwards (a CLI flag, a window control) wins.
 
-use serde::{Deserialize, Serialize};
-
 use super::config::{CentreLossOn, LearningRates, LrDrop, OptimizerKind, TrainConfig};
+// The type lives with the config that records it (so config.rs imports nothing from here).
+pub use super::config::Recipe;
 use crate::weighting::Strategy;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Recipe {
-    /// RMSProp lr 1e-3 (ε 1e-6, no momentum), Ψ at 10×, centre loss 0.01 on verification.
-    #[default]
-    Lab,
-    /// The authors' CaVI script: TF1 RMSProp at 0.1 then 0.01, Ψ at 1×, s = 1.
-    AuthorsCavi,
-    /// The authors' WebCaricature script: as CaVI but Ψ at 10× and s = 2.
-    AuthorsWebcaricature,
-}
 
 /// Where the authors' schedule drops the rate when a run has no length (the window's runs):
 /// their schedule file switches 0.1 → 0.01 at epoch 50 of 100 batches.

@@ -5,9 +5,10 @@ use crossbeam_channel::{Receiver, bounded};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use super::settings::Settings;
 use crate::data::Dataset;
 use crate::data::dataset::LoadMonitor;
+use crate::data::synthetic::SyntheticConfig;
+use crate::model::Preset;
 use crate::session::Waker;
 use crate::train::config::TrainConfig;
 
@@ -69,11 +70,22 @@ impl LoadMonitor for LoadProgress {
     }
 }
 
+/// What decides the window's dataset: which one, its fold, the seed, the preset (image size)
+/// and the synthetic faces' sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataChoice {
+    pub dataset: String,
+    pub fold: Option<usize>,
+    pub seed: u64,
+    pub preset: Preset,
+    pub synthetic: SyntheticConfig,
+}
+
 /// The dataset the window had before a load began, to go back to when the load is cancelled.
 #[derive(Clone)]
 pub struct Previous {
-    /// The settings it was made with (their data fields are restored on a Cancel).
-    pub settings: Box<Settings>,
+    /// What it was made from (restored on a Cancel).
+    pub choice: DataChoice,
     pub dataset: Arc<Dataset>,
 }
 
@@ -227,7 +239,13 @@ mod tests {
             ..Dataset::default()
         });
         let previous = Previous {
-            settings: Box::default(),
+            choice: DataChoice {
+                dataset: "synthetic".into(),
+                fold: None,
+                seed: 1,
+                preset: Preset::Tiny,
+                synthetic: SyntheticConfig::default(),
+            },
             dataset: before.clone(),
         };
         let (mut state, tx) = loading(Some(previous));
@@ -236,7 +254,7 @@ mod tests {
         tx.send(Err("cancelled".into())).unwrap();
         let outcome = state.poll();
         assert!(
-            matches!(outcome, Some(LoadOutcome::Cancelled(Some(ref p))) if p.settings.dataset == "synthetic")
+            matches!(outcome, Some(LoadOutcome::Cancelled(Some(ref p))) if p.choice.dataset == "synthetic")
         );
         assert!(state.ready().is_some_and(|d| Arc::ptr_eq(d, &before)));
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::dataset::DataChoice;
 use super::lessons::{Control, Lesson};
 use super::projector::ProjectorSettings;
 use super::toy::ToyPanel;
@@ -147,12 +148,23 @@ impl Settings {
         self.scale = None;
     }
 
-    pub fn take_data_choice(&mut self, other: &Settings) {
-        self.dataset = other.dataset.clone();
-        self.fold = other.fold;
-        self.seed = other.seed;
-        self.preset = other.preset;
-        self.synthetic = other.synthetic.clone();
+    pub fn take_data_choice(&mut self, choice: &DataChoice) {
+        self.dataset = choice.dataset.clone();
+        self.fold = choice.fold;
+        self.seed = choice.seed;
+        self.preset = choice.preset;
+        self.synthetic = choice.synthetic.clone();
+    }
+
+    /// What decides the dataset, as a load remembers it for a Cancel.
+    pub fn data_choice(&self) -> DataChoice {
+        DataChoice {
+            dataset: self.dataset.clone(),
+            fold: self.fold,
+            seed: self.seed,
+            preset: self.preset,
+            synthetic: self.synthetic.clone(),
+        }
     }
 
     /// Take the rule a trainer reports it applied (or kept), leaving the user's scale choice

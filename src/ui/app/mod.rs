@@ -139,8 +139,8 @@ impl LabApp {
                 progress.cancel();
                 previous.clone()
             }
-            DatasetState::Ready(dataset) => self.started_with.clone().map(|settings| Previous {
-                settings: Box::new(settings),
+            DatasetState::Ready(dataset) => self.started_with.as_ref().map(|settings| Previous {
+                choice: settings.data_choice(),
                 dataset: dataset.clone(),
             }),
             DatasetState::Failed(_) => None,
@@ -278,7 +278,7 @@ impl LabApp {
         match self.dataset.poll() {
             Some(LoadOutcome::Ready(dataset)) => self.start_runs(dataset),
             Some(LoadOutcome::Cancelled(Some(previous))) => {
-                self.settings.take_data_choice(&previous.settings);
+                self.settings.take_data_choice(&previous.choice);
                 self.status_line = Some(format!(
                     "loading cancelled: back on {}",
                     previous.dataset.name
