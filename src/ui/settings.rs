@@ -119,8 +119,6 @@ impl Settings {
         let mut config = TrainConfig {
             seed: self.seed,
             preset: self.preset,
-            strategy: self.strategy_for(slot),
-            rates: self.rates,
             weights_reach_trunk: self.weights_reach_trunk,
             eval_every: self.eval_every,
             device: self.device.clone(),
@@ -139,8 +137,6 @@ impl Settings {
         config
     }
 
-    /// Take what decides the dataset (which one, fold, seed, preset, synthetic faces) from
-    /// `other`, leaving the rest alone.
     /// Start from `recipe`: its rates, and each rule's s unless the user set one.
     pub fn choose_recipe(&mut self, recipe: Recipe) {
         self.recipe = recipe;
@@ -148,6 +144,8 @@ impl Settings {
         self.scale = None;
     }
 
+    /// Take what decides the dataset (which one, fold, seed, preset, synthetic faces) from
+    /// `choice`, leaving the rest alone.
     pub fn take_data_choice(&mut self, choice: &DataChoice) {
         self.dataset = choice.dataset.clone();
         self.fold = choice.fold;

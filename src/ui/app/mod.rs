@@ -157,13 +157,10 @@ impl LabApp {
     pub fn reset(&mut self) {
         self.keep_results();
         self.fig3.follow_newest();
-        let same_data = self.started_with.as_ref().is_some_and(|s| {
-            s.dataset == self.settings.dataset
-                && s.seed == self.settings.seed
-                && s.preset == self.settings.preset
-                && s.synthetic == self.settings.synthetic
-                && s.fold == self.settings.fold
-        });
+        let same_data = self
+            .started_with
+            .as_ref()
+            .is_some_and(|s| s.data_choice() == self.settings.data_choice());
         match (&self.dataset, same_data) {
             (DatasetState::Ready(d), true) => {
                 let d = d.clone();
