@@ -21,3 +21,10 @@ pub const RUN_COLOURS: [Color32; 2] = [
     Color32::from_rgb(160, 60, 200),
     Color32::from_rgb(60, 160, 120),
 ];
+
+/// A panel's frame without its fill. The window is cleared to the panel colour once
+/// (`LabApp::clear_color`), so a panel painting that colour again shades every pixel a second
+/// time; on a software renderer (no GPU) shading is most of a frame's cost, paid by training.
+pub fn unfilled(frame: egui::Frame) -> egui::Frame {
+    frame.fill(Color32::TRANSPARENT)
+}

@@ -370,6 +370,9 @@ impl ProjectorState {
         }
         let height = ui.available_height();
         egui::Panel::right("projector_side")
+            .frame(super::colours::unfilled(egui::Frame::side_top_panel(
+                ui.style(),
+            )))
             .default_size(380.0)
             .show(ui, |ui| self.side_ui(ui, settings, runs, &dataset));
         ui.columns(2, |cols| {

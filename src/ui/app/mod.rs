@@ -6,6 +6,7 @@ use std::sync::Arc;
 mod file_actions;
 
 use super::actions::UiAction;
+use super::colours::unfilled;
 use super::dataset::{DatasetState, LoadOutcome, Previous};
 use super::fig3::Fig3View;
 use super::files::{DialogOutcome, FileDialogs};
@@ -522,7 +523,10 @@ impl LabApp {
 
     fn panels_ui(&mut self, ui: &mut egui::Ui) {
         let actions = &mut self.actions;
-        egui::Panel::top("top_bar").show(ui, |ui| {
+        let bar = unfilled(egui::Frame::side_top_panel(ui.style()));
+        let central =
+            egui::CentralPanel::default().frame(unfilled(egui::Frame::central_panel(ui.style())));
+        egui::Panel::top("top_bar").frame(bar).show(ui, |ui| {
             super::top_bar::ui(
                 ui,
                 &mut self.settings,
@@ -532,14 +536,16 @@ impl LabApp {
                 actions,
             )
         });
-        egui::Panel::bottom("status_bar").show(ui, |ui| {
+        egui::Panel::bottom("status_bar").frame(bar).show(ui, |ui| {
             super::status_bar::ui(ui, &self.dataset, &self.runs, &self.status_line, actions)
         });
         if !self.settings.welcome_seen && self.settings.lesson.is_none() {
-            egui::Panel::top("welcome").show(ui, |ui| super::top_bar::welcome_ui(ui, actions));
+            egui::Panel::top("welcome")
+                .frame(bar)
+                .show(ui, |ui| super::top_bar::welcome_ui(ui, actions));
         }
         if let Some(lesson) = self.settings.lesson {
-            egui::Panel::top("lesson_text").show(ui, |ui| {
+            egui::Panel::top("lesson_text").frame(bar).show(ui, |ui| {
                 super::top_bar::lesson_banner_ui(ui, lesson, actions)
             });
         }
@@ -549,17 +555,18 @@ impl LabApp {
                     && self.settings.shows(super::lessons::Control::Explain)
                 {
                     egui::Panel::right("explain")
+                        .frame(bar)
                         .default_size(340.0)
                         .show(ui, |ui| {
                             super::explain::ui(ui, &mut self.settings.explain_run, &self.runs)
                         });
                 }
-                egui::CentralPanel::default().show(ui, |ui| {
+                central.show(ui, |ui| {
                     self.fig3.ui(ui, &mut self.settings, &self.runs, actions)
                 });
             }
             Tab::Metrics => {
-                egui::CentralPanel::default().show(ui, |ui| {
+                central.show(ui, |ui| {
                     super::metrics::ui(
                         ui,
                         self.settings.eval_every,
@@ -570,7 +577,7 @@ impl LabApp {
                 });
             }
             Tab::Projector => {
-                egui::CentralPanel::default().show(ui, |ui| {
+                central.show(ui, |ui| {
                     self.projector.ui(
                         ui,
                         &mut self.settings.projector,
@@ -581,14 +588,18 @@ impl LabApp {
                 });
             }
             Tab::Toy => {
-                egui::CentralPanel::default()
-                    .show(ui, |ui| super::toy::toy_ui(&mut self.settings.toy, ui));
+                central.show(ui, |ui| super::toy::toy_ui(&mut self.settings.toy, ui));
             }
         }
     }
 }
 
 impl eframe::App for LabApp {
+    /// The panel colour: the panels paint no fill of their own (see `colours::unfilled`).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         LabApp::logic(self, ctx);
     }
