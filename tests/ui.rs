@@ -730,3 +730,45 @@ fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
         "Table I shows the run's verification accuracy"
     );
 }
+
+#[test]
+fn table_i_pairs_a_and_b_by_seed_and_next_seed_keeps_them_and_plays_on() {
+    use cari_mtl::ui::actions::UiAction;
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    h.get_by_label("Step").click();
+    wait_for(&mut h, "one step", |app| {
+        app.runs.iter().all(|r| r.step == 1)
+    });
+    h.state_mut().push(UiAction::EvaluateNow);
+    wait_for(&mut h, "one evaluation each", |app| {
+        app.runs.iter().all(|r| r.evals.len() == 1)
+    });
+    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("A proposed − B naive · step 1 · seeds 1")
+            .is_some(),
+        "the live pair is a row of the paired table"
+    );
+    h.get_by_label("Next seed").click();
+    h.step();
+    assert_eq!(h.state().settings.seed, 2);
+    let kept: Vec<(usize, u64)> = h
+        .state()
+        .kept_results
+        .iter()
+        .map(|k| (k.slot, k.seed))
+        .collect();
+    assert_eq!(kept, vec![(0, 1), (1, 1)], "A and B of seed 1 are kept");
+    wait_for(&mut h, "both runs of seed 2 training", |app| {
+        app.runs.iter().all(|r| r.step >= 2)
+    });
+    assert!(h.state().runs.iter().all(|r| r.playing));
+    assert!(
+        h.query_by_label("A proposed − B naive · step 1 · seeds 1")
+            .is_some(),
+        "seed 1's pair stays in the table while seed 2 has no evaluation"
+    );
+}

@@ -11,6 +11,7 @@ use crate::data::{Dataset, Modality, Protocol, ProtocolFacts};
 use crate::model::{Mode, Network};
 
 pub mod metrics;
+pub mod paired;
 
 pub use metrics::mean_std;
 

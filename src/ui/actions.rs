@@ -20,6 +20,9 @@ pub enum UiAction {
     StepOnce,
     /// Both runs from step 0 with the settings shown.
     Reset,
+    /// Keep the results, then both runs from step 0 with the next seed, playing: another pair
+    /// for the paired differences.
+    NextSeed,
     /// Run `slot`'s rule, from its next step.
     SetStrategy {
         slot: usize,

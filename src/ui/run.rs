@@ -41,6 +41,29 @@ pub struct EvalPoint {
     pub summary: BTreeMap<String, f64>,
 }
 
+/// A run's evaluations kept at a Reset, for the results table and the paired differences.
+#[derive(Clone, Debug)]
+pub struct KeptRun {
+    /// 0 for A, 1 for B.
+    pub slot: usize,
+    pub strategy: String,
+    pub seed: u64,
+    /// Which Reset kept it (0 for the first): A and B are paired only within one.
+    pub generation: u64,
+    pub evals: Vec<EvalPoint>,
+}
+
+impl KeptRun {
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} (seed {})",
+            slot_name(self.slot),
+            self.strategy,
+            self.seed
+        )
+    }
+}
+
 pub struct RunSlot {
     pub name: &'static str,
     pub handle: Option<TrainerHandle>,

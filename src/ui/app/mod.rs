@@ -13,7 +13,7 @@ use super::files::{DialogOutcome, FileDialogs};
 use super::history::Marker;
 use super::launch::{Launch, QuitTimer, summary_line};
 use super::projector::ProjectorState;
-use super::run::{EvalPoint, OpenedInto, RunSlot, RunStatus, SlotRequest};
+use super::run::{KeptRun, OpenedInto, RunSlot, RunStatus, SlotRequest};
 use super::settings::{Settings, Tab, checked_saved_settings};
 use crate::data::Dataset;
 use crate::session::{Command, ThreadBudget, Waker};
@@ -38,8 +38,12 @@ pub struct LabApp {
     pub projector: ProjectorState,
     pub files: FileDialogs,
     pub status_line: Option<String>,
-    /// Kept evaluations of runs from before a Reset, for the results table.
-    pub kept_results: Vec<(String, EvalPoint)>,
+    /// Evaluations of runs from before a Reset, for the results table and paired differences.
+    pub kept_results: Vec<KeptRun>,
+    /// Resets that kept results so far (each kept pair's `generation`).
+    kept_generations: u64,
+    /// Slots that start playing once their new trainer is ready (Next seed).
+    play_when_ready: [bool; 2],
     /// Run folders being opened into slots A and B, waiting for their trainers to start.
     opened: [Option<OpenedInto>; 2],
     /// Actions pushed by the panels this frame, applied after drawing.
@@ -102,6 +106,8 @@ impl LabApp {
             files: FileDialogs::default(),
             status_line: None,
             kept_results: Vec::new(),
+            kept_generations: 0,
+            play_when_ready: [false; 2],
             actions: Vec::new(),
             opened: [None, None],
             budget: ThreadBudget::for_this_machine(),
@@ -171,21 +177,39 @@ impl LabApp {
         }
     }
 
-    /// Keep the runs' last evaluations for the results table.
+    /// Keep the runs' evaluations for the results table and the paired differences.
     fn keep_results(&mut self) {
-        for run in &self.runs {
-            if let Some(p) = run.evals.last() {
-                self.kept_results.push((
-                    format!(
-                        "{} {} (seed {})",
-                        run.name,
-                        run.strategy_label(),
-                        self.settings.seed
-                    ),
-                    p.clone(),
-                ));
+        let seed = self.live_seed();
+        let generation = self.kept_generations;
+        let mut kept_any = false;
+        for (slot, run) in self.runs.iter().enumerate() {
+            if run.evals.is_empty() {
+                continue;
             }
+            self.kept_results.push(KeptRun {
+                slot,
+                strategy: run.strategy_label(),
+                seed,
+                generation,
+                evals: run.evals.clone(),
+            });
+            kept_any = true;
         }
+        self.kept_generations += u64::from(kept_any);
+    }
+
+    /// The seed the running trainers were started with (the field may show the next one).
+    pub fn live_seed(&self) -> u64 {
+        self.started_with
+            .as_ref()
+            .map_or(self.settings.seed, |s| s.seed)
+    }
+
+    /// Keep the results and start both runs again with the next seed, playing.
+    fn next_seed(&mut self) {
+        self.settings.seed = self.live_seed().wrapping_add(1);
+        self.reset();
+        self.play_when_ready = [true; 2];
     }
 
     fn start_runs(&mut self, dataset: Arc<Dataset>) {
@@ -248,6 +272,9 @@ impl LabApp {
         {
             self.runs[slot].playing = true;
             self.started.get_or_insert_with(std::time::Instant::now);
+        }
+        if std::mem::take(&mut self.play_when_ready[slot]) {
+            self.runs[slot].playing = true;
         }
         if self.runs[slot].playing {
             self.runs[slot].send(Command::Play);
@@ -330,6 +357,7 @@ impl LabApp {
             UiAction::SetRunPlaying { slot, playing } => self.set_run_playing(slot, playing),
             UiAction::StepOnce => self.step_once(),
             UiAction::Reset => self.reset(),
+            UiAction::NextSeed => self.next_seed(),
             UiAction::SetStrategy { slot, config } => self.set_strategy(slot, config),
             UiAction::SetScale(scale) => {
                 self.settings.scale = scale;
@@ -522,6 +550,7 @@ impl LabApp {
     }
 
     fn panels_ui(&mut self, ui: &mut egui::Ui) {
+        let live_seed = self.live_seed();
         let actions = &mut self.actions;
         let bar = unfilled(egui::Frame::side_top_panel(ui.style()));
         let central =
@@ -572,6 +601,7 @@ impl LabApp {
                         self.settings.eval_every,
                         &self.runs,
                         &self.kept_results,
+                        live_seed,
                         actions,
                     )
                 });
