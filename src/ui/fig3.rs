@@ -32,6 +32,9 @@ pub struct Fig3View {
     pub follow_latest: bool,
     /// Set for one frame to bring the plots back to following.
     reset_view: bool,
+    /// Plots without their darker background: on a software renderer the four backgrounds
+    /// are most of the pixels a frame shades while training (see `LabApp::new`).
+    pub plain_background: bool,
 }
 
 impl Default for Fig3View {
@@ -39,6 +42,7 @@ impl Default for Fig3View {
         Fig3View {
             follow_latest: true,
             reset_view: false,
+            plain_background: false,
         }
     }
 }
@@ -152,7 +156,9 @@ impl Fig3View {
         let wall = settings.wall_time_axis;
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
-        let response = plot_frame(quantity, slots, height, link, wall).show(ui, |plot_ui| {
+        let frame =
+            plot_frame(quantity, slots, height, link, wall).show_background(!self.plain_background);
+        let response = frame.show(ui, |plot_ui| {
             if reset_view {
                 plot_ui.set_auto_bounds([true, true]);
             }

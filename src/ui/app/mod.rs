@@ -88,6 +88,7 @@ impl LabApp {
         let mut app = Self::with_settings(settings);
         if drawn_by_the_cpu(cc) {
             app.repaint_while_training = REPAINT_WHILE_TRAINING_ON_CPU;
+            app.fig3.plain_background = true;
         }
         app.status_line = (!notes.is_empty()).then(|| notes.join("; "));
         app.launch = launch;
