@@ -163,6 +163,8 @@ impl LabApp {
 
     /// Stop both runs and start again from step 0 with the current settings.
     pub fn reset(&mut self) {
+        // Only Next seed plays the new runs by itself; a plain Reset leaves them paused.
+        self.play_when_ready = [false; 2];
         self.keep_results();
         self.fig3.follow_newest();
         let same_data = self
