@@ -299,15 +299,20 @@ fn controls_ui(
     }
 }
 
+/// A table's first row: its first column's title, then the metrics'.
+fn header_row(ui: &mut egui::Ui, first: &str) {
+    ui.label(egui::RichText::new(first).strong());
+    for key in METRIC_KEYS {
+        ui.label(egui::RichText::new(metric_title(key)).strong());
+    }
+    ui.end_row();
+}
+
 fn table_ui(ui: &mut egui::Ui, rows: &[(String, EvalPoint)]) {
     egui::Grid::new("results_table")
         .striped(true)
         .show(ui, |ui| {
-            ui.label(egui::RichText::new("run").strong());
-            for key in METRIC_KEYS {
-                ui.label(egui::RichText::new(metric_title(key)).strong());
-            }
-            ui.end_row();
+            header_row(ui, "run");
             if rows.is_empty() {
                 ui.label("no evaluation yet");
                 ui.end_row();
@@ -346,11 +351,7 @@ fn paired_ui(ui: &mut egui::Ui, rows: &[PairedRow], actions: &mut Vec<UiAction>)
     egui::Grid::new("paired_table")
         .striped(true)
         .show(ui, |ui| {
-            ui.label(egui::RichText::new("pair").strong());
-            for key in METRIC_KEYS {
-                ui.label(egui::RichText::new(metric_title(key)).strong());
-            }
-            ui.end_row();
+            header_row(ui, "pair");
             for row in rows {
                 ui.label(row_title(row));
                 for d in &row.diffs {
