@@ -62,6 +62,33 @@ fn both_ready(app: &LabApp) -> bool {
     app.runs.iter().all(|r| r.is_ready())
 }
 
+/// Click Step and wait until both runs are at step 1.
+fn click_step_once(h: &mut Harness<'static, LabApp>) {
+    h.get_by_label("Step").click();
+    wait_for(h, "one step", |app| app.runs.iter().all(|r| r.step == 1));
+}
+
+/// Both runs one step in and evaluated once, the Metrics tab shown.
+fn metrics_tab_after_one_evaluation() -> Harness<'static, LabApp> {
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    click_step_once(&mut h);
+    evaluate_both_once(&mut h);
+    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
+    h.step();
+    h.step();
+    h
+}
+
+/// Evaluate both runs now and wait for their first evaluation.
+fn evaluate_both_once(h: &mut Harness<'static, LabApp>) {
+    h.state_mut()
+        .push(cari_mtl::ui::actions::UiAction::EvaluateNow);
+    wait_for(h, "one evaluation each", |app| {
+        app.runs.iter().all(|r| r.evals.len() == 1)
+    });
+}
+
 #[test]
 fn play_advances_both_runs() {
     let mut h = harness(small_settings());
@@ -240,10 +267,7 @@ fn selecting_a_failure_card_highlights_both_points() {
     use cari_mtl::ui::settings::Tab;
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
-    h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| {
-        app.runs.iter().all(|r| r.step == 1)
-    });
+    click_step_once(&mut h);
     h.state_mut().runs[0].send(cari_mtl::session::Command::Evaluate);
     wait_for(&mut h, "an evaluation", |app| {
         app.runs[0].last_report.is_some()
@@ -485,10 +509,7 @@ fn an_empty_plot_says_how_to_start_and_a_first_start_points_at_the_lessons() {
     h.state_mut().settings.lesson = None;
     h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Lab;
     h.step();
-    h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| {
-        app.runs.iter().all(|r| r.step == 1)
-    });
+    click_step_once(&mut h);
     h.step();
     assert_eq!(
         h.query_all_by_label("Press Play — or Space — to train")
@@ -499,20 +520,7 @@ fn an_empty_plot_says_how_to_start_and_a_first_start_points_at_the_lessons() {
 
 #[test]
 fn metrics_tell_metrics_by_colour_and_runs_by_name_from_the_first_evaluation() {
-    let mut h = harness(small_settings());
-    wait_for(&mut h, "both runs ready", both_ready);
-    h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| {
-        app.runs.iter().all(|r| r.step == 1)
-    });
-    h.state_mut()
-        .push(cari_mtl::ui::actions::UiAction::EvaluateNow);
-    wait_for(&mut h, "one evaluation each", |app| {
-        app.runs.iter().all(|r| r.evals.len() == 1)
-    });
-    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
-    h.step();
-    h.step();
+    let h = metrics_tab_after_one_evaluation();
     for name in [
         "A proposed · Cari-id",
         "B naive · Cari-id",
@@ -543,10 +551,7 @@ fn the_embeddings_tab_projects_by_itself_and_follows_training() {
     settings.projector.tsne.perplexity = 5.0;
     let mut h = harness(settings);
     wait_for(&mut h, "both runs ready", both_ready);
-    h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| {
-        app.runs.iter().all(|r| r.step == 1)
-    });
+    click_step_once(&mut h);
     h.state_mut().settings.tab = Tab::Projector;
     wait_for(&mut h, "a projection without pressing anything", |app| {
         app.projector.projections.iter().all(|p| {
@@ -733,20 +738,7 @@ fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
 
 #[test]
 fn table_i_pairs_a_and_b_by_seed_and_next_seed_keeps_them_and_plays_on() {
-    use cari_mtl::ui::actions::UiAction;
-    let mut h = harness(small_settings());
-    wait_for(&mut h, "both runs ready", both_ready);
-    h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| {
-        app.runs.iter().all(|r| r.step == 1)
-    });
-    h.state_mut().push(UiAction::EvaluateNow);
-    wait_for(&mut h, "one evaluation each", |app| {
-        app.runs.iter().all(|r| r.evals.len() == 1)
-    });
-    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
-    h.step();
-    h.step();
+    let mut h = metrics_tab_after_one_evaluation();
     assert!(
         h.query_by_label("A proposed − B naive · step 1 · seeds 1")
             .is_some(),

@@ -123,7 +123,9 @@ pub fn paired_rows(runs: &[RunSlot; 2], kept: &[KeptRun], live_seed: u64) -> Vec
 }
 
 fn paired_row(strategies: &[String; 2], pairs: &[SeedPair]) -> Option<PairedRow> {
-    let at = |evals: &[EvalPoint], step: u64| evals.iter().rev().find(|p| p.step == step).cloned();
+    fn at(evals: &[EvalPoint], step: u64) -> Option<&EvalPoint> {
+        evals.iter().rev().find(|p| p.step == step)
+    }
     let last_common = |pair: &SeedPair| {
         pair.evals[0]
             .iter()
@@ -132,7 +134,7 @@ fn paired_row(strategies: &[String; 2], pairs: &[SeedPair]) -> Option<PairedRow>
             .find(|&step| at(pair.evals[1], step).is_some())
     };
     let step = pairs.iter().filter_map(last_common).min()?;
-    let compared: Vec<(u64, EvalPoint, EvalPoint)> = pairs
+    let compared: Vec<(u64, &EvalPoint, &EvalPoint)> = pairs
         .iter()
         .filter_map(|pair| {
             Some((

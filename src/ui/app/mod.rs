@@ -40,8 +40,6 @@ pub struct LabApp {
     pub status_line: Option<String>,
     /// Evaluations of runs from before a Reset, for the results table and paired differences.
     pub kept_results: Vec<KeptRun>,
-    /// Resets that kept results so far (each kept pair's `generation`).
-    kept_generations: u64,
     /// Slots that start playing once their new trainer is ready (Next seed).
     play_when_ready: [bool; 2],
     /// Run folders being opened into slots A and B, waiting for their trainers to start.
@@ -107,7 +105,6 @@ impl LabApp {
             files: FileDialogs::default(),
             status_line: None,
             kept_results: Vec::new(),
-            kept_generations: 0,
             play_when_ready: [false; 2],
             actions: Vec::new(),
             opened: [None, None],
@@ -183,8 +180,8 @@ impl LabApp {
     /// Keep the runs' evaluations for the results table and the paired differences.
     fn keep_results(&mut self) {
         let seed = self.live_seed();
-        let generation = self.kept_generations;
-        let mut kept_any = false;
+        // One more than the last Reset that kept anything.
+        let generation = self.kept_results.last().map_or(0, |k| k.generation + 1);
         for (slot, run) in self.runs.iter().enumerate() {
             if run.evals.is_empty() {
                 continue;
@@ -196,9 +193,7 @@ impl LabApp {
                 generation,
                 evals: run.evals.clone(),
             });
-            kept_any = true;
         }
-        self.kept_generations += u64::from(kept_any);
     }
 
     /// The seed the running trainers were started with (the field may show the next one).
