@@ -10,7 +10,7 @@
 //! ui         the window: panels push UiActions, LabApp applies them once per frame
 //! session    window ↔ trainer threads: typed Commands in, Events out, bounded channels
 //! train      Trainer (one run's model, optimisers, step), losses, optimisers, step metrics
-//! eval       Tables I–IV on held-out data; embeddings for the projector
+//! eval       Tables I–IV on held-out data, paired differences; embeddings for the projector
 //! embed      t-SNE
 //! weighting  the loss-weighting rules (one file each), their shared math, the toy model
 //! model      the network: presets, trunk, branches, Ψ
