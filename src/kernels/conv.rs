@@ -1171,8 +1171,8 @@ impl CustomOp3 for ConvBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::max_diff;
-    use candle_core::{Device, Var};
+    use crate::kernels::testing::{max_diff, seeded_normal};
+    use candle_core::Var;
 
     fn max_abs(a: &Tensor) -> f32 {
         a.abs()
@@ -1222,10 +1222,10 @@ mod tests {
         padding: (usize, usize),
         view: impl Fn(&Tensor) -> Tensor,
     ) {
-        let dev = Device::Cpu;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, input_dims, &dev).unwrap()).unwrap();
-        let w = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims, &dev).unwrap()).unwrap();
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims.0, &dev).unwrap()).unwrap();
+        let seed = case_seed(input_dims, weight_dims, stride);
+        let x = Var::from_tensor(&seeded_normal(seed, input_dims, 1.0)).unwrap();
+        let w = Var::from_tensor(&seeded_normal(seed + 1, weight_dims, 0.3)).unwrap();
+        let b = Var::from_tensor(&seeded_normal(seed + 2, weight_dims.0, 0.3)).unwrap();
         let xv = view(x.as_tensor());
         let label = format!(
             "input {input_dims:?} weight {weight_dims:?} stride {stride} padding {padding:?}"
@@ -1235,7 +1235,7 @@ mod tests {
         let ours = conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
         let theirs = candle_conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
         assert_close(&format!("{label}: forward"), &ours, &theirs);
-        let probe = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
+        let probe = seeded_normal(seed + 3, theirs.dims(), 1.0);
         assert_grads_close(
             &label,
             &ours,
@@ -1267,6 +1267,20 @@ mod tests {
                 &[("grad input", &x), ("grad weight", &w), ("grad bias", &b)],
             );
         }
+    }
+
+    /// A seed per test case, so that each case draws its own fixed inputs.
+    fn case_seed(
+        input_dims: &[usize],
+        weight_dims: (usize, usize, usize, usize),
+        extra: usize,
+    ) -> u64 {
+        let (o, i, kh, kw) = weight_dims;
+        input_dims
+            .iter()
+            .chain(&[o, i, kh, kw, extra])
+            .fold(17u64, |h, &d| h.wrapping_mul(31).wrapping_add(d as u64))
+            * 8
     }
 
     fn same(t: &Tensor) -> Tensor {
@@ -1321,10 +1335,10 @@ mod tests {
     /// candle's own ops (conv2d, broadcast add, relu, pooling by reshape and `max`), forward
     /// and all three gradients, for a loss weighting every output differently.
     fn check_pooled(input_dims: &[usize], weight_dims: (usize, usize, usize, usize), pool: usize) {
-        let dev = Device::Cpu;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, input_dims, &dev).unwrap()).unwrap();
-        let w = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims, &dev).unwrap()).unwrap();
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.3, weight_dims.0, &dev).unwrap()).unwrap();
+        let seed = case_seed(input_dims, weight_dims, pool);
+        let x = Var::from_tensor(&seeded_normal(seed, input_dims, 1.0)).unwrap();
+        let w = Var::from_tensor(&seeded_normal(seed + 1, weight_dims, 0.3)).unwrap();
+        let b = Var::from_tensor(&seeded_normal(seed + 2, weight_dims.0, 0.3)).unwrap();
         let label = format!("input {input_dims:?} weight {weight_dims:?} pool {pool}");
         let ours =
             conv2d_bias_relu_pool(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1, (1, 1), pool)
@@ -1337,7 +1351,7 @@ mod tests {
             .unwrap();
         let theirs = crate::kernels::pool::max_pool2d_by_reduction(&theirs, pool).unwrap();
         assert_close(&format!("{label}: forward"), &ours, &theirs);
-        let probe = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
+        let probe = seeded_normal(seed + 3, theirs.dims(), 1.0);
         assert_grads_close(
             &label,
             &ours,
@@ -1431,9 +1445,8 @@ mod tests {
 
     #[test]
     fn kernels_conv_falls_back_for_other_dtypes() {
-        let dev = Device::Cpu;
-        let x = Tensor::randn(0f32, 1.0, (1, 2, 5, 5), &dev).unwrap();
-        let w = Tensor::randn(0f32, 1.0, (3, 2, 3, 3), &dev).unwrap();
+        let x = seeded_normal(11, (1, 2, 5, 5), 1.0);
+        let w = seeded_normal(12, (3, 2, 3, 3), 1.0);
         let ours = conv2d(
             &x.to_dtype(DType::F64).unwrap(),
             &w.to_dtype(DType::F64).unwrap(),

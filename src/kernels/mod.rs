@@ -17,7 +17,23 @@ pub use pool::{max_pool2d, max_pool2d_strided};
 /// Helpers shared by the kernels' tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use candle_core::Tensor;
+    use candle_core::{Device, Shape, Tensor};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+
+    /// A tensor of N(0, std²) values drawn from a generator seeded with `seed`: the same
+    /// numbers on every run, so a test that passes once passes always (candle's
+    /// `Tensor::randn` draws from an unseeded generator).
+    pub fn seeded_normal(seed: u64, dims: impl Into<Shape>, std: f32) -> Tensor {
+        let shape: Shape = dims.into();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0f32, std).unwrap();
+        let values: Vec<f32> = (0..shape.elem_count())
+            .map(|_| normal.sample(&mut rng))
+            .collect();
+        Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+    }
 
     /// The largest |a − b| over all elements.
     pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {

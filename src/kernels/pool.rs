@@ -347,14 +347,16 @@ impl CustomOp2 for StridedMaxPoolGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::max_diff;
+    use crate::kernels::testing::{max_diff, seeded_normal};
     use candle_core::{Device, Var};
 
     #[test]
     fn kernels_max_pool_forward_matches_candle() {
-        let dev = Device::Cpu;
-        for dims in [[2, 3, 8, 8], [1, 2, 7, 9], [3, 1, 4, 6]] {
-            let x = Tensor::randn(0f32, 1.0, &dims, &dev).unwrap();
+        for (seed, dims) in [[2, 3, 8, 8], [1, 2, 7, 9], [3, 1, 4, 6]]
+            .into_iter()
+            .enumerate()
+        {
+            let x = seeded_normal(seed as u64, &dims, 1.0);
             for k in [2, 3] {
                 let ours = max_pool2d(&x, k).unwrap();
                 let theirs = x.max_pool2d(k).unwrap();
@@ -363,10 +365,7 @@ mod tests {
             }
         }
         // Non-contiguous input.
-        let x = Tensor::randn(0f32, 1.0, (2, 3, 6, 8), &dev)
-            .unwrap()
-            .transpose(2, 3)
-            .unwrap();
+        let x = seeded_normal(3, (2, 3, 6, 8), 1.0).transpose(2, 3).unwrap();
         let d = max_diff(&max_pool2d(&x, 2).unwrap(), &x.max_pool2d(2).unwrap());
         assert_eq!(d, 0.0);
     }
@@ -375,12 +374,11 @@ mod tests {
     fn kernels_max_pool_by_reduction_matches_the_kernel() {
         // The fallback used off the CPU, checked on the CPU against the kernel: forward and
         // gradient, with a dropped row and column.
-        let dev = Device::Cpu;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, 9, 7), &dev).unwrap()).unwrap();
+        let x = Var::from_tensor(&seeded_normal(20, (2, 3, 9, 7), 1.0)).unwrap();
         for k in [2, 3] {
             let ours = max_pool2d(x.as_tensor(), k).unwrap();
             let theirs = max_pool2d_by_reduction(x.as_tensor(), k).unwrap();
-            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
+            let probe = seeded_normal(21 + k as u64, ours.dims(), 1.0);
             assert_eq!(max_diff(&ours, &theirs), 0.0, "forward k {k}");
             let g1 = (&ours * &probe)
                 .unwrap()
@@ -474,7 +472,7 @@ mod tests {
             );
         }
         // With stride = k it is the plain pool.
-        let r = Tensor::randn(0f32, 1.0, (2, 3, 9, 8), &dev).unwrap();
+        let r = seeded_normal(30, (2, 3, 9, 8), 1.0);
         let d = max_diff(
             &max_pool2d_strided(&r, 2, 2).unwrap(),
             &max_pool2d(&r, 2).unwrap(),
@@ -517,18 +515,23 @@ mod tests {
 
     #[test]
     fn kernels_strided_max_pool_gradient_matches_finite_differences() {
-        // Distinct values 0.1 apart, so a step of h = 0.01 never changes which pixel is a
-        // window's maximum and the central difference of this piecewise-linear function is
-        // exact up to rounding.
+        // Every number here is exact in f32 and in f64, so the central difference equals the
+        // analytic gradient exactly, not up to rounding: the pixels are distinct multiples of
+        // 1/8 (|x| ≤ 23), the step is h = 2⁻⁷ (so x ± h is exact and never changes which pixel
+        // is a window's maximum), and the probe holds multiples of 1/64 below 4 (so each
+        // product y·probe and their f64 sum are exact, and so is their difference over 2h).
         let dev = Device::Cpu;
         let dims = (2, 2, 9, 8);
         let count = 2 * 2 * 9 * 8;
         let values: Vec<f32> = (0..count)
-            .map(|i| ((i * 101) % 293) as f32 * 0.1 - 14.0)
+            .map(|i| ((i * 101) % 293) as f32 * 0.125 - 14.0)
             .collect();
         let x = Var::from_tensor(&Tensor::from_slice(&values, dims, &dev).unwrap()).unwrap();
         let y = max_pool2d_strided(x.as_tensor(), 3, 2).unwrap();
-        let probe = Tensor::randn(0f32, 1.0, y.dims(), &dev).unwrap();
+        let probe_host: Vec<f32> = (0..y.elem_count())
+            .map(|i| ((i * 37) % 251) as f32 / 64.0 - 1.953125)
+            .collect();
+        let probe = Tensor::from_slice(&probe_host, y.dims(), &dev).unwrap();
         let grads = (&y * &probe)
             .unwrap()
             .sum_all()
@@ -537,8 +540,7 @@ mod tests {
             .unwrap();
         let analytic = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap();
         let analytic = analytic.to_vec1::<f32>().unwrap();
-        let probe_host = probe.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let h = 0.01f32;
+        let h = 2f32.powi(-7);
         for i in 0..count {
             let mut plus = values.clone();
             plus[i] += h;
@@ -547,8 +549,8 @@ mod tests {
             let fd = (probed_pool(&plus, dims, &probe_host)
                 - probed_pool(&minus, dims, &probe_host))
                 / (2.0 * h as f64);
-            assert!(
-                (fd - analytic[i] as f64).abs() < 1e-4,
+            assert_eq!(
+                fd, analytic[i] as f64,
                 "pixel {i}: analytic {} vs finite difference {fd}",
                 analytic[i]
             );
@@ -559,8 +561,7 @@ mod tests {
     fn kernels_strided_max_pool_fallback_matches_the_kernel() {
         // The fallback used off the CPU, checked on the CPU against the kernel: forward and
         // gradient, overlapping windows and a non-contiguous input.
-        let dev = Device::Cpu;
-        let base = Tensor::randn(0f32, 1.0, (2, 3, 11, 9), &dev).unwrap();
+        let base = seeded_normal(40, (2, 3, 11, 9), 1.0);
         let x = Var::from_tensor(&base).unwrap();
         let xt = x.as_tensor().transpose(2, 3).unwrap();
         for (k, stride) in [(3, 2), (3, 1), (2, 2), (3, 3)] {
@@ -568,7 +569,7 @@ mod tests {
             let theirs = max_pool2d_strided_by_gather(&xt, k, stride).unwrap();
             assert_eq!(ours.dims(), theirs.dims());
             assert_eq!(max_diff(&ours, &theirs), 0.0, "forward {k}/{stride}");
-            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev).unwrap();
+            let probe = seeded_normal(41 + (k * 10 + stride) as u64, ours.dims(), 1.0);
             let g1 = (&ours * &probe).unwrap().sum_all().unwrap();
             let g2 = (&theirs * &probe).unwrap().sum_all().unwrap();
             let (g1, g2) = (g1.backward().unwrap(), g2.backward().unwrap());
