@@ -137,7 +137,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 3);
     {
         let app = h.state_mut();
-        app.set_strategy(0, StrategyConfig::new(Strategy::Naive));
+        app.set_strategy(0, StrategyConfig::new(Strategy::NAIVE));
     }
     wait_for(&mut h, "rows from the new strategy", |app| {
         app.runs[0]
@@ -240,8 +240,8 @@ fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
     h.step();
     let app = h.state();
     assert_eq!(app.settings.lesson, Some(Lesson::HardestChanges));
-    assert_eq!(app.settings.strategies[0].strategy, Strategy::Proposed);
-    assert_eq!(app.settings.strategies[1].strategy, Strategy::Naive);
+    assert_eq!(app.settings.strategies[0].strategy, Strategy::PROPOSED);
+    assert_eq!(app.settings.strategies[1].strategy, Strategy::NAIVE);
     assert!(
         h.query_by_label("seed").is_none(),
         "the lesson hides the seed"
@@ -322,19 +322,17 @@ fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
     // (all static weights at 0) while training went on with the old one.
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
-    let refused = StrategyConfig {
-        static_weights: [0.0; 3],
-        ..StrategyConfig::new(Strategy::Static)
-    };
+    let mut refused = StrategyConfig::new(Strategy::STATIC);
+    refused.settings.static_weights = [0.0; 3];
     h.state_mut().set_strategy(0, refused);
-    assert_eq!(h.state().settings.strategies[0].strategy, Strategy::Static);
+    assert_eq!(h.state().settings.strategies[0].strategy, Strategy::STATIC);
     wait_for(&mut h, "the trainer's answer", |app| {
         app.runs[0].warning.is_some()
     });
     let app = h.state();
     assert_eq!(
         app.settings.strategies[0].strategy,
-        Strategy::Proposed,
+        Strategy::PROPOSED,
         "the selector shows the rule that trains"
     );
     assert!(

@@ -4,11 +4,12 @@ use anyhow::{Result, bail};
 use clap::Args;
 
 use super::args::parse_list;
-use crate::weighting::toy::{ToyConfig, ToyRule, simulate, to_csv};
+use crate::weighting::toy::{ToyConfig, parse_rule, simulate, to_csv};
 
 #[derive(Args, Debug)]
 pub struct ToyArgs {
-    /// Weighting rule: proposed, naive, equal, static, uncertainty, dwa, rlw, geometric.
+    /// Weighting rule: any rule of `train --strategy` that runs without a network (an error
+    /// names the others and why).
     #[arg(long, default_value = "proposed")]
     pub strategy: String,
     /// Starting loss of each task, comma-separated.
@@ -36,7 +37,7 @@ pub struct ToyArgs {
 }
 
 pub fn run(args: ToyArgs) -> Result<()> {
-    let rule: ToyRule = match args.strategy.parse() {
+    let rule = match parse_rule(&args.strategy) {
         Ok(r) => r,
         Err(e) => bail!("--strategy: {e}"),
     };

@@ -84,11 +84,12 @@ impl Recipe {
     /// 0.5). The scripts multiply Ψ's normalised logits by 1 (CaVI proposed), 2 (WebCaricature
     /// proposed) and ½ (both naive scripts).
     pub fn scale_for(self, strategy: Strategy) -> Option<f32> {
-        match (self, strategy) {
-            (Recipe::Lab, _) => None,
-            (_, Strategy::Naive) => Some(0.5),
-            (Recipe::AuthorsCavi, Strategy::Proposed) => Some(1.0),
-            (Recipe::AuthorsWebcaricature, Strategy::Proposed) => Some(2.0),
+        let (naive, proposed) = (strategy == Strategy::NAIVE, strategy == Strategy::PROPOSED);
+        match self {
+            Recipe::Lab => None,
+            _ if naive => Some(0.5),
+            Recipe::AuthorsCavi if proposed => Some(1.0),
+            Recipe::AuthorsWebcaricature if proposed => Some(2.0),
             _ => None,
         }
     }
@@ -117,7 +118,7 @@ impl Recipe {
         config.recipe = self;
         config.rates = self.rates();
         config.lr_drop = self.lr_drop(config.max_steps);
-        config.strategy.scale = self.scale_for(config.strategy.strategy);
+        config.strategy.settings.scale = self.scale_for(config.strategy.strategy);
         config.clip_norm = 5.0;
         config.centre_alpha = 0.5;
         match self {
@@ -164,14 +165,14 @@ mod tests {
     #[test]
     fn lab_is_the_default_config() {
         assert_eq!(
-            applied(Recipe::Lab, Strategy::Proposed, 0),
+            applied(Recipe::Lab, Strategy::PROPOSED, 0),
             TrainConfig::default()
         );
     }
 
     #[test]
     fn the_authors_recipes_set_what_their_scripts_set() {
-        let cavi = applied(Recipe::AuthorsCavi, Strategy::Proposed, 3000);
+        let cavi = applied(Recipe::AuthorsCavi, Strategy::PROPOSED, 3000);
         assert_eq!(cavi.recipe, Recipe::AuthorsCavi);
         assert_eq!(cavi.optimizer, OptimizerKind::TF_RMSPROP_AUTHORS);
         assert_eq!((cavi.rates.lr, cavi.rates.psi_lr), (0.1, 0.1));
@@ -188,16 +189,16 @@ mod tests {
             (0.01, CentreLossOn::EveryBranch)
         );
         assert_eq!(cavi.clip_norm, 5.0);
-        let web = applied(Recipe::AuthorsWebcaricature, Strategy::Proposed, 0);
+        let web = applied(Recipe::AuthorsWebcaricature, Strategy::PROPOSED, 0);
         assert_eq!((web.rates.lr, web.rates.psi_lr), (0.1, 1.0));
-        assert_eq!(web.strategy.scale, Some(2.0));
+        assert_eq!(web.strategy.settings.scale, Some(2.0));
         assert_eq!(web.centre_loss_factor, 0.1);
         assert_eq!(web.lr_drop.map(|d| d.after_step), Some(AUTHORS_DROP_STEP));
-        let naive = applied(Recipe::AuthorsWebcaricature, Strategy::Naive, 600);
-        assert_eq!(naive.strategy.scale, Some(0.5));
+        let naive = applied(Recipe::AuthorsWebcaricature, Strategy::NAIVE, 600);
+        assert_eq!(naive.strategy.settings.scale, Some(0.5));
         for recipe in Recipe::ALL {
             assert_eq!(Recipe::parse(recipe.key()), Ok(recipe));
-            assert!(applied(recipe, Strategy::Naive, 600).validate().is_ok());
+            assert!(applied(recipe, Strategy::NAIVE, 600).validate().is_ok());
         }
         assert!(
             Recipe::parse("authors")

@@ -215,7 +215,7 @@ impl Trainer {
     }
 
     pub fn strategy(&self) -> &StrategyConfig {
-        self.rule.config()
+        &self.config.strategy
     }
 
     pub fn perturbations(&self) -> [Perturbation; TASKS] {
@@ -289,7 +289,7 @@ impl Trainer {
         Ok(StepMetrics {
             step: self.step,
             wall_secs: self.wall_secs,
-            strategy: self.rule.config().label(),
+            strategy: self.config.strategy.label(),
             weights: plan.reported,
             losses: loss_values,
             lr: rates.lr,
@@ -557,7 +557,7 @@ impl Trainer {
     pub fn snapshot(&self) -> Result<TrainerSnapshot, TrainError> {
         Ok(TrainerSnapshot {
             config: self.config.clone(),
-            strategy: self.rule.config().clone(),
+            strategy: self.config.strategy.clone(),
             step: self.step,
             wall_secs: self.wall_secs,
             params: self.network.export()?,

@@ -414,7 +414,7 @@ pub fn strategy_selector_ui(ui: &mut egui::Ui, config: &mut StrategyConfig, salt
     egui::ComboBox::from_id_salt(("strategy", salt))
         .selected_text(config.strategy.key())
         .show_ui(ui, |ui| {
-            for s in Strategy::ALL {
+            for s in Strategy::all() {
                 ui.selectable_value(&mut config.strategy, s, s.key())
                     .on_hover_text(s.description());
             }
@@ -424,14 +424,17 @@ pub fn strategy_selector_ui(ui: &mut egui::Ui, config: &mut StrategyConfig, salt
             "{}. Changing it applies at the next step and leaves a marker.",
             config.strategy.description()
         ));
-    if config.strategy == Strategy::Static {
+    if config.strategy == Strategy::STATIC {
         for (i, task) in Task::ALL.iter().enumerate() {
-            ui.add(egui::Slider::new(&mut config.static_weights[i], 0.0..=1.0).text(task.key()))
-                .on_hover_text("Static weight (normalised to sum 1 when used)");
+            ui.add(
+                egui::Slider::new(&mut config.settings.static_weights[i], 0.0..=1.0)
+                    .text(task.key()),
+            )
+            .on_hover_text("Static weight (normalised to sum 1 when used)");
         }
     }
-    if config.strategy == Strategy::Dwa {
-        ui.add(egui::Slider::new(&mut config.dwa_window, 1..=200).text("window N"))
+    if config.strategy == Strategy::DWA {
+        ui.add(egui::Slider::new(&mut config.settings.dwa_window, 1..=200).text("window N"))
             .on_hover_text("DWA's window length in steps");
     }
 }

@@ -11,7 +11,7 @@ use crate::data::synthetic::SyntheticConfig;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, TrainConfig};
 use crate::train::recipe::Recipe;
-use crate::weighting::toy::{ToyConfig, ToyRule};
+use crate::weighting::toy::ToyConfig;
 use crate::weighting::{Strategy, StrategyConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +87,8 @@ impl Default for Settings {
             wall_time_axis: false,
             layout: Layout::SideBySide,
             strategies: [
-                StrategyConfig::new(Strategy::Proposed),
-                StrategyConfig::new(Strategy::Naive),
+                StrategyConfig::new(Strategy::PROPOSED),
+                StrategyConfig::new(Strategy::NAIVE),
             ],
             synthetic: SyntheticConfig::default(),
             tab: Tab::Lab,
@@ -107,9 +107,9 @@ impl Settings {
     pub fn strategy_for(&self, slot: usize) -> StrategyConfig {
         let mut strategy = self.strategies[slot].clone();
         if self.scale.is_some() {
-            strategy.scale = self.scale;
+            strategy.settings.scale = self.scale;
         } else if let Some(scale) = self.recipe.scale_for(strategy.strategy) {
-            strategy.scale = Some(scale);
+            strategy.settings.scale = Some(scale);
         }
         strategy
     }
@@ -168,11 +168,9 @@ impl Settings {
     /// Take the rule a trainer reports it applied (or kept), leaving the user's scale choice
     /// alone: the window then shows what really trains.
     pub fn reconcile_strategy(&mut self, slot: usize, applied: &StrategyConfig) {
-        let scale = self.strategies[slot].scale;
-        self.strategies[slot] = StrategyConfig {
-            scale,
-            ..applied.clone()
-        };
+        let scale = self.strategies[slot].settings.scale;
+        self.strategies[slot] = applied.clone();
+        self.strategies[slot].settings.scale = scale;
     }
 
     /// A message when the remembered real dataset's folder is gone (the window then opens on
@@ -210,7 +208,7 @@ impl Settings {
             Lesson::TwoTasksToy => {
                 s.tab = Tab::Toy;
                 s.toy.config = ToyConfig {
-                    rule: ToyRule::Proposed,
+                    rule: Strategy::PROPOSED,
                     start_losses: vec![2.0, 0.5],
                     floors: vec![0.1, 0.1],
                     rates: vec![0.05, 0.5],
@@ -218,29 +216,29 @@ impl Settings {
                     steps: 200,
                     ..ToyConfig::default()
                 };
-                s.toy.right_rule = ToyRule::Naive;
+                s.toy.right_rule = Strategy::NAIVE;
             }
             Lesson::NaiveStarves | Lesson::ProposedChases | Lesson::HardestChanges => {
                 s.tab = Tab::Lab;
-                s.strategies = both(Strategy::Proposed, Strategy::Naive);
+                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
                 s.explain_run = if lesson == Lesson::NaiveStarves { 1 } else { 0 };
                 s.show_explain = true;
             }
             Lesson::ReadingEmbeddings => {
                 s.tab = Tab::Projector;
-                s.strategies = both(Strategy::Proposed, Strategy::Naive);
+                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
                 s.eval_every = 200;
             }
             Lesson::IdeaBreaks => {
                 s.tab = Tab::Lab;
-                s.strategies = both(Strategy::Proposed, Strategy::Naive);
+                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
                 s.rates.psi_lr = 0.4 * s.rates.lr;
                 s.explain_run = 0;
                 s.show_explain = true;
             }
             Lesson::SwitchMidRun => {
                 s.tab = Tab::Lab;
-                s.strategies = both(Strategy::Naive, Strategy::Naive);
+                s.strategies = both(Strategy::NAIVE, Strategy::NAIVE);
                 s.show_explain = true;
             }
         }
@@ -397,8 +395,8 @@ mod tests {
     #[test]
     fn every_part_of_the_settings_is_checked() {
         let mut s = Settings::default();
-        s.strategies[1].static_weights = [0.0; 3];
-        s.strategies[1].strategy = Strategy::Static;
+        s.strategies[1].settings.static_weights = [0.0; 3];
+        s.strategies[1].strategy = Strategy::STATIC;
         assert!(s.validate().unwrap_err().starts_with("run B:"));
         let mut s = Settings::default();
         s.synthetic.train_identities = usize::MAX / 2;
@@ -430,13 +428,13 @@ mod tests {
         );
         let config = TrainConfig {
             seed: 9,
-            strategy: StrategyConfig::new(Strategy::Dwa),
+            strategy: StrategyConfig::new(Strategy::DWA),
             max_steps: 600,
             ..TrainConfig::default()
         };
         let text = serde_json::to_string(&config).unwrap();
         let (s, notes) = Settings::from_json_text(&text).unwrap();
-        assert_eq!((s.seed, s.strategies[0].strategy), (9, Strategy::Dwa));
+        assert_eq!((s.seed, s.strategies[0].strategy), (9, Strategy::DWA));
         assert!(notes[0].contains("run A"), "{notes:?}");
         let err =
             Settings::from_json_text(r#"{"rates": {"lr": -1.0, "psi_lr": 0.01}}"#).unwrap_err();

@@ -4,19 +4,20 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use serde::{Deserialize, Serialize};
 
-use crate::weighting::toy::{ToyConfig, ToyRow, ToyRule, simulate};
+use crate::weighting::Strategy;
+use crate::weighting::toy::{ToyConfig, ToyRow, simulate};
 
 const TOY_COLOURS: [egui::Color32; 3] = super::colours::TASK_COLOURS;
 
 /// Both runs of the last settings (left config, right rule) and their rows or error.
-type ToyCache = (ToyConfig, ToyRule, Result<[Vec<ToyRow>; 2], String>);
+type ToyCache = (ToyConfig, Strategy, Result<[Vec<ToyRow>; 2], String>);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ToyPanel {
     /// Shared task settings; `config.rule` is the left rule.
     pub config: ToyConfig,
-    pub right_rule: ToyRule,
+    pub right_rule: Strategy,
     #[serde(skip)]
     cache: Option<ToyCache>,
 }
@@ -25,7 +26,7 @@ impl Default for ToyPanel {
     fn default() -> Self {
         ToyPanel {
             config: ToyConfig::default(),
-            right_rule: ToyRule::Naive,
+            right_rule: Strategy::NAIVE,
             cache: None,
         }
     }
@@ -59,12 +60,22 @@ fn unreachable_rows() -> &'static Result<[Vec<ToyRow>; 2], String> {
     EMPTY.get_or_init(|| Err("no toy run yet".into()))
 }
 
-fn rule_combo(ui: &mut egui::Ui, rule: &mut ToyRule, salt: &str) {
+/// Every rule of the registry; those the toy cannot run are shown greyed, saying why.
+fn rule_combo(ui: &mut egui::Ui, rule: &mut Strategy, salt: &str) {
     egui::ComboBox::from_id_salt(salt)
-        .selected_text(rule.name())
+        .selected_text(rule.key())
         .show_ui(ui, |ui| {
-            for r in ToyRule::ALL {
-                ui.selectable_value(rule, r, r.name());
+            for r in Strategy::all() {
+                match r.toy_refusal() {
+                    None => {
+                        ui.selectable_value(rule, r, r.key())
+                            .on_hover_text(r.description());
+                    }
+                    Some(why) => {
+                        ui.add_enabled(false, egui::Button::new(r.key()))
+                            .on_disabled_hover_text(format!("the toy cannot run it: {why}"));
+                    }
+                }
             }
         });
 }
@@ -137,7 +148,7 @@ fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
         ui.label("right:");
         rule_combo(ui, &mut panel.right_rule, "toy_right");
     });
-    if panel.config.rule == ToyRule::Static || panel.right_rule == ToyRule::Static {
+    if panel.config.rule == Strategy::STATIC || panel.right_rule == Strategy::STATIC {
         panel
             .config
             .static_weights
@@ -153,7 +164,7 @@ fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
 
 /// Weights above losses for the two rules, side by side.
 fn plots_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
-    let names = [panel.config.rule.name(), panel.right_rule.name()];
+    let names = [panel.config.rule.key(), panel.right_rule.key()];
     let tasks = panel.config.tasks();
     let rows = match panel.rows() {
         Ok(r) => r.clone(),

@@ -7,21 +7,76 @@
 use candle_core::Result;
 use std::collections::VecDeque;
 
+use super::host::{HostRule, HostView, uniform};
+use super::math::softmax;
+use super::rule::{HostSupport, Needs, RuleSpec};
 use super::{
-    PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
+    PsiUpdate, RuleSettings, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
 use crate::task::TASKS;
 
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "dwa",
+    description: "Liu et al. 2019: w = T·softmax(r/τ), r = ratio of each task's mean loss over the last two windows; shown normalised",
+    needs: Needs::Losses,
+    default_scale: None,
+    build: |settings, _env| Ok(Box::new(Dwa::new(settings))),
+    host: HostSupport::Runs(|setup| {
+        Ok(Box::new(DwaHost {
+            tasks: setup.tasks,
+            temperature: setup.dwa_temperature,
+            previous: None,
+            before_previous: None,
+        }))
+    }),
+    label: None,
+};
+
+/// The toy's form: a window of one step, r_i = L_i(t−1)/L_i(t−2), and the softmax itself
+/// (weights summing to 1, like every toy rule's); equal weights while there is no history.
+struct DwaHost {
+    tasks: usize,
+    temperature: f64,
+    previous: Option<Vec<f64>>,
+    before_previous: Option<Vec<f64>>,
+}
+
+impl HostRule for DwaHost {
+    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+        match (&self.previous, &self.before_previous) {
+            (Some(l1), Some(l2)) => {
+                let z: Vec<f64> = l1
+                    .iter()
+                    .zip(l2)
+                    .map(|(a, b)| a / b / self.temperature)
+                    .collect();
+                softmax(&z)
+            }
+            _ => uniform(self.tasks),
+        }
+    }
+
+    fn observe(&mut self, losses_seen: &[f64]) {
+        // After this step L(t+1) is the current loss, so L(t) becomes "one step ago".
+        self.before_previous = self.previous.take();
+        self.previous = Some(losses_seen.to_vec());
+    }
+}
+
 pub struct Dwa {
-    config: StrategyConfig,
+    /// N, steps per window.
+    window: usize,
+    /// τ.
+    temperature: f32,
     /// The last 2N steps' losses, oldest first.
     history: VecDeque<[f32; TASKS]>,
 }
 
 impl Dwa {
-    pub fn new(config: StrategyConfig) -> Self {
+    pub fn new(settings: &RuleSettings) -> Self {
         Dwa {
-            config,
+            window: settings.dwa_window,
+            temperature: settings.dwa_temperature,
             history: VecDeque::new(),
         }
     }
@@ -40,7 +95,7 @@ impl Dwa {
     }
 
     fn current(&self) -> [f32; TASKS] {
-        let n = self.config.dwa_window;
+        let n = self.window;
         if self.history.len() < 2 * n {
             return [1.0; TASKS];
         }
@@ -53,15 +108,11 @@ impl Dwa {
             }
             m
         };
-        Self::weights_from_windows(mean(0..n), mean(n..2 * n), self.config.dwa_temperature)
+        Self::weights_from_windows(mean(0..n), mean(n..2 * n), self.temperature)
     }
 }
 
 impl WeightingRule for Dwa {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
         let w = self.current();
         Ok(WeightPlan {
@@ -74,7 +125,7 @@ impl WeightingRule for Dwa {
 
     fn observe(&mut self, _step: u64, losses: [f32; TASKS]) {
         self.history.push_back(losses);
-        while self.history.len() > 2 * self.config.dwa_window {
+        while self.history.len() > 2 * self.window {
             self.history.pop_front();
         }
     }
@@ -99,9 +150,11 @@ mod tests {
 
     #[test]
     fn equal_until_two_windows_exist() {
-        let mut config = StrategyConfig::new(super::super::Strategy::Dwa);
-        config.dwa_window = 2;
-        let mut dwa = Dwa::new(config);
+        let settings = RuleSettings {
+            dwa_window: 2,
+            ..RuleSettings::default()
+        };
+        let mut dwa = Dwa::new(&settings);
         for step in 1..=3 {
             dwa.observe(step, [2.0, 1.0, 1.0]);
             assert_eq!(dwa.current(), [1.0; 3]);

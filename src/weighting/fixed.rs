@@ -1,36 +1,41 @@
-//! Rules whose weights do not depend on training: `static`, `equal` and the single-task ones.
+//! The network form shared by the rules whose weights do not depend on training (`static`,
+//! `equal`, the single-task ones): each of those files says which weights.
 
 use candle_core::Result;
 
-use super::{
-    PsiUpdate, Strategy, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant,
-    normalised,
-};
+use super::host::{FixedHost, HostRule, HostSetup};
+use super::{PsiUpdate, WeightInputs, WeightPlan, WeightingRule, constant};
 use crate::task::TASKS;
 
 pub struct Fixed {
-    config: StrategyConfig,
     weights: [f32; TASKS],
 }
 
 impl Fixed {
-    pub fn new(config: StrategyConfig) -> Self {
-        let weights = match config.strategy {
-            Strategy::SingleVerif => [1.0, 0.0, 0.0],
-            Strategy::SingleVisual => [0.0, 1.0, 0.0],
-            Strategy::SingleCari => [0.0, 0.0, 1.0],
-            Strategy::Static => normalised(config.static_weights),
-            _ => [1.0 / TASKS as f32; TASKS],
-        };
-        Fixed { config, weights }
+    /// `weights` sum to 1.
+    pub fn new(weights: [f32; TASKS]) -> Self {
+        Fixed { weights }
     }
 }
 
-impl WeightingRule for Fixed {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
+/// The host form of a single-task rule: weight 1 on task `index`, 0 elsewhere.
+pub fn single_task_host(
+    setup: &HostSetup,
+    index: usize,
+) -> std::result::Result<Box<dyn HostRule>, String> {
+    if index >= setup.tasks {
+        return Err(format!(
+            "it trains task {} alone, and the toy has {} tasks",
+            index + 1,
+            setup.tasks
+        ));
     }
+    let mut weights = vec![0.0; setup.tasks];
+    weights[index] = 1.0;
+    Ok(Box::new(FixedHost(weights)))
+}
 
+impl WeightingRule for Fixed {
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
         Ok(WeightPlan {
             network_weights: constant(self.weights, inputs.losses.device())?,

@@ -5,20 +5,45 @@
 
 use candle_core::Result;
 
+use super::host::{HostRule, HostView};
+use super::rule::{HostSupport, Needs, RuleSpec};
 use super::{
-    PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
+    PsiUpdate, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
 use crate::task::TASKS;
 
-pub struct Geometric {
-    config: StrategyConfig,
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "geometric",
+    description: "geometric mean of the losses (Π L_i)^(1/T) (Chennupati et al. 2019); implied weights ∂/∂L_i, shown normalised",
+    needs: Needs::Losses,
+    default_scale: None,
+    build: |_settings, _env| Ok(Box::new(Geometric)),
+    host: HostSupport::Runs(|_setup| Ok(Box::new(GeometricHost))),
+    label: None,
+};
+
+/// Smallest loss the host form divides by (a toy loss can reach a floor of exactly 0).
+const HOST_MIN_LOSS: f64 = 1e-12;
+
+/// The toy's form: the implied weights of the current losses, normalised.
+struct GeometricHost;
+
+impl HostRule for GeometricHost {
+    fn weights(&mut self, view: &HostView) -> Vec<f64> {
+        let t = view.losses.len() as f64;
+        let clamped: Vec<f64> = view.losses.iter().map(|l| l.max(HOST_MIN_LOSS)).collect();
+        // (Π L)^(1/T) through logarithms, so eight small losses do not underflow.
+        let mean_log = clamped.iter().map(|l| l.ln()).sum::<f64>() / t;
+        let geo = mean_log.exp();
+        let implied: Vec<f64> = clamped.iter().map(|l| geo / (t * l)).collect();
+        let sum: f64 = implied.iter().sum();
+        implied.into_iter().map(|d| d / sum).collect()
+    }
 }
 
-impl Geometric {
-    pub fn new(config: StrategyConfig) -> Self {
-        Geometric { config }
-    }
+pub struct Geometric;
 
+impl Geometric {
     /// ∂G/∂L_i for the geometric mean G of `losses`.
     pub fn implied_weights(losses: [f32; TASKS]) -> [f32; TASKS] {
         let logs: f32 = losses.iter().map(|l| l.max(1e-12).ln()).sum();
@@ -28,10 +53,6 @@ impl Geometric {
 }
 
 impl WeightingRule for Geometric {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
         let w = Self::implied_weights(inputs.loss_values);
         Ok(WeightPlan {

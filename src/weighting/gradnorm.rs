@@ -13,10 +13,23 @@
 
 use candle_core::Result;
 
+use super::rule::{HostSupport, Needs, RuleSpec};
 use super::{
-    PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
+    PsiUpdate, WeightInputs, WeightPlan, WeightingRule, constant, normalised,
 };
 use crate::task::TASKS;
+
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "gradnorm",
+    description: "Chen et al. 2018 (α = 1.5): weights learned so each task's gradient norm at Z (the last shared layer's output) matches its relative inverse training rate; shown normalised",
+    needs: Needs::TaskGradients,
+    default_scale: None,
+    build: |_settings, _env| Ok(Box::new(GradNorm::new())),
+    host: HostSupport::Cannot(
+        "it balances the tasks' gradient norms on the shared layers, and the toy has losses only",
+    ),
+    label: None,
+};
 
 /// The asymmetry α of the GradNorm paper's multi-task experiments.
 pub const ALPHA: f32 = 1.5;
@@ -24,17 +37,21 @@ pub const ALPHA: f32 = 1.5;
 pub const WEIGHT_LR: f32 = 0.025;
 
 pub struct GradNorm {
-    config: StrategyConfig,
     weights: [f32; TASKS],
     initial_losses: Option<[f32; TASKS]>,
     /// The last gradient norms g_i, for display and tests.
     pub last_norms: [f32; TASKS],
 }
 
+impl Default for GradNorm {
+    fn default() -> Self {
+        GradNorm::new()
+    }
+}
+
 impl GradNorm {
-    pub fn new(config: StrategyConfig) -> Self {
+    pub fn new() -> Self {
         GradNorm {
-            config,
             weights: [1.0; TASKS],
             initial_losses: None,
             last_norms: [0.0; TASKS],
@@ -76,10 +93,6 @@ impl GradNorm {
 }
 
 impl WeightingRule for GradNorm {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
         let losses = inputs.loss_values;
         let initial = *self.initial_losses.get_or_insert(losses);
@@ -105,7 +118,6 @@ impl WeightingRule for GradNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::weighting::Strategy;
     use candle_core::{Device, Tensor, Var};
 
     #[test]
@@ -152,7 +164,7 @@ mod tests {
             weight: Var::zeros((3, 2), candle_core::DType::F32, &dev).unwrap(),
             bias: Var::zeros(3, candle_core::DType::F32, &dev).unwrap(),
         };
-        let mut rule = GradNorm::new(StrategyConfig::new(Strategy::GradNorm));
+        let mut rule = GradNorm::new();
         let plan = rule
             .plan(&WeightInputs {
                 z: zt,

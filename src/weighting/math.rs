@@ -84,6 +84,76 @@ pub fn naive_gradient(w: &[f64], losses: &[f64]) -> Vec<f64> {
     softmax_cost_gradient(w, losses)
 }
 
+fn norm(a: &[f64]) -> f64 {
+    a.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+/// The weights of the logit rules' host form: `softmax(a)` when `scale` is `None`, else
+/// `softmax(s·a/‖a‖)` (uniform while `a = 0`).
+pub fn logit_weights(a: &[f64], scale: Option<f64>) -> Vec<f64> {
+    match scale {
+        None => softmax(a),
+        Some(s) => {
+            let n = norm(a);
+            if n > 0.0 {
+                let z: Vec<f64> = a.iter().map(|x| s * x / n).collect();
+                softmax(&z)
+            } else {
+                softmax(a)
+            }
+        }
+    }
+}
+
+/// `∂F/∂a` for `F = Σ_i w_i·c_i` with `w` = [`logit_weights`]`(a, scale)`.
+///
+/// Unbounded: `w_j·(c_j − Σ w_i c_i)`. Bounded (`Some(s)`, `a ≠ 0`): with `u = a/‖a‖` and
+/// `g = ∂F/∂z` at `z = s·u`, the gradient is `(s/‖a‖)·(g − u·(u·g))`, which is orthogonal to `a`.
+/// Bounded at `a = 0`: the unbounded gradient at `z = 0` (see the toy's module docs).
+pub fn logit_gradient(a: &[f64], scale: Option<f64>, costs: &[f64]) -> Vec<f64> {
+    let w = logit_weights(a, scale);
+    let g = softmax_cost_gradient(&w, costs);
+    match scale {
+        Some(s) => {
+            let n = norm(a);
+            if n > 0.0 {
+                let u: Vec<f64> = a.iter().map(|x| x / n).collect();
+                let ug: f64 = u.iter().zip(&g).map(|(u, g)| u * g).sum();
+                g.iter()
+                    .zip(&u)
+                    .map(|(g, u)| s / n * (g - u * ug))
+                    .collect()
+            } else {
+                g
+            }
+        }
+        None => g,
+    }
+}
+
+/// The host form of the two Ψ rules: free logits `a` (start at 0), `w = logit_weights(a)`, moved
+/// after each step by `a ← a − η·∇_a Σ_i w_i·c_i(L)`; proposed's costs are `1/(L_i + ε)`,
+/// naive's the losses themselves.
+pub struct LogitHost {
+    pub logits: Vec<f64>,
+    pub scale: Option<f64>,
+    pub lr: f64,
+    pub costs: fn(&[f64]) -> Vec<f64>,
+}
+
+impl super::host::HostRule for LogitHost {
+    fn weights(&mut self, _view: &super::host::HostView) -> Vec<f64> {
+        logit_weights(&self.logits, self.scale)
+    }
+
+    fn observe(&mut self, losses_seen: &[f64]) {
+        let g = logit_gradient(&self.logits, self.scale, &(self.costs)(losses_seen));
+        for (a, g) in self.logits.iter_mut().zip(g) {
+            *a -= self.lr * g;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

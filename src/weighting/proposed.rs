@@ -4,28 +4,51 @@
 
 use candle_core::Result;
 
-use super::{PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, to_array};
+use super::math::{LogitHost, proposed_costs};
+use super::rule::{HostSupport, Needs, RuleSpec};
+use super::{PsiUpdate, RuleSettings, WeightInputs, WeightPlan, WeightingRule, to_array};
 use crate::model::psi::PsiWiring;
+
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "proposed",
+    description: "Ming et al. 2019: Ψ has its own optimiser on L4 = Σ w_i/(L_i+0.01), so weight goes to the hardest task",
+    needs: Needs::Psi,
+    // The authors' CaVI script (1), see NOTES-reference-code.md.
+    default_scale: Some(DEFAULT_SCALE),
+    build: |settings, _env| Ok(Box::new(Proposed::new(settings))),
+    // In the toy Ψ is free logits moved by L4's gradient (see the toy's module docs).
+    host: HostSupport::Runs(|setup| {
+        Ok(Box::new(LogitHost {
+            logits: vec![0.0; setup.tasks],
+            scale: setup.scale,
+            lr: setup.lr,
+            costs: proposed_costs,
+        }))
+    }),
+    label: None,
+};
 
 pub use super::math::L4_EPSILON;
 
+/// The authors' CaVI script's s.
+const DEFAULT_SCALE: f32 = 1.0;
+
 pub struct Proposed {
-    config: StrategyConfig,
+    /// The weight-logit scale s.
+    scale: f32,
 }
 
 impl Proposed {
-    pub fn new(config: StrategyConfig) -> Self {
-        Proposed { config }
+    pub fn new(settings: &RuleSettings) -> Self {
+        Proposed {
+            scale: settings.scale.unwrap_or(DEFAULT_SCALE),
+        }
     }
 }
 
 impl WeightingRule for Proposed {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
-        let scale = self.config.scale();
+        let scale = self.scale;
         // Ψ's objective: Z is detached, so L4 moves Ψ alone, never the trunk.
         let psi_side = inputs.psi.weights(
             inputs.z,

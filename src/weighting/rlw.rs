@@ -6,18 +6,50 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, constant};
+use super::host::{HostRule, HostView};
+use super::math::softmax;
+use super::rule::{HostSupport, Needs, RuleSpec};
+use super::{PsiUpdate, WeightInputs, WeightPlan, WeightingRule, constant};
 use crate::task::TASKS;
 
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "rlw",
+    description: "random loss weighting (Lin et al. 2021): w = softmax(ε), ε ~ N(0, 1) drawn every step",
+    needs: Needs::Losses,
+    default_scale: None,
+    build: |_settings, env| Ok(Box::new(Rlw::new(env.seed))),
+    host: HostSupport::Runs(|setup| {
+        Ok(Box::new(RlwHost {
+            tasks: setup.tasks,
+            rng: ChaCha8Rng::seed_from_u64(setup.seed),
+        }))
+    }),
+    label: None,
+};
+
+/// The toy's form: a fresh draw at every step (step 0 included) from a generator seeded with
+/// the toy's seed.
+struct RlwHost {
+    tasks: usize,
+    rng: ChaCha8Rng,
+}
+
+impl HostRule for RlwHost {
+    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+        let eps: Vec<f64> = (0..self.tasks)
+            .map(|_| StandardNormal.sample(&mut self.rng))
+            .collect();
+        softmax(&eps)
+    }
+}
+
 pub struct Rlw {
-    config: StrategyConfig,
     rng: ChaCha8Rng,
 }
 
 impl Rlw {
-    pub fn new(config: StrategyConfig, seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Rlw {
-            config,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x524c_5700),
         }
     }
@@ -29,10 +61,6 @@ impl Rlw {
 }
 
 impl WeightingRule for Rlw {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, inputs: &WeightInputs) -> Result<WeightPlan> {
         let w = self.draw();
         Ok(WeightPlan {
@@ -50,10 +78,9 @@ mod tests {
 
     #[test]
     fn seeded_and_on_the_simplex() {
-        let config = StrategyConfig::new(super::super::Strategy::Rlw);
-        let mut a = Rlw::new(config.clone(), 7);
-        let mut b = Rlw::new(config.clone(), 7);
-        let mut c = Rlw::new(config, 8);
+        let mut a = Rlw::new(7);
+        let mut b = Rlw::new(7);
+        let mut c = Rlw::new(8);
         let (wa, wb, wc) = (a.draw(), b.draw(), c.draw());
         assert_eq!(wa, wb);
         assert_ne!(wa, wc);

@@ -1,133 +1,64 @@
-//! What a weighting rule is: the rules' names and settings, what a rule sees each step, what it
-//! decides, and the trait every rule implements.
+//! What a weighting rule is: its entry in the registry ([`RuleSpec`], declared in the rule's own
+//! file), its settings, what it sees each step, what it decides, and the trait every rule's
+//! network form implements.
 
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use super::math::normalised;
+use super::host::{HostRule, HostSetup};
 use crate::model::psi::Psi;
 use crate::task::TASKS;
 
-/// The weighting rules a run can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Strategy {
-    /// Ming et al.: Ψ has its own optimiser on L4 = Σ w_i/(L_i + 0.01), L_i constant.
-    Proposed,
-    /// Yin & Liu: Ψ trained with the network on Σ w_i·L_i.
-    Naive,
-    /// User-set weights.
-    Static,
-    Equal,
-    SingleVerif,
-    SingleVisual,
-    SingleCari,
-    /// Kendall et al. 2018: learned homoscedastic uncertainty.
-    Uncertainty,
-    /// Liu et al. 2019: dynamic weight average over loss-descent rates.
-    Dwa,
-    /// Random loss weighting: w = softmax(ε), ε ~ N(0, 1) each step.
-    Rlw,
-    /// Geometric mean of the losses (Π L_i)^(1/T).
-    Geometric,
-    /// Chen et al. 2018: weights learned so the tasks' gradient norms at the last shared layer
-    /// follow their relative inverse training rates (α = 1.5).
-    GradNorm,
+/// What a rule reads each step besides the task losses, so the trainer (and the toy) know what
+/// to compute for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// The task losses only.
+    Losses,
+    /// The weight module Ψ on the trunk's output Z.
+    Psi,
+    /// Each task's own gradient on the shared part.
+    TaskGradients,
 }
 
-impl Strategy {
-    pub const ALL: [Strategy; 12] = [
-        Strategy::Proposed,
-        Strategy::Naive,
-        Strategy::Static,
-        Strategy::Equal,
-        Strategy::SingleVerif,
-        Strategy::SingleVisual,
-        Strategy::SingleCari,
-        Strategy::Uncertainty,
-        Strategy::Dwa,
-        Strategy::Rlw,
-        Strategy::Geometric,
-        Strategy::GradNorm,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Strategy::Proposed => "proposed",
-            Strategy::Naive => "naive",
-            Strategy::Static => "static",
-            Strategy::Equal => "equal",
-            Strategy::SingleVerif => "single-verif",
-            Strategy::SingleVisual => "single-visual",
-            Strategy::SingleCari => "single-cari",
-            Strategy::Uncertainty => "uncertainty",
-            Strategy::Dwa => "dwa",
-            Strategy::Rlw => "rlw",
-            Strategy::Geometric => "geometric",
-            Strategy::GradNorm => "gradnorm",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Strategy, String> {
-        Strategy::ALL
-            .into_iter()
-            .find(|s| s.key() == text)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.key()).collect();
-                format!(
-                    "unknown strategy '{text}'; expected one of {}",
-                    names.join(", ")
-                )
-            })
-    }
-
-    /// One sentence for hover texts and the explain panel.
-    pub fn description(self) -> &'static str {
-        match self {
-            Strategy::Proposed => {
-                "Ming et al. 2019: Ψ has its own optimiser on L4 = Σ w_i/(L_i+0.01), so weight goes to the hardest task"
-            }
-            Strategy::Naive => {
-                "Yin & Liu 2018: Ψ is trained with the network on Σ w_i·L_i, so weight drifts to the easiest task"
-            }
-            Strategy::Static => "fixed weights you set with the sliders",
-            Strategy::Equal => "w = 1/3 for every task",
-            Strategy::SingleVerif => "only the verification loss (w = 1, 0, 0)",
-            Strategy::SingleVisual => "only the photo-identification loss (w = 0, 1, 0)",
-            Strategy::SingleCari => "only the caricature-identification loss (w = 0, 0, 1)",
-            Strategy::Uncertainty => {
-                "Kendall et al. 2018: learned s_i, loss Σ L_i/(2·exp(s_i)) + s_i/2; weights shown normalised"
-            }
-            Strategy::Dwa => {
-                "Liu et al. 2019: w = T·softmax(r/τ), r = ratio of each task's mean loss over the last two windows; shown normalised"
-            }
-            Strategy::Rlw => "random loss weighting: w = softmax(ε), ε ~ N(0, 1) drawn every step",
-            Strategy::Geometric => {
-                "geometric mean of the losses (Π L_i)^(1/T); implied weights ∂/∂L_i, shown normalised"
-            }
-            Strategy::GradNorm => {
-                "Chen et al. 2018 (α = 1.5): weights learned so each task's gradient norm at Z (the last shared layer's output) matches its relative inverse training rate; shown normalised"
-            }
-        }
-    }
-
-    /// The code's default weight-logit scale s for the rules that use Ψ.
-    pub fn default_scale(self) -> f32 {
-        match self {
-            Strategy::Naive => 0.5,
-            _ => 1.0,
-        }
-    }
-
-    pub fn uses_psi(self) -> bool {
-        matches!(self, Strategy::Proposed | Strategy::Naive)
-    }
+/// How a rule runs without a network (the toy model): its constructor, or why it cannot.
+#[derive(Clone, Copy)]
+pub enum HostSupport {
+    /// Builds the host form, or says why it cannot for this setup (e.g. too few tasks).
+    Runs(fn(&HostSetup) -> Result<Box<dyn HostRule>, String>),
+    /// The reason, for the toy's menu and its error.
+    Cannot(&'static str),
 }
 
-/// A rule with its settings.
+/// Everything the program knows of one rule, declared in the rule's own file; `RULES` in
+/// `weighting/mod.rs` lists them.
+pub struct RuleSpec {
+    /// The name on the command line, in files and in menus.
+    pub key: &'static str,
+    /// One sentence naming the paper, for hover texts and the explain panel.
+    pub description: &'static str,
+    pub needs: Needs,
+    /// The authors' weight-logit scale s, for rules with Ψ.
+    pub default_scale: Option<f32>,
+    /// The rule on the network.
+    pub build: fn(&RuleSettings, &RuleEnv) -> candle_core::Result<Box<dyn WeightingRule>>,
+    /// The rule in the toy model.
+    pub host: HostSupport,
+    /// A label with the rule's settings (e.g. static's weights); `None`: the key.
+    pub label: Option<fn(&RuleSettings) -> String>,
+}
+
+/// What a rule's network form is built with.
+pub struct RuleEnv<'a> {
+    pub device: &'a candle_core::Device,
+    /// Feeds rules that draw random numbers.
+    pub seed: u64,
+}
+
+/// The settings a rule is built with (each rule reads those it has; the rest are ignored).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct StrategyConfig {
-    pub strategy: Strategy,
+pub struct RuleSettings {
     /// Weight-logit scale s; `None` = the authors' default for the rule (proposed 1, naive 0.5).
     pub scale: Option<f32>,
     /// Weights for `static` (normalised to sum 1 when used).
@@ -138,10 +69,9 @@ pub struct StrategyConfig {
     pub dwa_temperature: f32,
 }
 
-impl Default for StrategyConfig {
+impl Default for RuleSettings {
     fn default() -> Self {
-        StrategyConfig {
-            strategy: Strategy::Proposed,
+        RuleSettings {
             scale: None,
             static_weights: [0.4, 0.3, 0.3],
             dwa_window: 20,
@@ -150,29 +80,7 @@ impl Default for StrategyConfig {
     }
 }
 
-impl StrategyConfig {
-    pub fn new(strategy: Strategy) -> Self {
-        StrategyConfig {
-            strategy,
-            ..StrategyConfig::default()
-        }
-    }
-
-    pub fn scale(&self) -> f32 {
-        self.scale.unwrap_or(self.strategy.default_scale())
-    }
-
-    /// A label for plots and CSV, e.g. `proposed` or `static(0.40,0.30,0.30)`.
-    pub fn label(&self) -> String {
-        match self.strategy {
-            Strategy::Static => {
-                let w = normalised(self.static_weights);
-                format!("static({:.2}/{:.2}/{:.2})", w[0], w[1], w[2])
-            }
-            other => other.key().to_string(),
-        }
-    }
-
+impl RuleSettings {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(s) = self.scale
             && !(s.is_finite() && s > 0.0 && s <= 50.0)
@@ -243,10 +151,8 @@ pub struct WeightPlan {
     pub reported: [f32; TASKS],
 }
 
-/// A loss-weighting rule.
+/// A loss-weighting rule's network form.
 pub trait WeightingRule: Send {
-    fn config(&self) -> &StrategyConfig;
-
     /// Decide this step's weights.
     fn plan(&mut self, inputs: &WeightInputs) -> candle_core::Result<WeightPlan>;
 

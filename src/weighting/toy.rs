@@ -54,14 +54,10 @@
 //!
 //! Everything is computed in `f64`.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
-
-pub use super::math::weight_bounds;
-use super::math::{proposed_costs, softmax, softmax_cost_gradient};
-use std::fmt;
-use std::str::FromStr;
+use super::Strategy;
+use super::host::{HostSetup, HostView};
+pub use super::math::{logit_gradient, logit_weights, weight_bounds};
+use super::rule::HostSupport;
 
 /// Fewest tasks the toy accepts.
 pub const MIN_TASKS: usize = 2;
@@ -69,8 +65,6 @@ pub const MIN_TASKS: usize = 2;
 pub const MAX_TASKS: usize = 8;
 /// Most steps one simulation may run (keeps a typo from allocating gigabytes).
 pub const MAX_STEPS: usize = 1_000_000;
-/// Smallest loss the geometric rule divides by (a loss can reach a floor of exactly 0).
-const GEOMETRIC_MIN_LOSS: f64 = 1e-12;
 
 /// Errors of the toy mode: a bad setting, an unknown rule, or a run whose numbers stopped being
 /// finite.
@@ -84,11 +78,16 @@ pub enum ToyError {
         /// What is wrong and what is expected.
         reason: String,
     },
-    /// A rule name not in [`ToyRule::ALL`].
-    #[error(
-        "unknown toy rule `{0}` (expected one of: proposed, naive, equal, static, uncertainty, dwa, rlw, geometric)"
-    )]
+    /// A rule name not in the registry.
+    #[error("unknown toy rule `{0}` (expected one of: {keys})", keys = toy_rule_keys().join(", "))]
     UnknownRule(String),
+    /// A rule the toy cannot run (it needs a network, or more tasks).
+    #[error("the toy cannot run `{rule}`: {reason}")]
+    Unsupported {
+        rule: &'static str,
+        /// Why, in words.
+        reason: String,
+    },
     /// The weights or losses became NaN or infinite (e.g. a huge learning rate for `uncertainty`).
     #[error(
         "the `{rule}` run diverged at step {step}: weights or losses are no longer finite (try a smaller lr)"
@@ -108,75 +107,26 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ToyError {
     }
 }
 
-/// A weighting rule the toy can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ToyRule {
-    /// Ming et al.: logits minimising `Σ w_i/(L_i + 0.01)`.
-    Proposed,
-    /// Logits minimising `Σ w_i·L_i`.
-    Naive,
-    /// `w = 1/T`.
-    Equal,
-    /// The user's fixed weights.
-    Static,
-    /// Kendall et al. 2018 homoscedastic uncertainty.
-    Uncertainty,
-    /// Liu et al. 2019 Dynamic Weight Average.
-    Dwa,
-    /// Random Loss Weighting.
-    Rlw,
-    /// Geometric loss strategy.
-    Geometric,
+/// The keys of the rules the toy can run, in menu order.
+pub fn toy_rule_keys() -> Vec<&'static str> {
+    toy_rules().map(Strategy::key).collect()
 }
 
-impl ToyRule {
-    /// Every rule, in menu order.
-    pub const ALL: [ToyRule; 8] = [
-        ToyRule::Proposed,
-        ToyRule::Naive,
-        ToyRule::Equal,
-        ToyRule::Static,
-        ToyRule::Uncertainty,
-        ToyRule::Dwa,
-        ToyRule::Rlw,
-        ToyRule::Geometric,
-    ];
-
-    /// The lower-case name used on the command line, in files and in the CSV.
-    pub fn name(self) -> &'static str {
-        match self {
-            ToyRule::Proposed => "proposed",
-            ToyRule::Naive => "naive",
-            ToyRule::Equal => "equal",
-            ToyRule::Static => "static",
-            ToyRule::Uncertainty => "uncertainty",
-            ToyRule::Dwa => "dwa",
-            ToyRule::Rlw => "rlw",
-            ToyRule::Geometric => "geometric",
-        }
-    }
-
-    /// Reads a rule from its name (surrounding spaces and letter case are ignored).
-    pub fn parse(text: &str) -> Result<Self, ToyError> {
-        let wanted = text.trim();
-        ToyRule::ALL
-            .into_iter()
-            .find(|rule| rule.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| ToyError::UnknownRule(wanted.to_string()))
-    }
+/// The rules the toy can run, in menu order.
+pub fn toy_rules() -> impl Iterator<Item = Strategy> {
+    Strategy::all().filter(|s| s.toy_refusal().is_none())
 }
 
-impl fmt::Display for ToyRule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ToyRule {
-    type Err = ToyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ToyRule::parse(s)
+/// Reads a rule the toy can run from its key (surrounding spaces and letter case are ignored).
+pub fn parse_rule(text: &str) -> Result<Strategy, ToyError> {
+    let wanted = text.trim().to_ascii_lowercase();
+    let rule = Strategy::parse(&wanted).map_err(|_| ToyError::UnknownRule(wanted.clone()))?;
+    match rule.toy_refusal() {
+        None => Ok(rule),
+        Some(reason) => Err(ToyError::Unsupported {
+            rule: rule.key(),
+            reason: reason.to_string(),
+        }),
     }
 }
 
@@ -184,8 +134,8 @@ impl FromStr for ToyRule {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ToyConfig {
-    /// The weighting rule.
-    pub rule: ToyRule,
+    /// The weighting rule (one the toy can run: see [`toy_rules`]).
+    pub rule: Strategy,
     /// `L_i(0)`, one per task, each finite and > 0; its length is the number of tasks `T`.
     pub start_losses: Vec<f64>,
     /// `L_i*`, each finite, ≥ 0 and < the task's start loss.
@@ -209,7 +159,7 @@ pub struct ToyConfig {
 impl Default for ToyConfig {
     fn default() -> Self {
         ToyConfig {
-            rule: ToyRule::Proposed,
+            rule: Strategy::PROPOSED,
             start_losses: vec![2.0, 1.0, 0.5],
             floors: vec![0.1, 0.1, 0.1],
             rates: vec![0.05, 0.2, 0.5],
@@ -308,10 +258,16 @@ impl ToyConfig {
                 ),
             ));
         }
-        if self.rule == ToyRule::Static {
+        if let Some(reason) = self.rule.toy_refusal() {
+            return Err(ToyError::Unsupported {
+                rule: self.rule.key(),
+                reason: reason.to_string(),
+            });
+        }
+        if self.rule == Strategy::STATIC {
             static_weights(&self.static_weights, t)?;
         }
-        if self.rule == ToyRule::Dwa
+        if self.rule == Strategy::DWA
             && (!self.dwa_temperature.is_finite() || self.dwa_temperature <= 0.0)
         {
             return Err(invalid(
@@ -366,133 +322,22 @@ pub struct ToyRow {
     pub losses: Vec<f64>,
 }
 
-fn norm(a: &[f64]) -> f64 {
-    a.iter().map(|x| x * x).sum::<f64>().sqrt()
-}
-
-/// The weights of the logit rules: `softmax(a)` when `scale` is `None`, else `softmax(s·a/‖a‖)`
-/// (uniform while `a = 0`).
-pub fn logit_weights(a: &[f64], scale: Option<f64>) -> Vec<f64> {
-    match scale {
-        None => softmax(a),
-        Some(s) => {
-            let n = norm(a);
-            if n > 0.0 {
-                let z: Vec<f64> = a.iter().map(|x| s * x / n).collect();
-                softmax(&z)
-            } else {
-                softmax(a)
-            }
-        }
-    }
-}
-
-/// `∂F/∂a` for `F = Σ_i w_i·c_i` with `w` = [`logit_weights`]`(a, scale)`.
-///
-/// Unbounded: `w_j·(c_j − Σ w_i c_i)`. Bounded (`Some(s)`, `a ≠ 0`): with `u = a/‖a‖` and
-/// `g = ∂F/∂z` at `z = s·u`, the gradient is `(s/‖a‖)·(g − u·(u·g))`, which is orthogonal to `a`.
-/// Bounded at `a = 0`: the unbounded gradient at `z = 0` (see the module docs).
-pub fn logit_gradient(a: &[f64], scale: Option<f64>, costs: &[f64]) -> Vec<f64> {
-    let w = logit_weights(a, scale);
-    let g = softmax_cost_gradient(&w, costs);
-    match scale {
-        Some(s) => {
-            let n = norm(a);
-            if n > 0.0 {
-                let u: Vec<f64> = a.iter().map(|x| x / n).collect();
-                let ug: f64 = u.iter().zip(&g).map(|(u, g)| u * g).sum();
-                g.iter()
-                    .zip(&u)
-                    .map(|(g, u)| s / n * (g - u * ug))
-                    .collect()
-            } else {
-                g
-            }
-        }
-        None => g,
-    }
-}
-
-/// Implied weights of the geometric objective `(Π L)^(1/T)`: `(Π L)^(1/T)/(T·L_i)`, normalised.
-/// Losses are clamped to at least 1e-12 (a floor may be exactly 0).
-fn geometric_weights(losses: &[f64]) -> Vec<f64> {
-    let t = losses.len() as f64;
-    let clamped: Vec<f64> = losses.iter().map(|l| l.max(GEOMETRIC_MIN_LOSS)).collect();
-    // (Π L)^(1/T) computed through logarithms so eight small losses do not underflow.
-    let mean_log = clamped.iter().map(|l| l.ln()).sum::<f64>() / t;
-    let geo = mean_log.exp();
-    let implied: Vec<f64> = clamped.iter().map(|l| geo / (t * l)).collect();
-    let sum: f64 = implied.iter().sum();
-    implied.into_iter().map(|d| d / sum).collect()
-}
-
-/// The state a rule carries between steps.
-enum RuleState {
-    /// Proposed / naive logits.
-    Logits(Vec<f64>),
-    /// Fixed weights (equal, static).
-    Fixed(Vec<f64>),
-    /// Kendall et al. log-variances `s`.
-    Uncertainty(Vec<f64>),
-    /// DWA: `L(t−1)` and `L(t−2)` once known.
-    Dwa {
-        prev: Option<Vec<f64>>,
-        prev2: Option<Vec<f64>>,
-    },
-    /// RLW generator.
-    Rlw(Box<ChaCha8Rng>),
-    /// Geometric (stateless).
-    Geometric,
-}
-
 /// Runs the toy and returns `steps + 1` rows (row 0 = the starting state). See the module docs for
 /// the order of one step.
 pub fn simulate(cfg: &ToyConfig) -> Result<Vec<ToyRow>, ToyError> {
     cfg.validate()?;
-    let t = cfg.tasks();
-    let mut state = match cfg.rule {
-        ToyRule::Proposed | ToyRule::Naive => RuleState::Logits(vec![0.0; t]),
-        ToyRule::Equal => RuleState::Fixed(vec![1.0 / t as f64; t]),
-        ToyRule::Static => RuleState::Fixed(static_weights(&cfg.static_weights, t)?),
-        ToyRule::Uncertainty => RuleState::Uncertainty(vec![0.0; t]),
-        ToyRule::Dwa => RuleState::Dwa {
-            prev: None,
-            prev2: None,
-        },
-        ToyRule::Rlw => RuleState::Rlw(Box::new(ChaCha8Rng::seed_from_u64(cfg.seed))),
-        ToyRule::Geometric => RuleState::Geometric,
-    };
+    let mut rule = host_rule(cfg)?;
     let mut losses = cfg.start_losses.clone();
     let mut rows = Vec::with_capacity(cfg.steps + 1);
     for step in 0..=cfg.steps {
         // (1) weights w(t) from the rule's current state.
-        let weights = match &mut state {
-            RuleState::Logits(a) => logit_weights(a, cfg.scale),
-            RuleState::Fixed(w) => w.clone(),
-            // 1/(2·exp(s_i)) normalised = softmax(−s), computed stably.
-            RuleState::Uncertainty(s) => softmax(&s.iter().map(|x| -x).collect::<Vec<_>>()),
-            RuleState::Dwa { prev, prev2 } => match (prev.as_ref(), prev2.as_ref()) {
-                (Some(l1), Some(l2)) => {
-                    let z: Vec<f64> = l1
-                        .iter()
-                        .zip(l2)
-                        .map(|(a, b)| a / b / cfg.dwa_temperature)
-                        .collect();
-                    softmax(&z)
-                }
-                _ => vec![1.0 / t as f64; t],
-            },
-            RuleState::Rlw(rng) => {
-                let eps: Vec<f64> = (0..t)
-                    .map(|_| StandardNormal.sample(rng.as_mut()))
-                    .collect();
-                softmax(&eps)
-            }
-            RuleState::Geometric => geometric_weights(&losses),
-        };
+        let weights = rule.weights(&HostView {
+            step,
+            losses: &losses,
+        });
         if weights.iter().chain(&losses).any(|x| !x.is_finite()) {
             return Err(ToyError::Diverged {
-                rule: cfg.rule.name(),
+                rule: cfg.rule.key(),
                 step,
             });
         }
@@ -514,34 +359,35 @@ pub fn simulate(cfg: &ToyConfig) -> Result<Vec<ToyRow>, ToyError> {
             .map(|(((l, floor), rate), w)| floor + (l - floor) * (1.0 - rate * w))
             .collect();
         // (4) the rule's state is updated with L(t), the loss it saw this step.
-        match &mut state {
-            RuleState::Logits(a) => {
-                let costs = if cfg.rule == ToyRule::Proposed {
-                    proposed_costs(&losses)
-                } else {
-                    losses.clone()
-                };
-                let g = logit_gradient(a, cfg.scale, &costs);
-                for (a, g) in a.iter_mut().zip(g) {
-                    *a -= cfg.lr * g;
-                }
-            }
-            RuleState::Uncertainty(s) => {
-                // ∂/∂s_i [L_i/(2·exp(s_i)) + s_i/2] = ½ − L_i·exp(−s_i)/2.
-                for (s, l) in s.iter_mut().zip(&losses) {
-                    *s -= cfg.lr * (0.5 - 0.5 * l * (-*s).exp());
-                }
-            }
-            RuleState::Dwa { prev, prev2 } => {
-                // After this step L(t+1) is the current loss, so L(t) becomes "one step ago".
-                *prev2 = prev.take();
-                *prev = Some(losses.clone());
-            }
-            RuleState::Fixed(_) | RuleState::Rlw(_) | RuleState::Geometric => {}
-        }
+        rule.observe(&losses);
         losses = next;
     }
     Ok(rows)
+}
+
+/// The rule's host form, built from its registry entry.
+fn host_rule(cfg: &ToyConfig) -> Result<Box<dyn super::host::HostRule>, ToyError> {
+    let tasks = cfg.tasks();
+    let setup = HostSetup {
+        tasks,
+        seed: cfg.seed,
+        lr: cfg.lr,
+        scale: cfg.scale,
+        static_weights: if cfg.rule == Strategy::STATIC {
+            static_weights(&cfg.static_weights, tasks)?
+        } else {
+            Vec::new()
+        },
+        dwa_temperature: cfg.dwa_temperature,
+    };
+    let unsupported = |reason: String| ToyError::Unsupported {
+        rule: cfg.rule.key(),
+        reason,
+    };
+    match cfg.rule.spec().host {
+        HostSupport::Runs(build) => build(&setup).map_err(unsupported),
+        HostSupport::Cannot(reason) => Err(unsupported(reason.to_string())),
+    }
 }
 
 /// CSV with header `step,w1,…,wT,loss1,…,lossT` and one line per row; numbers are written with 9
@@ -573,6 +419,14 @@ mod tests {
     use super::*;
     use crate::weighting::math::{naive_gradient, proposed_gradient};
 
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    fn rule(key: &str) -> Strategy {
+        Strategy::parse(key).unwrap()
+    }
+
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
     }
@@ -584,7 +438,7 @@ mod tests {
         }
     }
 
-    fn two_task(rule: ToyRule, steps: usize) -> ToyConfig {
+    fn two_task(rule: Strategy, steps: usize) -> ToyConfig {
         ToyConfig {
             rule,
             start_losses: vec![2.0, 1.0],
@@ -604,7 +458,7 @@ mod tests {
     // ∂F/∂a_2 = −∂F/∂a_1; w1 = sigmoid(a1 − a2). L=(2,1), κ=(0.5,0.5), floors 0, η=1.
     #[test]
     fn proposed_two_tasks_by_hand() {
-        let rows = simulate(&two_task(ToyRule::Proposed, 3)).unwrap();
+        let rows = simulate(&two_task(rule("proposed"), 3)).unwrap();
         assert_eq!(rows.len(), 4);
         // Row 0: a = 0 → w = (0.5, 0.5); L = (2, 1).
         assert_vec_close(&rows[0].weights, &[0.5, 0.5], 1e-12);
@@ -643,7 +497,7 @@ mod tests {
 
     #[test]
     fn naive_two_tasks_by_hand() {
-        let rows = simulate(&two_task(ToyRule::Naive, 2)).unwrap();
+        let rows = simulate(&two_task(rule("naive"), 2)).unwrap();
         assert_eq!(rows.len(), 3);
         assert_vec_close(&rows[0].weights, &[0.5, 0.5], 1e-12);
         // Step 0: c = L = (2, 1); g1 = 0.25·(2 − 1) = 0.25 → a(1) = (−0.25, 0.25);
@@ -662,7 +516,7 @@ mod tests {
 
     #[test]
     fn proposed_raises_and_naive_lowers_the_larger_loss_weight() {
-        for (rule, raises) in [(ToyRule::Proposed, true), (ToyRule::Naive, false)] {
+        for (rule, raises) in [(rule("proposed"), true), (rule("naive"), false)] {
             let cfg = ToyConfig {
                 rule,
                 steps: 1,
@@ -760,7 +614,7 @@ mod tests {
 
     #[test]
     fn bounded_run_stays_within_bounds() {
-        for rule in [ToyRule::Proposed, ToyRule::Naive] {
+        for rule in [rule("proposed"), rule("naive")] {
             let cfg = ToyConfig {
                 rule,
                 scale: Some(0.5),
@@ -779,16 +633,17 @@ mod tests {
             // It gets close to a bound: proposed favours the slow task 1 (weight → max), naive
             // starves it (weight → min).
             let w1 = rows[500].weights[0];
-            match rule {
-                ToyRule::Proposed => assert!(w1 > max - 0.01, "{rule}: {w1}"),
-                _ => assert!(w1 < min + 0.01, "{rule}: {w1}"),
+            if rule.key() == "proposed" {
+                assert!(w1 > max - 0.01, "{rule}: {w1}");
+            } else {
+                assert!(w1 < min + 0.01, "{rule}: {w1}");
             }
         }
     }
 
     #[test]
     fn uncertainty_first_weights_by_hand() {
-        let rows = simulate(&two_task(ToyRule::Uncertainty, 2)).unwrap();
+        let rows = simulate(&two_task(rule("uncertainty"), 2)).unwrap();
         // s = 0 → 1/(2·e^0) = 0.5 each → (0.5, 0.5).
         assert_vec_close(&rows[0].weights, &[0.5, 0.5], 1e-12);
         // ∂/∂s_i = ½ − L_i·e^{−s_i}/2 = (½ − 1, ½ − ½) = (−0.5, 0) → s(1) = (0.5, 0).
@@ -802,9 +657,9 @@ mod tests {
     #[test]
     fn dwa_first_weights_by_hand() {
         let cfg = ToyConfig {
-            rule: ToyRule::Dwa,
+            rule: rule("dwa"),
             rates: vec![0.2, 0.8],
-            ..two_task(ToyRule::Dwa, 3)
+            ..two_task(rule("dwa"), 3)
         };
         let rows = simulate(&cfg).unwrap();
         // Steps 0 and 1: equal. L(1) = (2·(1 − 0.1), 1·(1 − 0.4)) = (1.8, 0.6).
@@ -820,24 +675,38 @@ mod tests {
 
     #[test]
     fn geometric_first_weights_by_hand() {
-        let rows = simulate(&two_task(ToyRule::Geometric, 1)).unwrap();
+        let rows = simulate(&two_task(rule("geometric"), 1)).unwrap();
         // (Π L)^(1/2) = √2; ∂/∂L_i = √2/(2·L_i) = (0.353553, 0.707107) → normalised (1/3, 2/3).
         assert_vec_close(&rows[0].weights, &[1.0 / 3.0, 2.0 / 3.0], 1e-12);
         // L(1) = (2·(1 − 1/6), 1·(1 − 1/3)) = (5/3, 2/3) → w ∝ (3/5, 3/2) → (2/7, 5/7).
         assert_vec_close(&rows[1].losses, &[5.0 / 3.0, 2.0 / 3.0], 1e-12);
         assert_vec_close(&rows[1].weights, &[2.0 / 7.0, 5.0 / 7.0], 1e-12);
         // A floor of exactly 0 reached with κ = 1 does not divide by zero.
-        let w = geometric_weights(&[0.0, 1.0]);
-        assert!(w.iter().all(|x| x.is_finite()));
+        let HostSupport::Runs(build) = rule("geometric").spec().host else {
+            panic!("geometric runs in the toy");
+        };
+        let setup = HostSetup {
+            tasks: 2,
+            seed: 0,
+            lr: 1.0,
+            scale: None,
+            static_weights: Vec::new(),
+            dwa_temperature: 2.0,
+        };
+        let w = build(&setup).unwrap().weights(&HostView {
+            step: 0,
+            losses: &[0.0, 1.0],
+        });
+        assert!(w.iter().all(|x| x.is_finite()), "{w:?}");
     }
 
     #[test]
     fn equal_and_static_weights() {
-        let rows = simulate(&two_task(ToyRule::Equal, 2)).unwrap();
+        let rows = simulate(&two_task(rule("equal"), 2)).unwrap();
         assert!(rows.iter().all(|r| r.weights == vec![0.5, 0.5]));
         let cfg = ToyConfig {
             static_weights: vec![3.0, 1.0],
-            ..two_task(ToyRule::Static, 1)
+            ..two_task(rule("static"), 1)
         };
         let rows = simulate(&cfg).unwrap();
         assert_vec_close(&rows[0].weights, &[0.75, 0.25], 1e-12);
@@ -848,7 +717,7 @@ mod tests {
     #[test]
     fn rlw_is_deterministic_for_a_seed() {
         let cfg = ToyConfig {
-            rule: ToyRule::Rlw,
+            rule: rule("rlw"),
             steps: 20,
             seed: 42,
             ..ToyConfig::default()
@@ -867,7 +736,7 @@ mod tests {
 
     #[test]
     fn every_rule_runs_and_losses_stay_between_floor_and_start() {
-        for rule in ToyRule::ALL {
+        for rule in toy_rules() {
             let cfg = ToyConfig {
                 rule,
                 static_weights: vec![1.0, 2.0, 3.0],
@@ -1000,7 +869,7 @@ mod tests {
         assert!(m.contains("`steps`"), "{m}");
         let stat = |w: Vec<f64>| {
             msg(ToyConfig {
-                rule: ToyRule::Static,
+                rule: rule("static"),
                 static_weights: w,
                 ..d()
             })
@@ -1038,7 +907,7 @@ mod tests {
             .is_ok()
         );
         let m = msg(ToyConfig {
-            rule: ToyRule::Dwa,
+            rule: rule("dwa"),
             dwa_temperature: 0.0,
             ..d()
         });
@@ -1050,7 +919,7 @@ mod tests {
     #[test]
     fn divergence_is_an_error_not_nan_rows() {
         let cfg = ToyConfig {
-            rule: ToyRule::Uncertainty,
+            rule: rule("uncertainty"),
             lr: 1e6,
             steps: 50,
             ..ToyConfig::default()
@@ -1076,19 +945,21 @@ mod tests {
 
     #[test]
     fn rule_names() {
-        for rule in ToyRule::ALL {
-            assert_eq!(ToyRule::parse(rule.name()).unwrap(), rule);
-            assert_eq!(rule.to_string().parse::<ToyRule>().unwrap(), rule);
+        for rule in toy_rules() {
+            assert_eq!(parse_rule(rule.key()).unwrap(), rule);
         }
-        assert_eq!(ToyRule::parse(" DWA ").unwrap(), ToyRule::Dwa);
-        let m = ToyRule::parse("gradnorm").unwrap_err().to_string();
-        assert!(m.contains("gradnorm") && m.contains("proposed"), "{m}");
+        assert_eq!(parse_rule(" DWA ").unwrap(), rule("dwa"));
+        let m = parse_rule("nonsense").unwrap_err().to_string();
+        assert!(m.contains("nonsense") && m.contains("proposed"), "{m}");
+        // A rule of the registry that needs a network says so, through the same list.
+        let m = parse_rule("gradnorm").unwrap_err().to_string();
+        assert!(m.contains("gradnorm") && m.contains("cannot run"), "{m}");
     }
 
     #[test]
     fn config_serde_defaults_and_rule_names() {
         let cfg: ToyConfig = serde_json::from_str(r#"{"rule":"naive","steps":10}"#).unwrap();
-        assert_eq!(cfg.rule, ToyRule::Naive);
+        assert_eq!(cfg.rule, rule("naive"));
         assert_eq!(cfg.steps, 10);
         assert_eq!(cfg.start_losses, vec![2.0, 1.0, 0.5]);
         assert_eq!(cfg.dwa_temperature, 2.0);

@@ -4,21 +4,58 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
+use super::host::{HostRule, HostView};
+use super::math::softmax;
+use super::rule::{HostSupport, Needs, RuleSpec};
 use super::{
-    PsiUpdate, StrategyConfig, WeightInputs, WeightPlan, WeightingRule, normalised, to_array,
+    PsiUpdate, WeightInputs, WeightPlan, WeightingRule, normalised, to_array,
 };
 use crate::task::TASKS;
 
+pub static SPEC: RuleSpec = RuleSpec {
+    key: "uncertainty",
+    description: "Kendall et al. 2018: learned s_i, loss Σ L_i/(2·exp(s_i)) + s_i/2; weights shown normalised",
+    needs: Needs::Losses,
+    default_scale: None,
+    build: |_settings, env| Ok(Box::new(Uncertainty::new(env.device)?)),
+    host: HostSupport::Runs(|setup| {
+        Ok(Box::new(UncertaintyHost {
+            log_variance: vec![0.0; setup.tasks],
+            lr: setup.lr,
+        }))
+    }),
+    label: None,
+};
+
+/// The toy's form: s_i (start 0) moved by gradient steps of rate η on the same objective; the
+/// weight reported, and used, is 1/(2·exp(s_i)) normalised, that is softmax(−s).
+struct UncertaintyHost {
+    log_variance: Vec<f64>,
+    lr: f64,
+}
+
+impl HostRule for UncertaintyHost {
+    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+        // Computed as a softmax, so it is stable for any s.
+        softmax(&self.log_variance.iter().map(|s| -s).collect::<Vec<_>>())
+    }
+
+    fn observe(&mut self, losses_seen: &[f64]) {
+        // ∂/∂s_i [L_i/(2·exp(s_i)) + s_i/2] = ½ − L_i·exp(−s_i)/2.
+        for (s, l) in self.log_variance.iter_mut().zip(losses_seen) {
+            *s -= self.lr * (0.5 - 0.5 * l * (-*s).exp());
+        }
+    }
+}
+
 pub struct Uncertainty {
-    config: StrategyConfig,
     /// s_i = log σ_i², starting at 0 (weights 1/2 each).
     log_variance: Var,
 }
 
 impl Uncertainty {
-    pub fn new(config: StrategyConfig, device: &Device) -> Result<Self> {
+    pub fn new(device: &Device) -> Result<Self> {
         Ok(Uncertainty {
-            config,
             log_variance: Var::zeros(TASKS, DType::F32, device)?,
         })
     }
@@ -30,10 +67,6 @@ impl Uncertainty {
 }
 
 impl WeightingRule for Uncertainty {
-    fn config(&self) -> &StrategyConfig {
-        &self.config
-    }
-
     fn plan(&mut self, _inputs: &WeightInputs) -> Result<WeightPlan> {
         let s = self.log_variance.as_tensor();
         let network_weights = Self::weights_of(s)?;
