@@ -10,6 +10,7 @@ use crate::model::layers::{Builder, Conv2d, Linear};
 use crate::train::config::OptimizerKind;
 use crate::train::losses::{centre_loss, masked_cross_entropy};
 use crate::train::optim::Optimizer;
+use crate::train::schedule::{Discard, Schedule, advance};
 use crate::train::trainer::{Trainer, device_label, select_device};
 
 #[derive(Args, Debug)]
@@ -87,13 +88,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let dataset = crate::cli::train::load_dataset(&config, true)?;
     let mut trainer = Trainer::new(config.clone(), dataset, &device)?;
     println!("{}", parameter_line(trainer.network())?);
+    // The one training loop, with nothing due but steps (the config has no evaluations).
+    let mut schedule = Schedule::of(&config);
+    let mut step =
+        || advance(&mut trainer, &mut schedule, &mut Discard).map_err(|e| anyhow::anyhow!("{e}"));
     for _ in 0..5 {
-        trainer.step()?;
+        step()?;
     }
     let mut times = Vec::new();
     for _ in 0..args.steps {
         let t = Instant::now();
-        trainer.step()?;
+        step()?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(|a, b| a.total_cmp(b));

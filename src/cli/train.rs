@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::data::Dataset;
-use crate::eval::EvalReport;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, LrDrop, ScheduledPerturbation, TrainConfig};
-use crate::train::metrics::StepMetrics;
+use crate::train::headless::{RunEnd, RunOptions, RunOutcome, train_to_folder};
 use crate::train::recipe::Recipe;
-use crate::train::run_folder::{PARTIAL_METRICS_FILE, RunWriter};
-use crate::train::trainer::{Trainer, device_label, select_device};
+use crate::train::run_folder::PARTIAL_METRICS_FILE;
+use crate::train::trainer::{device_label, select_device};
 use crate::weighting::{Strategy, StrategyConfig};
 
 /// Settings shared by `train` and `compare`.
@@ -123,7 +122,8 @@ impl RunArgs {
                     values.len()
                 );
             }
-            strategy.static_weights = [values[0] as f32, values[1] as f32, values[2] as f32];
+            strategy.settings.static_weights =
+                [values[0] as f32, values[1] as f32, values[2] as f32];
         }
         let recipe = Recipe::parse(&self.recipe)
             .map_err(anyhow::Error::msg)
@@ -182,7 +182,7 @@ impl RunArgs {
             });
         }
         if self.scale.is_some() {
-            config.strategy.scale = self.scale;
+            config.strategy.settings.scale = self.scale;
         }
         if let Some(factor) = self.centre_loss {
             config.centre_loss_factor = factor;
@@ -239,16 +239,24 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .context("--device")?;
     let dataset = load_dataset(&config, false)?;
     let options = RunOptions {
-        quiet: false,
         overwrite: args.overwrite,
+        inject_failure: injected_fault(&config),
     };
-    let outcome = match train_to_dir(&config, dataset, &device, &args.out, options)? {
+    let bar = progress_bar(&config, false);
+    let end = train_to_folder(&config, dataset, &device, &args.out, &options, &mut |_| {
+        bar.inc(1)
+    });
+    bar.finish_and_clear();
+    let outcome = match end? {
         RunEnd::Finished(outcome) => outcome,
         RunEnd::Failed { step, reason } => bail!(
             "the run failed at step {step}: {reason} (its rows so far are in {})",
             args.out.join(PARTIAL_METRICS_FILE).display()
         ),
     };
+    if let Err(e) = &outcome.report {
+        eprintln!("warning: the final evaluation failed: {e}");
+    }
     println!("{}", outcome_line(&config, &outcome, &device, &args.out));
     Ok(())
 }
@@ -292,88 +300,10 @@ fn outcome_line(
     )
 }
 
-/// How a run's folder is written.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunOptions {
-    /// No progress bar or warnings on stderr.
-    pub quiet: bool,
-    /// Replace a previous run in the folder instead of refusing it.
-    pub overwrite: bool,
-}
-
-pub struct RunOutcome {
-    pub last_row: Option<StepMetrics>,
-    /// The final evaluation, or why it could not be made (the run itself is still written).
-    pub report: Result<EvalReport, String>,
-    pub train_secs: f64,
-}
-
-/// How a run ended: finished (its folder complete), or failed while training (its folder
-/// says so, with the rows it took).
-pub enum RunEnd {
-    Finished(Box<RunOutcome>),
-    Failed { step: u64, reason: String },
-}
-
-/// Train `config.max_steps` steps and write the run's folder `out`. Errors are about the
-/// folder or the setup; a failure while training is a `RunEnd::Failed`.
-pub fn train_to_dir(
-    config: &TrainConfig,
-    dataset: Arc<Dataset>,
-    device: &candle_core::Device,
-    out: &Path,
-    options: RunOptions,
-) -> Result<RunEnd> {
-    let mut trainer = Trainer::new(config.clone(), dataset, device)?;
-    let mut writer = RunWriter::create(out, config, options.overwrite)?;
-    let bar = progress_bar(config, options.quiet);
-    let mut last_row = None;
-    let fault = injected_fault(config);
-    for _ in 0..config.max_steps {
-        let step = trainer.step_count() + 1;
-        let result = match &fault {
-            Some((at, reason)) if *at == step => Err(anyhow::anyhow!("{reason}")),
-            _ => trainer.step().map_err(anyhow::Error::from),
-        };
-        let row = match result {
-            Ok(row) => row,
-            Err(e) => {
-                bar.finish_and_clear();
-                writer.fail(step, &e.to_string())?;
-                return Ok(RunEnd::Failed {
-                    step,
-                    reason: e.to_string(),
-                });
-            }
-        };
-        writer.row(&row)?;
-        bar.inc(1);
-        last_row = Some(row);
-    }
-    bar.finish_and_clear();
-    let train_secs = last_row.as_ref().map_or(0.0, |r| r.wall_secs);
-    let report = trainer.evaluate().map_err(|e| e.to_string());
-    if let Err(e) = &report
-        && !options.quiet
-    {
-        eprintln!("warning: the final evaluation failed: {e}");
-    }
-    let summary = summary_json(&report, trainer.step_count());
-    writer.finish(
-        |path| trainer.save_checkpoint(path).map_err(|e| e.to_string()),
-        &summary,
-    )?;
-    Ok(RunEnd::Finished(Box::new(RunOutcome {
-        last_row,
-        report,
-        train_secs,
-    })))
-}
-
 /// Fault injection for the tests of what a failed run leaves behind: the environment variable
 /// `CARI_MTL_FAULT=STRATEGY@STEP` makes that strategy's runs fail at that step as a diverging
 /// run does. Nothing else reads it.
-fn injected_fault(config: &TrainConfig) -> Option<(u64, String)> {
+pub fn injected_fault(config: &TrainConfig) -> Option<(u64, String)> {
     let spec = std::env::var("CARI_MTL_FAULT").ok()?;
     let (strategy, step) = spec.split_once('@')?;
     let step: u64 = step.parse().ok()?;
@@ -397,33 +327,4 @@ fn progress_bar(config: &TrainConfig, quiet: bool) -> ProgressBar {
     );
     bar.set_message(config.strategy.label());
     bar
-}
-
-/// summary.json: the final evaluation's figures and what they were computed on, or why there
-/// are none.
-pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_json::Value {
-    match report {
-        Ok(report) => serde_json::json!({
-            "step": report.step,
-            "protocol": protocol_json(report),
-            "metrics": report.summary,
-            "std": report.spread,
-            "eval_secs": report.eval_secs,
-        }),
-        Err(e) => serde_json::json!({ "step": step, "error": e }),
-    }
-}
-
-/// summary.json's `protocol`: the evaluation's facts, and how it was made in words.
-fn protocol_json(report: &EvalReport) -> serde_json::Value {
-    let facts = &report.facts;
-    serde_json::json!({
-        "name": facts.name,
-        "fold": facts.fold,
-        "pairs_matched": facts.pairs_matched,
-        "pairs_mismatched": facts.pairs_mismatched,
-        "train_identities": facts.train_identities,
-        "test_identities": facts.test_identities,
-        "description": report.protocol,
-    })
 }

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use super::budget::{Seat, SizedPool, ThreadBudget};
 use super::messages::{Applied, Command, Event, PauseReason};
-use crate::eval::EmbeddingRequest;
+use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
 use crate::train::metrics::{StepMetrics, coalesce};
+use crate::train::schedule::{Advanced, LoopError, Schedule, Sink, advance};
 use crate::train::{TrainError, Trainer};
 
 /// Step rows kept while the consumer is away before neighbours are merged.
@@ -140,8 +141,7 @@ where
                 pool,
                 playing: false,
                 steps_left: 0,
-                eval_every: 0,
-                pending_embeds: Vec::new(),
+                schedule: Schedule::default(),
             };
             worker.start(build);
         })?;
@@ -162,9 +162,8 @@ struct Worker {
     pool: SizedPool,
     playing: bool,
     steps_left: u64,
-    eval_every: u64,
-    /// Embedding requests waiting for their step.
-    pending_embeds: Vec<EmbeddingRequest>,
+    /// When the run evaluates, embeds and ends: the same loop as `train`'s.
+    schedule: Schedule,
 }
 
 impl Worker {
@@ -186,7 +185,7 @@ impl Worker {
     }
 
     fn ready(&mut self, trainer: Trainer) {
-        self.eval_every = trainer.config().eval_every;
+        self.schedule = Schedule::of(trainer.config());
         match trainer.info() {
             Ok(info) => {
                 self.trainer = Some(trainer);
@@ -206,7 +205,7 @@ impl Worker {
         Applied {
             strategy: trainer.map(|t| t.strategy().clone()).unwrap_or_default(),
             rates: trainer.map(|t| t.config().rates).unwrap_or_default(),
-            eval_every: self.eval_every,
+            eval_every: self.schedule.eval_every,
         }
     }
 
@@ -300,11 +299,11 @@ impl Worker {
                 self.playing = false;
                 self.steps_left = n;
             }
-            Command::SetEvalEvery(n) => self.eval_every = n,
+            Command::SetEvalEvery(n) => self.schedule.eval_every = n,
             Command::Evaluate => self.evaluate(),
             Command::Embed(request) => {
                 if request.at_step.is_some_and(|s| s > step) {
-                    self.pending_embeds.push(request);
+                    self.schedule.embed(request);
                 } else {
                     self.embed(&request);
                 }
@@ -369,7 +368,7 @@ impl Worker {
                 applied: Applied {
                     strategy: trainer.strategy().clone(),
                     rates: trainer.config().rates,
-                    eval_every: self.eval_every,
+                    eval_every: self.schedule.eval_every,
                 },
             }),
             _ => return,
@@ -392,12 +391,23 @@ impl Worker {
         }
     }
 
+    /// One turn of the training loop, on this run's share of the cores.
     fn train_one(&mut self) {
-        let result = catch_unwind(AssertUnwindSafe(|| self.on_share(Trainer::step)));
+        let Some(trainer) = self.trainer.as_mut() else {
+            return;
+        };
+        let threads = self.seat.threads();
+        let (pool, schedule) = (&mut self.pool, &mut self.schedule);
+        let mut sink = EventSink::default();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            pool.install(threads, || advance(trainer, schedule, &mut sink))
+        }));
+        for event in sink.events {
+            self.outbox.push(event);
+        }
         match result {
-            Ok(None) => {}
-            Ok(Some(Ok(row))) => self.after_step(row),
-            Ok(Some(Err(e))) => {
+            Ok(Ok(advanced)) => self.after_step(advanced),
+            Ok(Err(LoopError::Step(e))) => {
                 self.stop_training();
                 self.error(e.to_string(), false);
                 let step = self.step_count();
@@ -406,6 +416,7 @@ impl Worker {
                     reason: PauseReason::Error,
                 });
             }
+            Ok(Err(LoopError::Sink(never))) => match never {},
             Err(panic) => {
                 // A panic may have left the model half-updated: this run trains no more.
                 self.stop_training();
@@ -423,9 +434,10 @@ impl Worker {
         self.steps_left = 0;
     }
 
-    fn after_step(&mut self, row: StepMetrics) {
-        let step = row.step;
-        self.outbox.push_row(row);
+    /// What a step means for Play and Step: a Step command counts down, and the schedule's
+    /// end pauses the run.
+    fn after_step(&mut self, advanced: Advanced) {
+        let step = advanced.step;
         if self.steps_left > 0 {
             self.steps_left -= 1;
             if self.steps_left == 0 && !self.playing {
@@ -435,23 +447,12 @@ impl Worker {
                 });
             }
         }
-        let max = self.trainer.as_ref().map_or(0, |t| t.config().max_steps);
-        if max > 0 && step >= max && self.busy() {
+        if advanced.reached_end && self.busy() {
             self.stop_training();
             self.emit(Event::Paused {
                 step,
-                reason: PauseReason::ReachedMaxSteps(max),
+                reason: PauseReason::ReachedMaxSteps(self.schedule.max_steps),
             });
-        }
-        if self.eval_every > 0 && step.is_multiple_of(self.eval_every) {
-            self.evaluate();
-        }
-        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_embeds)
-            .into_iter()
-            .partition(|r| r.at_step.is_none_or(|s| s <= step));
-        self.pending_embeds = waiting;
-        for request in due {
-            self.embed(&request);
         }
     }
 
@@ -464,9 +465,10 @@ impl Worker {
     }
 
     fn evaluate(&mut self) {
+        let step = self.step_count();
         match self.on_share(|t| t.evaluate()) {
             Some(Ok(report)) => self.emit(Event::Evaluated(Box::new(report))),
-            Some(Err(e)) => self.error(format!("evaluation: {e}"), false),
+            Some(Err(e)) => self.emit(evaluation_error(step, &e)),
             None => {}
         }
     }
@@ -487,6 +489,60 @@ impl Worker {
     fn emit(&mut self, event: Event) {
         self.outbox.push(event);
         self.outbox.flush();
+    }
+}
+
+/// The loop's results as events, in the order they came (rows, evaluations, embeddings).
+#[derive(Default)]
+struct EventSink {
+    events: Vec<Event>,
+}
+
+impl Sink for EventSink {
+    type Error = std::convert::Infallible;
+
+    fn row(&mut self, row: StepMetrics) -> Result<(), Self::Error> {
+        self.events.push(Event::Metrics(vec![row]));
+        Ok(())
+    }
+
+    fn evaluated(&mut self, report: Result<EvalReport, TrainError>) -> Result<(), Self::Error> {
+        self.events.push(match report {
+            Ok(report) => Event::Evaluated(Box::new(report)),
+            Err(e) => evaluation_error(report_step(&self.events), &e),
+        });
+        Ok(())
+    }
+
+    fn embedded(&mut self, embeddings: Result<Embeddings, TrainError>) -> Result<(), Self::Error> {
+        self.events.push(match embeddings {
+            Ok(e) => Event::Embedded(Box::new(e)),
+            Err(e) => Event::Error {
+                step: report_step(&self.events),
+                message: e.to_string(),
+                fatal: false,
+            },
+        });
+        Ok(())
+    }
+}
+
+/// The step of the row this turn took (what an error in its evaluation is reported at).
+fn report_step(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Metrics(rows) => rows.last().map(|r| r.step),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn evaluation_error(step: u64, e: &TrainError) -> Event {
+    Event::Error {
+        step,
+        message: format!("evaluation: {e}"),
+        fatal: false,
     }
 }
 

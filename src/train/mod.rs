@@ -1,13 +1,17 @@
 //! Training: the trainer (owns the model and optimisers, takes one step at a time), its losses,
-//! optimisers and the step metrics it reports. Synchronous: `session` runs it on a thread.
+//! optimisers and the step metrics it reports; the one training loop (`schedule`) that every
+//! driver runs it through, and a headless run into its folder (`headless`). Synchronous:
+//! `session` runs it on a thread.
 
 pub mod checkpoint;
 pub mod config;
+pub mod headless;
 pub mod losses;
 pub mod metrics;
 pub mod optim;
 pub mod recipe;
 pub mod run_folder;
+pub mod schedule;
 pub mod snapshot;
 pub mod trainer;
 

@@ -22,8 +22,9 @@ use crate::session::budget::SizedPool;
 use crate::train::trainer::select_device;
 use crate::weighting::Strategy;
 
-use super::train::{RunEnd, RunOptions, load_dataset, train_to_dir};
+use super::train::{injected_fault, load_dataset};
 use crate::train::config::TrainConfig;
+use crate::train::headless::{RunEnd, RunOptions, train_to_folder};
 
 pub mod paired;
 pub mod results;
@@ -83,7 +84,7 @@ impl CompareArgs {
 
     fn strategies(&self) -> Result<Vec<String>> {
         let strategies: Vec<String> = if self.strategies == "all" {
-            Strategy::ALL.iter().map(|s| s.key().to_string()).collect()
+            Strategy::keys().into_iter().map(String::from).collect()
         } else {
             self.strategies
                 .split(',')
@@ -450,10 +451,10 @@ fn train_one(
         dir.display()
     );
     let options = RunOptions {
-        quiet: true,
         overwrite: args.overwrite,
+        inject_failure: injected_fault(&config),
     };
-    match train_to_dir(&config, dataset, device, &dir, options)? {
+    match train_to_folder(&config, dataset, device, &dir, &options, &mut |_| {})? {
         RunEnd::Finished(outcome) => {
             if let Err(e) = &outcome.report {
                 eprintln!("warning: {}: evaluation failed: {e}", run.label());
