@@ -4,10 +4,10 @@
 //!
 //!     cargo run --release --example frame_bench [-- STEPS FRAMES]
 
+use cari_mtl::lab::dataset::DatasetState;
+use cari_mtl::lab::settings::Settings;
 use cari_mtl::train::metrics::StepMetrics;
 use cari_mtl::ui::LabApp;
-use cari_mtl::ui::dataset::DatasetState;
-use cari_mtl::ui::settings::Settings;
 use std::time::Instant;
 
 fn main() {
@@ -19,9 +19,9 @@ fn main() {
     let frames: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
     let mut app = LabApp::with_settings(Settings::default());
     // No dataset or trainers: only drawing is measured.
-    app.dataset = DatasetState::Failed("benchmark: no dataset".into());
+    app.lab.dataset = DatasetState::Failed("benchmark: no dataset".into());
     let fill = Instant::now();
-    for (slot, run) in app.runs.iter_mut().enumerate() {
+    for (slot, run) in app.lab.runs.iter_mut().enumerate() {
         for step in 1..=steps {
             let t = step as f32;
             let wobble = (t * 0.01 + slot as f32).sin() * 0.05;

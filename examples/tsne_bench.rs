@@ -1,4 +1,4 @@
-//! Benchmark for `cari_mtl::embed::tsne`.
+//! Benchmark for `cari_mtl::tsne::barnes_hut`.
 //!
 //! ```text
 //! cargo run --release --example tsne_bench -- [DATA.csv ...]
@@ -13,7 +13,7 @@
 use std::error::Error;
 use std::time::Instant;
 
-use cari_mtl::embed::tsne::{
+use cari_mtl::tsne::barnes_hut::{
     Tsne, TsneConfig, knn_preservation, nearest_neighbour_label_agreement,
 };
 use rand::{Rng, SeedableRng};

@@ -7,12 +7,17 @@
 //!
 //! ```text
 //! cli        the command line: `cari-mtl` opens the window, subcommands run headless
-//! ui         the window: panels push UiActions, LabApp applies them once per frame
-//! session    window ↔ trainer threads: typed Commands in, Events out, bounded channels
-//! train      Trainer (one run's model, optimisers, step), losses, optimisers, step metrics
+//! ui         the window's panels only: each a `View` drawn from the lab's state, pushing actions
+//! lab        the window's state without egui: run slots, histories, settings, dataset loads,
+//!            the projector's and toy's state; applies the panels' actions once per frame
+//! session    window ↔ trainer threads: typed Commands in, Events out, bounded channels;
+//!            `spawn_trainer` is the one place a trainer thread is built
+//! train      Trainer (one run's model, optimisers, step), losses, optimisers, step metrics;
+//!            `schedule`: the one training loop every driver runs; `headless`: a run into its folder
 //! eval       Tables I–IV on held-out data, paired differences; embeddings for the projector
-//! embed      t-SNE
-//! weighting  the loss-weighting rules (one file each), their shared math, the toy model
+//! tsne       Barnes–Hut t-SNE and the thread that animates it
+//! weighting  the loss-weighting rules (one file each, one list naming them), their shared
+//!            math, the toy model
 //! model      the network: presets, trunk, branches, Ψ
 //! data       the synthetic faces, real-dataset loaders (data/real), batches
 //! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash),
@@ -24,15 +29,16 @@
 pub mod atomic_file;
 pub mod cli;
 pub mod data;
-pub mod embed;
 pub mod eval;
 pub mod kernels;
+pub mod lab;
 pub mod model;
 pub mod seeded;
 pub mod session;
 pub mod task;
 pub mod tensorboard;
 pub mod train;
+pub mod tsne;
 pub mod ui;
 pub mod weighting;
 

@@ -4,11 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the failure report
 
 use cari_mtl::data::synthetic::SyntheticConfig;
+use cari_mtl::lab::lessons::Lesson;
+use cari_mtl::lab::run::RunStatus;
+use cari_mtl::lab::settings::{Layout, Settings};
 use cari_mtl::session::PauseReason;
 use cari_mtl::ui::LabApp;
-use cari_mtl::ui::lessons::Lesson;
-use cari_mtl::ui::run::RunStatus;
-use cari_mtl::ui::settings::{Layout, Settings};
 use cari_mtl::weighting::{Strategy, StrategyConfig};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -59,13 +59,15 @@ fn wait_for(h: &mut Harness<'static, LabApp>, what: &str, done: impl Fn(&LabApp)
 }
 
 fn both_ready(app: &LabApp) -> bool {
-    app.runs.iter().all(|r| r.is_ready())
+    app.lab.runs.iter().all(|r| r.is_ready())
 }
 
 /// Click Step and wait until both runs are at step 1.
 fn click_step_once(h: &mut Harness<'static, LabApp>) {
     h.get_by_label("Step").click();
-    wait_for(h, "one step", |app| app.runs.iter().all(|r| r.step == 1));
+    wait_for(h, "one step", |app| {
+        app.lab.runs.iter().all(|r| r.step == 1)
+    });
 }
 
 /// Both runs one step in and evaluated once, the Metrics tab shown.
@@ -74,7 +76,7 @@ fn metrics_tab_after_one_evaluation() -> Harness<'static, LabApp> {
     wait_for(&mut h, "both runs ready", both_ready);
     click_step_once(&mut h);
     evaluate_both_once(&mut h);
-    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Metrics;
+    h.state_mut().lab.settings.tab = cari_mtl::lab::settings::Tab::Metrics;
     h.step();
     h.step();
     h
@@ -83,9 +85,10 @@ fn metrics_tab_after_one_evaluation() -> Harness<'static, LabApp> {
 /// Evaluate both runs now and wait for their first evaluation.
 fn evaluate_both_once(h: &mut Harness<'static, LabApp>) {
     h.state_mut()
-        .push(cari_mtl::ui::actions::UiAction::EvaluateNow);
+        .lab
+        .push(cari_mtl::lab::actions::UiAction::EvaluateNow);
     wait_for(h, "one evaluation each", |app| {
-        app.runs.iter().all(|r| r.evals.len() == 1)
+        app.lab.runs.iter().all(|r| r.evals.len() == 1)
     });
 }
 
@@ -95,17 +98,17 @@ fn play_advances_both_runs() {
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Play").click();
     h.step();
-    assert!(h.state().playing());
+    assert!(h.state().lab.playing());
     wait_for(&mut h, "steps in both runs", |app| {
-        app.runs.iter().all(|r| r.step >= 3)
+        app.lab.runs.iter().all(|r| r.step >= 3)
     });
-    for run in &h.state().runs {
+    for run in &h.state().lab.runs {
         assert_eq!(run.status, RunStatus::Playing);
         assert_eq!(run.history.len() as u64, run.step);
     }
     h.get_by_label("Pause").click();
     h.step();
-    assert!(!h.state().playing());
+    assert!(!h.state().lab.playing());
 }
 
 #[test]
@@ -114,7 +117,8 @@ fn step_advances_exactly_one_step() {
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Step").click();
     wait_for(&mut h, "one step each", |app| {
-        app.runs
+        app.lab
+            .runs
             .iter()
             .all(|r| r.step == 1 && r.status == RunStatus::Paused(PauseReason::Stepped))
     });
@@ -123,7 +127,7 @@ fn step_advances_exactly_one_step() {
         std::thread::sleep(Duration::from_millis(20));
         h.step();
     }
-    for run in &h.state().runs {
+    for run in &h.state().lab.runs {
         assert_eq!(run.step, 1);
         assert_eq!(run.history.len(), 1);
     }
@@ -134,26 +138,27 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Play").click();
-    wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 3);
+    wait_for(&mut h, "a few steps", |app| app.lab.runs[0].step >= 3);
     {
         let app = h.state_mut();
-        app.set_strategy(0, StrategyConfig::new(Strategy::NAIVE));
+        app.lab
+            .set_strategy(0, StrategyConfig::new(Strategy::NAIVE));
     }
     wait_for(&mut h, "rows from the new strategy", |app| {
-        app.runs[0]
+        app.lab.runs[0]
             .history
             .rows()
             .last()
             .is_some_and(|r| r.strategy == "naive")
     });
     let app = h.state();
-    let marker = app.runs[0]
+    let marker = app.lab.runs[0]
         .history
         .markers
         .iter()
         .find(|m| m.label == "-> naive")
         .expect("a marker for the switch");
-    let first_naive = app.runs[0]
+    let first_naive = app.lab.runs[0]
         .history
         .rows()
         .iter()
@@ -164,7 +169,7 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
         "the marker sits at the first step that used the new rule"
     );
     assert!(
-        app.runs[0]
+        app.lab.runs[0]
             .history
             .rows()
             .iter()
@@ -172,9 +177,9 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
             .all(|r| r.strategy == "proposed")
     );
     // Run B is untouched.
-    assert!(app.runs[1].history.markers.is_empty());
+    assert!(app.lab.runs[1].history.markers.is_empty());
     assert!(
-        app.runs[1]
+        app.lab.runs[1]
             .history
             .rows()
             .iter()
@@ -185,13 +190,13 @@ fn switching_strategy_mid_run_marks_the_plot_and_reaches_the_trainer() {
 #[test]
 fn overlay_toggle_switches_layout() {
     let mut h = harness(small_settings());
-    assert_eq!(h.state().settings.layout, Layout::SideBySide);
+    assert_eq!(h.state().lab.settings.layout, Layout::SideBySide);
     h.get_by_label("A over B").click();
     h.step();
-    assert_eq!(h.state().settings.layout, Layout::Overlay);
+    assert_eq!(h.state().lab.settings.layout, Layout::Overlay);
     h.get_by_label("A | B").click();
     h.step();
-    assert_eq!(h.state().settings.layout, Layout::SideBySide);
+    assert_eq!(h.state().lab.settings.layout, Layout::SideBySide);
 }
 
 #[test]
@@ -199,15 +204,16 @@ fn export_writes_csv_with_the_train_header() {
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
     h.get_by_label("Play").click();
-    wait_for(&mut h, "a few steps", |app| app.runs[0].step >= 4);
+    wait_for(&mut h, "a few steps", |app| app.lab.runs[0].step >= 4);
     h.get_by_label("Pause").click();
     h.step();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.csv");
-    let rows = h.state().runs[0].history.len();
+    let rows = h.state().lab.runs[0].history.len();
     let message = h
         .state_mut()
-        .perform_file_action(cari_mtl::ui::files::FileAction::ExportCsv(0), &path)
+        .lab
+        .perform_file_action(cari_mtl::lab::files::FileAction::ExportCsv(0), &path)
         .unwrap();
     assert!(message.contains(&format!("{rows} rows")));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -239,9 +245,9 @@ fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
     h.step();
     h.step();
     let app = h.state();
-    assert_eq!(app.settings.lesson, Some(Lesson::HardestChanges));
-    assert_eq!(app.settings.strategies[0].strategy, Strategy::PROPOSED);
-    assert_eq!(app.settings.strategies[1].strategy, Strategy::NAIVE);
+    assert_eq!(app.lab.settings.lesson, Some(Lesson::HardestChanges));
+    assert_eq!(app.lab.settings.strategies[0].strategy, Strategy::PROPOSED);
+    assert_eq!(app.lab.settings.strategies[1].strategy, Strategy::NAIVE);
     assert!(
         h.query_by_label("seed").is_none(),
         "the lesson hides the seed"
@@ -258,32 +264,33 @@ fn opening_a_lesson_sets_its_parameters_and_hides_controls() {
     h.get_by_label("Leave lesson").click();
     h.step();
     h.step();
-    assert_eq!(h.state().settings.lesson, None);
+    assert_eq!(h.state().lab.settings.lesson, None);
     assert!(h.query_by_label("seed").is_some());
 }
 
 #[test]
 fn selecting_a_failure_card_highlights_both_points() {
-    use cari_mtl::ui::settings::Tab;
+    use cari_mtl::lab::settings::Tab;
     let mut h = harness(small_settings());
     wait_for(&mut h, "both runs ready", both_ready);
     click_step_once(&mut h);
-    h.state_mut().runs[0].send(cari_mtl::session::Command::Evaluate);
+    h.state_mut().lab.runs[0].send(cari_mtl::session::Command::Evaluate);
     wait_for(&mut h, "an evaluation", |app| {
-        app.runs[0].last_report.is_some()
+        app.lab.runs[0].last_report.is_some()
     });
-    h.state_mut().settings.tab = Tab::Projector;
+    h.state_mut().lab.settings.tab = Tab::Projector;
     h.step();
     h.get_by_label("Project runs A and B").click();
     wait_for(&mut h, "both projections", |app| {
-        app.projector
+        app.lab
+            .projector
             .projections
             .iter()
             .all(|p| p.as_ref().is_some_and(|p| !p.positions.is_empty()))
     });
     h.step();
-    let report = h.state().runs[0].last_report.clone().unwrap();
-    let (_, fp, fneg) = cari_mtl::ui::projector::failures_of(&report);
+    let report = h.state().lab.runs[0].last_report.clone().unwrap();
+    let (_, fp, fneg) = cari_mtl::lab::failures::failures_of(&report);
     let first = fp
         .first()
         .or(fneg.first())
@@ -300,11 +307,12 @@ fn selecting_a_failure_card_highlights_both_points() {
         .click();
     h.step();
     let app = h.state();
-    let highlight = app.projector.highlight.expect("a highlighted pair");
+    let highlight = app.lab.projector.highlight.expect("a highlighted pair");
     assert_eq!((highlight.a, highlight.b), (first.a, first.b));
-    assert_eq!(app.projector.selected, Some(first.a));
+    assert_eq!(app.lab.projector.selected, Some(first.a));
     // Runs A and B are projected at the same step.
     let steps: Vec<u64> = app
+        .lab
         .projector
         .projections
         .iter()
@@ -312,7 +320,7 @@ fn selecting_a_failure_card_highlights_both_points() {
         .collect();
     assert_eq!(steps[0], steps[1]);
     // Both images are points of the projection, so the line can join them.
-    let p = app.projector.projections[0].as_ref().unwrap();
+    let p = app.lab.projector.projections[0].as_ref().unwrap();
     assert!(p.samples.contains(&first.a) && p.samples.contains(&first.b));
 }
 
@@ -324,41 +332,44 @@ fn a_rule_the_trainer_refuses_is_not_shown_as_training() {
     wait_for(&mut h, "both runs ready", both_ready);
     let mut refused = StrategyConfig::new(Strategy::STATIC);
     refused.settings.static_weights = [0.0; 3];
-    h.state_mut().set_strategy(0, refused);
-    assert_eq!(h.state().settings.strategies[0].strategy, Strategy::STATIC);
+    h.state_mut().lab.set_strategy(0, refused);
+    assert_eq!(
+        h.state().lab.settings.strategies[0].strategy,
+        Strategy::STATIC
+    );
     wait_for(&mut h, "the trainer's answer", |app| {
-        app.runs[0].warning.is_some()
+        app.lab.runs[0].warning.is_some()
     });
     let app = h.state();
     assert_eq!(
-        app.settings.strategies[0].strategy,
+        app.lab.settings.strategies[0].strategy,
         Strategy::PROPOSED,
         "the selector shows the rule that trains"
     );
     assert!(
-        app.runs[0]
+        app.lab.runs[0]
             .warning
             .as_deref()
             .unwrap()
             .contains("static weights"),
         "{:?}",
-        app.runs[0].warning
+        app.lab.runs[0].warning
     );
     h.get_by_label("Step").click();
-    wait_for(&mut h, "one step", |app| app.runs[0].step == 1);
-    assert_eq!(h.state().runs[0].history.rows()[0].strategy, "proposed");
+    wait_for(&mut h, "one step", |app| app.lab.runs[0].step == 1);
+    assert_eq!(h.state().lab.runs[0].history.rows()[0].strategy, "proposed");
 }
 
 #[test]
 fn old_steps_are_summarised_yet_drawn_hovered_and_exported() {
+    use cari_mtl::lab::actions::UiAction;
+    use cari_mtl::lab::dataset::DatasetState;
     use cari_mtl::train::metrics::StepMetrics;
-    use cari_mtl::ui::actions::UiAction;
-    use cari_mtl::ui::dataset::DatasetState;
     // No trainers: the history is filled by hand, past the full-resolution window.
     let mut app = LabApp::with_settings(small_settings());
-    app.dataset = DatasetState::Failed("test: no dataset".into());
+    app.lab.dataset = DatasetState::Failed("test: no dataset".into());
     let steps = 200_000u64;
-    for run in &mut app.runs {
+    for run in &mut app.lab.runs {
         for step in 1..=steps {
             run.history.push(StepMetrics {
                 step,
@@ -372,7 +383,7 @@ fn old_steps_are_summarised_yet_drawn_hovered_and_exported() {
         }
         run.step = steps;
     }
-    assert!(app.runs[0].history.summarised_len() > 0);
+    assert!(app.lab.runs[0].history.summarised_len() > 0);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut LabApp| app.frame_ui(ui), app);
@@ -385,17 +396,18 @@ fn old_steps_are_summarised_yet_drawn_hovered_and_exported() {
         h.query_all_by_label_contains("summarised)").count() > 0,
         "a block's read-out"
     );
-    h.state_mut().apply(UiAction::SetSmoothing(0.9));
-    h.state_mut().settings.wall_time_axis = true;
+    h.state_mut().lab.apply(UiAction::SetSmoothing(0.9));
+    h.state_mut().lab.settings.wall_time_axis = true;
     h.step();
     h.step();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.csv");
     let message = h
         .state_mut()
-        .perform_file_action(cari_mtl::ui::files::FileAction::ExportCsv(0), &path)
+        .lab
+        .perform_file_action(cari_mtl::lab::files::FileAction::ExportCsv(0), &path)
         .unwrap();
-    let history = &h.state().runs[0].history;
+    let history = &h.state().lab.runs[0].history;
     let summarised = history.summarised_len();
     assert!(
         message.contains(&format!("of which {summarised} summarised rows")),
@@ -426,11 +438,14 @@ fn a_hidden_window_keeps_draining_its_trainers() {
         }
     };
     logic_until(&mut app, "both runs ready", &both_ready);
-    app.set_playing(true);
+    app.lab.set_playing(true);
     logic_until(&mut app, "six steps and evaluations", &|app| {
-        app.runs.iter().all(|r| r.step >= 6 && r.evals.len() >= 3)
+        app.lab
+            .runs
+            .iter()
+            .all(|r| r.step >= 6 && r.evals.len() >= 3)
     });
-    app.set_playing(false);
+    app.lab.set_playing(false);
 }
 
 fn harness_sized(settings: Settings, width: f32, height: f32) -> Harness<'static, LabApp> {
@@ -501,11 +516,11 @@ fn an_empty_plot_says_how_to_start_and_a_first_start_points_at_the_lessons() {
     h.get_by_label(Lesson::TwoTasksToy.title()).click();
     h.step();
     h.step();
-    assert!(h.state().settings.welcome_seen);
+    assert!(h.state().lab.settings.welcome_seen);
     assert!(h.query_by_label_contains("New here?").is_none());
     // Once trained, the hint is gone.
-    h.state_mut().settings.lesson = None;
-    h.state_mut().settings.tab = cari_mtl::ui::settings::Tab::Lab;
+    h.state_mut().lab.settings.lesson = None;
+    h.state_mut().lab.settings.tab = cari_mtl::lab::settings::Tab::Lab;
     h.step();
     click_step_once(&mut h);
     h.step();
@@ -533,7 +548,7 @@ fn metrics_tell_metrics_by_colour_and_runs_by_name_from_the_first_evaluation() {
     let task = cari_mtl::ui::TASK_COLOURS;
     assert_eq!(colours[0], ("verif_acc", task[0]));
     assert_eq!(colours[2], ("cari_id_top1", task[2]));
-    let (x0, x1) = cari_mtl::ui::metrics::step_range(&h.state().runs);
+    let (x0, x1) = cari_mtl::ui::metrics::step_range(&h.state().lab.runs);
     assert!(
         x0 == 0.0 && x1 > 1.0 && x1 < 10.0,
         "a sensible x range around step 1: {x0}..{x1}"
@@ -542,7 +557,7 @@ fn metrics_tell_metrics_by_colour_and_runs_by_name_from_the_first_evaluation() {
 
 #[test]
 fn the_embeddings_tab_projects_by_itself_and_follows_training() {
-    use cari_mtl::ui::settings::Tab;
+    use cari_mtl::lab::settings::Tab;
     let mut settings = small_settings();
     settings.projector.follow_every = 10;
     settings.projector.tsne.iterations = 60;
@@ -550,33 +565,33 @@ fn the_embeddings_tab_projects_by_itself_and_follows_training() {
     let mut h = harness(settings);
     wait_for(&mut h, "both runs ready", both_ready);
     click_step_once(&mut h);
-    h.state_mut().settings.tab = Tab::Projector;
+    h.state_mut().lab.settings.tab = Tab::Projector;
     wait_for(&mut h, "a projection without pressing anything", |app| {
-        app.projector.projections.iter().all(|p| {
+        app.lab.projector.projections.iter().all(|p| {
             p.as_ref()
                 .is_some_and(|p| p.job.is_none() && !p.positions.is_empty())
         })
     });
-    let first: Vec<f32> = h.state().projector.projections[0]
+    let first: Vec<f32> = h.state().lab.projector.projections[0]
         .as_ref()
         .unwrap()
         .positions
         .clone();
-    h.state_mut().set_playing(true);
+    h.state_mut().lab.set_playing(true);
     wait_for(&mut h, "a newer projection while training", |app| {
-        app.projector.projections[0]
+        app.lab.projector.projections[0]
             .as_ref()
             .is_some_and(|p| p.step >= 11)
     });
-    let next = h.state().projector.projections[0].as_ref().unwrap();
+    let next = h.state().lab.projector.projections[0].as_ref().unwrap();
     assert_eq!(next.positions.len(), first.len());
     assert!(next.iterations <= 60);
-    h.state_mut().set_playing(false);
+    h.state_mut().lab.set_playing(false);
 }
 
 /// The fold the window's dataset is on, and whether it came from the WebCaricature tree.
 fn real_fold(app: &LabApp) -> Option<usize> {
-    let d = app.dataset.ready()?;
+    let d = app.lab.dataset.ready()?;
     d.name
         .starts_with("webcaricature:")
         .then_some(d.facts.fold)?
@@ -584,8 +599,8 @@ fn real_fold(app: &LabApp) -> Option<usize> {
 
 #[test]
 fn a_dataset_folder_opens_with_its_folds_and_a_cancelled_load_goes_back() {
-    use cari_mtl::ui::actions::UiAction;
-    use cari_mtl::ui::files::FileAction;
+    use cari_mtl::lab::actions::UiAction;
+    use cari_mtl::lab::files::FileAction;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("WebCaricature");
     test_util::webcaricature_protocol_tree(&root, &test_util::WcTree::small());
@@ -594,43 +609,44 @@ fn a_dataset_folder_opens_with_its_folds_and_a_cancelled_load_goes_back() {
 
     let message = h
         .state_mut()
+        .lab
         .perform_file_action(FileAction::OpenDataset, &root)
         .unwrap();
     assert!(message.starts_with("opening webcaricature:"), "{message}");
     wait_for(&mut h, "the opened dataset and its runs", |app| {
         real_fold(app) == Some(1) && both_ready(app)
     });
-    let dataset = h.state().dataset.ready().unwrap().clone();
+    let dataset = h.state().lab.dataset.ready().unwrap().clone();
     assert_eq!(dataset.published_folds, Some(10));
     h.step();
     h.get_by_value("fold 1 of 10");
 
     // Another fold, as the status bar's fold menu asks for it.
-    h.state_mut().push(UiAction::SetFold(Some(3)));
+    h.state_mut().lab.push(UiAction::SetFold(Some(3)));
     h.step();
     wait_for(&mut h, "fold 3 and its runs", |app| {
         real_fold(app) == Some(3) && both_ready(app)
     });
-    assert_eq!(h.state().settings.fold, Some(3));
+    assert_eq!(h.state().lab.settings.fold, Some(3));
 
     // A load cancelled (here before it could end) leaves the window on the dataset before it,
     // with the settings that made it.
-    h.state_mut().settings.seed = 2;
-    h.state_mut().apply(UiAction::Reset);
-    assert!(h.state().dataset.loading().is_some());
-    h.state_mut().apply(UiAction::CancelLoad);
+    h.state_mut().lab.settings.seed = 2;
+    h.state_mut().lab.apply(UiAction::Reset);
+    assert!(h.state().lab.dataset.loading().is_some());
+    h.state_mut().lab.apply(UiAction::CancelLoad);
     wait_for(&mut h, "the load to end", |app| {
-        app.dataset.loading().is_none()
+        app.lab.dataset.loading().is_none()
     });
     let app = h.state();
     assert_eq!(real_fold(app), Some(3));
-    assert_eq!((app.settings.seed, app.settings.fold), (1, Some(3)));
-    let status = app.status_line.clone().unwrap_or_default();
+    assert_eq!((app.lab.settings.seed, app.lab.settings.fold), (1, Some(3)));
+    let status = app.lab.status_line.clone().unwrap_or_default();
     assert!(status.contains("cancelled"), "{status}");
     wait_for(&mut h, "runs on the dataset before", both_ready);
 
     // The decoded images went to the user's cache: leave nothing behind.
-    for d in [&dataset, h.state().dataset.ready().unwrap()] {
+    for d in [&dataset, h.state().lab.dataset.ready().unwrap()] {
         if let Some(file) = &d.report.cache_file {
             let _ = std::fs::remove_file(file);
         }
@@ -639,22 +655,23 @@ fn a_dataset_folder_opens_with_its_folds_and_a_cancelled_load_goes_back() {
 
 #[test]
 fn lesson_7_lowers_psi_and_its_checkbox_reaches_both_trainers() {
-    use cari_mtl::ui::actions::UiAction;
+    use cari_mtl::lab::actions::UiAction;
     let mut h = harness(small_settings());
     h.state_mut()
+        .lab
         .apply(UiAction::OpenLesson(Lesson::IdeaBreaks));
     wait_for(&mut h, "both runs ready", both_ready);
     {
-        let s = &h.state().settings;
+        let s = &h.state().lab.settings;
         assert!((s.rates.psi_lr - 0.4 * s.rates.lr).abs() < 1e-15);
         assert!(s.weights_reach_trunk);
     }
     h.get_by_label("w reaches trunk").click();
     h.step();
-    assert!(!h.state().settings.weights_reach_trunk);
+    assert!(!h.state().lab.settings.weights_reach_trunk);
     h.get_by_label("Step").click();
     wait_for(&mut h, "the trainers to take the change", |app| {
-        app.runs.iter().all(|r| {
+        app.lab.runs.iter().all(|r| {
             r.history
                 .markers
                 .iter()
@@ -663,15 +680,16 @@ fn lesson_7_lowers_psi_and_its_checkbox_reaches_both_trainers() {
     });
     // Another lesson starts from the lab's rates again, w reaching the trunk.
     h.state_mut()
+        .lab
         .apply(UiAction::OpenLesson(Lesson::ProposedChases));
-    let s = &h.state().settings;
+    let s = &h.state().lab.settings;
     assert_eq!(s.rates, cari_mtl::train::config::LearningRates::default());
     assert!(s.weights_reach_trunk);
 }
 
 #[test]
 fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
-    use cari_mtl::ui::settings::Tab;
+    use cari_mtl::lab::settings::Tab;
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
@@ -707,13 +725,13 @@ fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
     let verif_acc = summary["metrics"]["verif_acc"].as_f64().unwrap();
 
     let mut h = harness(small_settings());
-    let message = h.state_mut().open_run(0, &run_dir).unwrap();
+    let message = h.state_mut().lab.open_run(0, &run_dir).unwrap();
     assert!(
         message.contains(&run_dir.display().to_string()),
         "{message}"
     );
     wait_for(&mut h, "both runs ready on the run's data", both_ready);
-    let run = &h.state().runs[0];
+    let run = &h.state().lab.runs[0];
     assert_eq!(
         run.history.len(),
         6,
@@ -723,7 +741,7 @@ fn a_run_folder_written_by_train_opens_with_its_curves_and_table_i() {
     let first = run.evals.first().expect("the run's final evaluation");
     assert_eq!(first.step, 6);
     assert_eq!(first.summary.get("verif_acc").copied(), Some(verif_acc));
-    h.state_mut().settings.tab = Tab::Metrics;
+    h.state_mut().lab.settings.tab = Tab::Metrics;
     h.step();
     h.step();
     assert!(
@@ -744,18 +762,19 @@ fn table_i_pairs_a_and_b_by_seed_and_next_seed_keeps_them_and_plays_on() {
     );
     h.get_by_label("Next seed").click();
     h.step();
-    assert_eq!(h.state().settings.seed, 2);
+    assert_eq!(h.state().lab.settings.seed, 2);
     let kept: Vec<(usize, u64)> = h
         .state()
+        .lab
         .kept_results
         .iter()
         .map(|k| (k.slot, k.seed))
         .collect();
     assert_eq!(kept, vec![(0, 1), (1, 1)], "A and B of seed 1 are kept");
     wait_for(&mut h, "both runs of seed 2 training", |app| {
-        app.runs.iter().all(|r| r.step >= 2)
+        app.lab.runs.iter().all(|r| r.step >= 2)
     });
-    assert!(h.state().runs.iter().all(|r| r.playing));
+    assert!(h.state().lab.runs.iter().all(|r| r.playing));
     assert!(
         h.query_by_label("A proposed − B naive · step 1 · seeds 1")
             .is_some(),

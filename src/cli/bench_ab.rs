@@ -8,11 +8,11 @@ use std::process::{Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::session::{Command, Event, ThreadBudget, TrainerHandle, spawn};
-use crate::train::Trainer;
+use crate::lab::settings::Settings;
+use crate::session::{Command, Event, ThreadBudget, TrainerHandle, spawn_trainer};
 use crate::train::config::TrainConfig;
-use crate::train::trainer::select_device;
-use crate::ui::settings::Settings;
+use crate::train::schedule::{Discard, Schedule, advance};
+use crate::train::trainer::{Trainer, select_device};
 
 /// The marker a `--single-run` child prints before its figures.
 const RESULT_PREFIX: &str = "RESULT ab-single";
@@ -75,13 +75,15 @@ pub fn together(secs: f64, device: &str) -> Result<AbRate> {
     let mut handles: Vec<TrainerHandle> = Vec::new();
     for slot in 0..2 {
         let config = window_config(slot, device);
-        let data = dataset.clone();
-        let build = move || {
-            let device = select_device(&config.device).map_err(crate::train::TrainError::Data)?;
-            Trainer::new(config, data, &device)
-        };
-        let name = format!("trainer-{}", crate::ui::slot_name(slot));
-        handles.push(spawn(&name, build, Arc::new(|| {}), &budget)?);
+        let name = format!("trainer-{}", crate::lab::run::slot_name(slot));
+        let waker = Arc::new(|| {});
+        handles.push(spawn_trainer(
+            &name,
+            config,
+            dataset.clone(),
+            waker,
+            &budget,
+        )?);
     }
     let mut steps = [0u64; 2];
     wait_until_ready(&handles)?;
@@ -196,11 +198,13 @@ pub fn single_run(slot: usize, secs: f64, device: &str) -> Result<()> {
         .map_err(anyhow::Error::msg)
         .context("--device")?;
     let dataset = Arc::new(config.load_dataset(&|_: f32| {})?);
+    // The window's loop: the same evaluations every N steps as a run slot makes.
+    let mut schedule = Schedule::of(&config);
     let mut trainer = Trainer::new(config, dataset, &device)?;
     let started = Instant::now();
     let mut steps = 0u64;
     while started.elapsed().as_secs_f64() < secs {
-        trainer.step()?;
+        advance(&mut trainer, &mut schedule, &mut Discard).map_err(|e| anyhow::anyhow!("{e}"))?;
         steps += 1;
     }
     println!(

@@ -6,12 +6,12 @@ use clap::Args;
 use std::path::PathBuf;
 
 use crate::atomic_file::write_bytes;
-use crate::embed::tsne::{TsneConfig, tsne};
 use crate::eval::{EmbeddingRequest, EmbeddingSource};
 use crate::model::Preset;
 use crate::train::checkpoint::{self, CheckpointRun};
 use crate::train::config::TrainConfig;
 use crate::train::trainer::{Trainer, select_device};
+use crate::tsne::barnes_hut::{TsneConfig, tsne};
 
 #[derive(Args, Debug)]
 pub struct EmbedArgs {

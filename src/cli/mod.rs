@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::ui::launch::{Launch, PlayRuns};
+use crate::lab::launch::{Launch, PlayRuns};
 
 pub mod args;
 pub mod bench;

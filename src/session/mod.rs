@@ -7,4 +7,4 @@ pub mod worker;
 
 pub use budget::ThreadBudget;
 pub use messages::{Applied, Command, Event, PauseReason};
-pub use worker::{Sent, TrainerHandle, Waker, spawn};
+pub use worker::{Sent, TrainerHandle, Waker, spawn, spawn_trainer};

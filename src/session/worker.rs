@@ -114,6 +114,24 @@ impl Drop for TrainerHandle {
     }
 }
 
+/// Start the trainer of `config` on a thread named `name`: the one place a trainer thread is
+/// built (the window's run slots, `bench --ab`). The device is chosen and the model built on
+/// that thread, so a window never waits for it; a failure arrives as a fatal `Event::Error`.
+pub fn spawn_trainer(
+    name: &str,
+    config: crate::train::TrainConfig,
+    dataset: Arc<crate::data::Dataset>,
+    waker: Waker,
+    budget: &ThreadBudget,
+) -> std::io::Result<TrainerHandle> {
+    let build = move || {
+        let device =
+            crate::train::trainer::select_device(&config.device).map_err(TrainError::Data)?;
+        Trainer::new(config, dataset, &device)
+    };
+    spawn(name, build, waker, budget)
+}
+
 /// Start a named trainer thread. `build` runs on that thread (model building can take a while
 /// and must not hold up the window); its error, or its panic, arrives as a fatal `Event::Error`.
 /// The run trains on its share of `budget`.

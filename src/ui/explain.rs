@@ -2,9 +2,11 @@
 //! current numbers substituted, and a one-line reading of the state.
 
 use super::colours::TASK_COLOURS;
-use super::run::RunSlot;
+use crate::lab::PanelCtx;
+use crate::lab::run::RunSlot;
 use crate::task::{TASKS, Task};
 use crate::train::metrics::StepMetrics;
+use crate::ui::view::View;
 use crate::weighting::math::{L4_EPSILON, naive_gradient, proposed_gradient};
 
 /// The numbers the panel shows for one step row, computed from the trainer's own figures.
@@ -69,7 +71,17 @@ const EQ8_READING: &str = "Descending it moves weight toward the task with the l
 const STEP_NOTE: &str = "step = −∂/∂a_i of each rule's objective for the unbounded softmax; up raises the weight, down lowers it.";
 
 /// The panel; `explain_run` is which run it reads (0 or 1).
-pub fn ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
+/// The explain panel: the paper's equations with a run's live numbers.
+#[derive(Default)]
+pub struct Explain;
+
+impl View for Explain {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        explain_ui(ui, &mut ctx.settings.explain_run, ctx.runs);
+    }
+}
+
+fn explain_ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
     ui.horizontal(|ui| {
         ui.heading("Explain");
         ui.selectable_value(explain_run, 0, "run A");

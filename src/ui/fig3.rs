@@ -3,15 +3,17 @@
 //! faint behind, strategy-switch markers, and hover read-outs of every task. Older steps are
 //! summarised blocks (see `history`): drawn as their min/max envelope, read out as a range.
 
+use crate::lab::PanelCtx;
+use crate::ui::view::View;
 use egui::{Color32, Id};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
 
-use super::actions::UiAction;
 use super::colours::{RUN_COLOURS, TASK_COLOURS};
-use super::history::{Block, Point, Quantity, RunHistory};
-use super::lessons::Control;
-use super::run::{RunSlot, RunStatus};
-use super::settings::{Layout, Settings};
+use crate::lab::actions::UiAction;
+use crate::lab::history::{Block, Point, Quantity, RunHistory};
+use crate::lab::lessons::Control;
+use crate::lab::run::{RunSlot, RunStatus};
+use crate::lab::settings::{Layout, Settings};
 use crate::task::{TASKS, Task};
 use crate::train::config::{Perturbation, TaskPerturbation};
 use crate::train::metrics::StepMetrics;
@@ -47,6 +49,12 @@ impl Default for Fig3View {
     }
 }
 
+impl View for Fig3View {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        self.lab_ui(ui, ctx.settings, ctx.runs, ctx.actions);
+    }
+}
+
 impl Fig3View {
     /// Bring the plots back to following the newest step.
     pub fn follow_newest(&mut self) {
@@ -54,7 +62,7 @@ impl Fig3View {
         self.reset_view = true;
     }
 
-    pub fn ui(
+    fn lab_ui(
         &mut self,
         ui: &mut egui::Ui,
         settings: &mut Settings,
@@ -330,6 +338,12 @@ fn run_header_ui(
             strategy_selector_ui(ui, &mut config, slot);
             if config != settings.strategies[slot] {
                 actions.push(UiAction::SetStrategy { slot, config });
+            }
+            // What the trainer reports it trains with, when it is not (yet) the request.
+            let training = run.strategy_label();
+            if !training.is_empty() && training != settings.strategy_for(slot).label() {
+                ui.label(egui::RichText::new(format!("training: {training}")).weak())
+                    .on_hover_text("The trainer applies a change at its next step");
             }
         } else {
             ui.label(egui::RichText::new(run.strategy_label()).strong());

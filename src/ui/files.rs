@@ -8,26 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::history::RunHistory;
-use crate::atomic_file::{write_atomically, write_bytes};
-use crate::train::metrics::{METRICS_HEADER, csv_row};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileAction {
-    ExportCsv(usize),
-    SavePlotsPng,
-    SaveCheckpoint(usize),
-    LoadCheckpoint(usize),
-    /// The settings (a run configuration, or a lesson with its state).
-    SaveConfig,
-    LoadConfig,
-    /// The worst false positives and negatives of a run's latest evaluation, as PNG.
-    ExportFailureSheet(usize),
-    /// A dataset folder (WebCaricature, CaVI or `folder:` layout).
-    OpenDataset,
-    /// A run folder written by `cari-mtl train` or `compare`, into slot A or B.
-    OpenRun(usize),
-}
+use crate::atomic_file::write_atomically;
+use crate::lab::files::FileAction;
 
 /// What kind of path an action asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +19,14 @@ enum Wanted {
     NewFile,
 }
 
-impl FileAction {
+/// How a file action's dialog looks: what it asks for, its filter and its title.
+trait DialogLook {
+    fn wanted(self) -> Wanted;
+    fn filter(self) -> (&'static str, &'static str, &'static str);
+    fn title(self) -> String;
+}
+
+impl DialogLook for FileAction {
     fn wanted(self) -> Wanted {
         match self {
             FileAction::ExportCsv(_)
@@ -83,7 +72,7 @@ impl FileAction {
 }
 
 fn slot(s: usize) -> &'static str {
-    super::run::slot_name(s)
+    crate::lab::run::slot_name(s)
 }
 
 /// A system dialog that answers "nothing" this fast did not open at all (rfd returns None
@@ -345,78 +334,4 @@ fn save_screenshot(path: &Path, image: &Arc<egui::ColorImage>) -> Result<String,
     })
     .map_err(|e| e.to_string())?;
     Ok(format!("saved {}", path.display()))
-}
-
-/// Write text atomically; the error names the file.
-pub fn write_text(path: &Path, text: &str) -> Result<(), String> {
-    write_bytes(path, text.as_bytes()).map_err(|e| e.to_string())
-}
-
-/// Write an image as PNG atomically; the error names the file.
-pub fn write_png(path: &Path, image: &image::RgbImage) -> Result<(), String> {
-    write_atomically(path, |tmp| {
-        image.save_with_format(tmp, image::ImageFormat::Png)
-    })
-    .map_err(|e| e.to_string())
-}
-
-/// A run's history as metrics.csv text (same columns as `cari-mtl train`): one row per
-/// summarised block (its means, at its last step and time) before the full-resolution rows.
-pub fn metrics_csv(history: &RunHistory) -> String {
-    let mut out = String::from(METRICS_HEADER);
-    out.push('\n');
-    for row in history.export_rows() {
-        out.push_str(&csv_row(&row));
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::train::metrics::StepMetrics;
-
-    #[test]
-    fn export_counts_every_step_once() {
-        // Enough rows that the oldest are summarised; every fifth row stands for 3 steps.
-        let mut history = RunHistory::new(0.6);
-        let mut step = 0;
-        for i in 0..150_000u32 {
-            let coalesced = if i % 5 == 0 { 3 } else { 1 };
-            step += coalesced as u64;
-            history.push(StepMetrics {
-                step,
-                wall_secs: step as f64 * 0.01,
-                strategy: "proposed".into(),
-                weights: [0.2, 0.3, 0.5],
-                losses: [1.0, 2.0, (i % 7) as f32],
-                lr: 1e-3,
-                coalesced_steps: coalesced,
-            });
-        }
-        let text = metrics_csv(&history);
-        let mut lines = text.lines();
-        assert_eq!(lines.next(), Some(METRICS_HEADER));
-        let body: Vec<&str> = lines.collect();
-        assert_eq!(body.len(), history.len());
-        assert!(history.summarised_len() > 0, "some rows are blocks");
-        assert!(body.iter().all(|l| l.split(',').count() == 10));
-        let rows: Vec<StepMetrics> = history.export_rows().map(|r| r.into_owned()).collect();
-        let coalesced: u64 = rows.iter().map(|r| r.coalesced_steps as u64).sum();
-        assert_eq!(coalesced, step, "every step counted once");
-        // Block rows first, at their last steps, then full-resolution rows, steps rising.
-        assert!(rows.windows(2).all(|p| p[0].step < p[1].step));
-        assert_eq!(rows.last().map(|r| r.step), Some(step));
-        let steps: Vec<u64> = body
-            .iter()
-            .map(|l| {
-                l.split(',')
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0)
-            })
-            .collect();
-        assert_eq!(steps, rows.iter().map(|r| r.step).collect::<Vec<_>>());
-    }
 }

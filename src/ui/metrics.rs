@@ -1,15 +1,17 @@
 //! The metrics panel: evaluation curves over steps for both runs, their ROC curves, and a
 //! results table in the layout of the paper's Table I (copy as Markdown or CSV).
 
+use crate::lab::PanelCtx;
+use crate::ui::view::View;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use std::collections::BTreeMap;
 
-use super::actions::UiAction;
 use super::colours::TASK_COLOURS;
-use super::run::{EvalPoint, KeptRun, RunSlot, slot_name};
 use crate::eval::paired::{PairedDiff, cell, paired_diff};
 use crate::eval::{METRIC_KEYS, metric_title, table_markdown};
+use crate::lab::actions::UiAction;
+use crate::lab::run::{EvalPoint, KeptRun, RunSlot, slot_name};
 
 const EVAL_EVERY_HOVER: &str = "Each run evaluates on its own thread every N steps (0 = only when asked); training of that run pauses for the embedding pass";
 const PROTOCOL_NOTE: &str = "Verification thresholds (accuracy and VAL@FAR) are chosen on pairs other than the scored ones; VAL is measured on the scored pairs; squared Euclidean distance between L2-normalised verification embeddings. Figures are from the last evaluation (no selection on the test set).";
@@ -229,14 +231,19 @@ fn percent(v: Option<f64>) -> String {
     }
 }
 
-pub fn ui(
-    ui: &mut egui::Ui,
-    eval_every: u64,
-    runs: &[RunSlot; 2],
-    kept: &[KeptRun],
-    live_seed: u64,
-    actions: &mut Vec<UiAction>,
-) {
+/// The Metrics tab: Table I, the paired differences, the curves and the ROC.
+#[derive(Default)]
+pub struct MetricsPanel;
+
+impl View for MetricsPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        metrics_ui(ui, ctx);
+    }
+}
+
+fn metrics_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+    let (eval_every, runs, kept) = (ctx.settings.eval_every, ctx.runs, ctx.kept_results);
+    let (live_seed, actions) = (ctx.live_seed, &mut *ctx.actions);
     let rows = table_rows(runs, kept);
     let paired = paired_rows(runs, kept, live_seed);
     ui.horizontal_wrapped(|ui| controls_ui(ui, eval_every, &rows, &paired, actions));

@@ -1,21 +1,28 @@
 //! The status bar: the dataset, the model's size, the last message, and the Files menu.
 
-use super::actions::UiAction;
-use super::dataset::DatasetState;
-use super::files::FileAction;
-use super::run::RunSlot;
-use super::run::slot_name;
 use crate::data::{Dataset, LoadReport};
+use crate::lab::PanelCtx;
+use crate::lab::actions::UiAction;
+use crate::lab::dataset::DatasetState;
+use crate::lab::files::FileAction;
+use crate::lab::run::slot_name;
+use crate::ui::view::View;
 
 const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and t-SNE is the verification branch's embedding, L2-normalised. Parameters count what the optimisers train (Ψ included), not batch norm's running statistics.";
 
-pub fn ui(
-    ui: &mut egui::Ui,
-    dataset: &DatasetState,
-    runs: &[RunSlot; 2],
-    status_line: &Option<String>,
-    actions: &mut Vec<UiAction>,
-) {
+/// The bar at the bottom: the dataset (and its load), the runs' facts, the status line.
+#[derive(Default)]
+pub struct StatusBar;
+
+impl View for StatusBar {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        status_bar_ui(ui, ctx);
+    }
+}
+
+fn status_bar_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+    let (dataset, runs, status_line, actions) =
+        (ctx.dataset, ctx.runs, ctx.status_line, &mut *ctx.actions);
     ui.horizontal_wrapped(|ui| {
         dataset_ui(ui, dataset, actions);
         if let Some(info) = &runs[0].info {

@@ -1,12 +1,14 @@
 //! The top bar: tabs, lessons, Play/Step/Reset, the run's settings, and each run's progress.
 
-use super::actions::UiAction;
-use super::dataset::DatasetState;
-use super::lessons::{Control, Lesson};
-use super::run::{RunSlot, RunStatus};
-use super::settings::{Settings, Tab};
+use crate::lab::PanelCtx;
+use crate::lab::actions::UiAction;
+use crate::lab::dataset::DatasetState;
+use crate::lab::lessons::{Control, Lesson};
+use crate::lab::run::{RunSlot, RunStatus};
+use crate::lab::settings::{Settings, Tab};
 use crate::model::Preset;
 use crate::train::recipe::Recipe;
+use crate::ui::view::View;
 
 const LAB_HOVER: &str = "Fig. 3 live: weights above losses for runs A and B";
 const METRICS_HOVER: &str = "Evaluation as in the paper's Tables I–IV";
@@ -26,14 +28,19 @@ const SCALE_HOVER: &str = "Weight-logit scale s: Ψ's logits are L2-normalised a
 const RATE_HOVER: &str =
     "Steps per second is smoothed over recent steps; time trained excludes pauses.";
 
-pub fn ui(
-    ui: &mut egui::Ui,
-    settings: &mut Settings,
-    runs: &[RunSlot; 2],
-    elapsed_secs: f64,
-    dataset: &DatasetState,
-    actions: &mut Vec<UiAction>,
-) {
+/// The bar at the top: tabs, Play/Step/Reset, the run's settings, the Files menu.
+#[derive(Default)]
+pub struct TopBar;
+
+impl View for TopBar {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        top_bar_ui(ui, ctx);
+    }
+}
+
+fn top_bar_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+    let (settings, runs, dataset) = (&mut *ctx.settings, ctx.runs, ctx.dataset);
+    let (elapsed_secs, actions) = (ctx.elapsed_secs, &mut *ctx.actions);
     ui.horizontal_wrapped(|ui| {
         tabs_ui(ui, settings, actions);
         ui.separator();
@@ -289,7 +296,17 @@ fn lessons_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
 const WELCOME: &str = "New here? Press Play (or Space) to train run A (proposed) and run B (naive) side by side, or start with Lessons: the first one shows the idea on a toy model in a minute.";
 
 /// The first-start hint: where to begin, once.
-pub fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+/// The first-start hint pointing at the lessons.
+#[derive(Default)]
+pub struct Welcome;
+
+impl View for Welcome {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        welcome_ui(ui, ctx.actions);
+    }
+}
+
+fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(WELCOME).strong());
         if ui.button(Lesson::TwoTasksToy.title()).clicked() {
@@ -306,7 +323,19 @@ pub fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
 }
 
 /// The open lesson's title and text, under the top bar.
-pub fn lesson_banner_ui(ui: &mut egui::Ui, lesson: Lesson, actions: &mut Vec<UiAction>) {
+/// The open lesson's title and text.
+#[derive(Default)]
+pub struct LessonBanner;
+
+impl View for LessonBanner {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        if let Some(lesson) = ctx.settings.lesson {
+            lesson_banner_ui(ui, lesson, ctx.actions);
+        }
+    }
+}
+
+fn lesson_banner_ui(ui: &mut egui::Ui, lesson: Lesson, actions: &mut Vec<UiAction>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(lesson.title()).strong());
         ui.label(lesson.text());

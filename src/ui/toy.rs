@@ -1,64 +1,15 @@
 //! The toy panel: the weighting rules on a model with no network, recomputed instantly on every
 //! change. Two rules side by side, weights above losses, as in the lab view.
 
+use crate::lab::PanelCtx;
+use crate::ui::view::View;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use serde::{Deserialize, Serialize};
 
+use crate::lab::toy::ToyState;
 use crate::weighting::Strategy;
-use crate::weighting::toy::{ToyConfig, ToyRow, simulate};
+use crate::weighting::toy::ToyConfig;
 
 const TOY_COLOURS: [egui::Color32; 3] = super::colours::TASK_COLOURS;
-
-/// Both runs of the last settings (left config, right rule) and their rows or error.
-type ToyCache = (ToyConfig, Strategy, Result<[Vec<ToyRow>; 2], String>);
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ToyPanel {
-    /// Shared task settings; `config.rule` is the left rule.
-    pub config: ToyConfig,
-    pub right_rule: Strategy,
-    #[serde(skip)]
-    cache: Option<ToyCache>,
-}
-
-impl Default for ToyPanel {
-    fn default() -> Self {
-        ToyPanel {
-            config: ToyConfig::default(),
-            right_rule: Strategy::NAIVE,
-            cache: None,
-        }
-    }
-}
-
-impl ToyPanel {
-    /// Both runs' rows, recomputed only when a setting changed.
-    pub fn rows(&mut self) -> &Result<[Vec<ToyRow>; 2], String> {
-        let stale = self
-            .cache
-            .as_ref()
-            .is_none_or(|(c, r, _)| *c != self.config || *r != self.right_rule);
-        if stale {
-            let mut right = self.config.clone();
-            right.rule = self.right_rule;
-            let result = simulate(&self.config)
-                .and_then(|a| simulate(&right).map(|b| [a, b]))
-                .map_err(|e| e.to_string());
-            self.cache = Some((self.config.clone(), self.right_rule, result));
-        }
-        match &self.cache {
-            Some((_, _, r)) => r,
-            None => unreachable_rows(),
-        }
-    }
-}
-
-fn unreachable_rows() -> &'static Result<[Vec<ToyRow>; 2], String> {
-    static EMPTY: std::sync::OnceLock<Result<[Vec<ToyRow>; 2], String>> =
-        std::sync::OnceLock::new();
-    EMPTY.get_or_init(|| Err("no toy run yet".into()))
-}
 
 /// Every rule of the registry; those the toy cannot run are shown greyed, saying why.
 fn rule_combo(ui: &mut egui::Ui, rule: &mut Strategy, salt: &str) {
@@ -82,7 +33,17 @@ fn rule_combo(ui: &mut egui::Ui, rule: &mut Strategy, salt: &str) {
 
 const TOY_INTRO: &str = "Each task i has a loss that falls toward its floor L*_i at a speed set by its learnability κ_i and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.";
 
-pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
+/// The Toy tab: two rules side by side on the model without a network.
+#[derive(Default)]
+pub struct ToyPanel;
+
+impl View for ToyPanel {
+    fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+        toy_ui(ui, &mut ctx.settings.toy);
+    }
+}
+
+fn toy_ui(ui: &mut egui::Ui, panel: &mut ToyState) {
     ui.label(TOY_INTRO);
     settings_ui(ui, panel);
     tasks_ui(ui, panel);
@@ -91,7 +52,7 @@ pub fn toy_ui(panel: &mut ToyPanel, ui: &mut egui::Ui) {
 }
 
 /// Number of tasks, step size, steps and the bounded form.
-fn settings_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
+fn settings_ui(ui: &mut egui::Ui, panel: &mut ToyState) {
     ui.horizontal_wrapped(|ui| {
         let mut tasks = panel.config.tasks();
         ui.label("tasks");
@@ -116,7 +77,7 @@ fn settings_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
 }
 
 /// Start loss, floor and learnability of each task.
-fn tasks_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
+fn tasks_ui(ui: &mut egui::Ui, panel: &mut ToyState) {
     egui::Grid::new("toy_tasks").show(ui, |ui| {
         ui.label("task");
         ui.label("start loss L(0)");
@@ -141,7 +102,7 @@ fn tasks_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
 }
 
 /// The left and right rules, and the static weights when a side uses them.
-fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
+fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyState) {
     ui.horizontal(|ui| {
         ui.label("left:");
         rule_combo(ui, &mut panel.config.rule, "toy_left");
@@ -163,7 +124,7 @@ fn rules_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
 }
 
 /// Weights above losses for the two rules, side by side.
-fn plots_ui(ui: &mut egui::Ui, panel: &mut ToyPanel) {
+fn plots_ui(ui: &mut egui::Ui, panel: &mut ToyState) {
     let names = [panel.config.rule.key(), panel.right_rule.key()];
     let tasks = panel.config.tasks();
     let rows = match panel.rows() {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::dataset::DataChoice;
 use super::lessons::{Control, Lesson};
 use super::projector::ProjectorSettings;
-use super::toy::ToyPanel;
+use super::toy::ToyState;
 use crate::data::synthetic::SyntheticConfig;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, TrainConfig};
@@ -60,7 +60,7 @@ pub struct Settings {
     pub strategies: [StrategyConfig; 2],
     pub synthetic: SyntheticConfig,
     pub tab: Tab,
-    pub toy: ToyPanel,
+    pub toy: ToyState,
     pub lesson: Option<Lesson>,
     pub show_explain: bool,
     /// Which run the explain panel reads.
@@ -92,7 +92,7 @@ impl Default for Settings {
             ],
             synthetic: SyntheticConfig::default(),
             tab: Tab::Lab,
-            toy: ToyPanel::default(),
+            toy: ToyState::default(),
             lesson: None,
             show_explain: true,
             explain_run: 0,
@@ -165,11 +165,11 @@ impl Settings {
         }
     }
 
-    /// Take the rule a trainer reports it applied (or kept), leaving the user's scale choice
-    /// alone: the window then shows what really trains.
-    pub fn reconcile_strategy(&mut self, slot: usize, applied: &StrategyConfig) {
+    /// A trainer refused the rule asked for and kept `kept`: the request goes back to it,
+    /// leaving the user's scale choice alone, so the selector shows what really trains.
+    pub fn take_refused_strategy(&mut self, slot: usize, kept: &StrategyConfig) {
         let scale = self.strategies[slot].settings.scale;
-        self.strategies[slot] = applied.clone();
+        self.strategies[slot] = kept.clone();
         self.strategies[slot].settings.scale = scale;
     }
 

@@ -9,13 +9,12 @@ use super::history::{Marker, RunHistory};
 use crate::data::Dataset;
 use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
 use crate::session::{
-    Applied, Command, Event, PauseReason, Sent, ThreadBudget, TrainerHandle, Waker, spawn,
+    Applied, Command, Event, PauseReason, Sent, ThreadBudget, TrainerHandle, Waker, spawn_trainer,
 };
 use crate::task::TASKS;
 use crate::train::config::{Perturbation, TrainConfig};
 use crate::train::metrics::RunInfo;
 use crate::train::snapshot::TrainerSnapshot;
-use crate::train::trainer::{Trainer, select_device};
 
 /// The name of run slot 0 or 1.
 pub fn slot_name(slot: usize) -> &'static str {
@@ -107,8 +106,9 @@ pub enum SlotRequest {
         to: usize,
         snapshot: Box<TrainerSnapshot>,
     },
-    /// The trainer's settings changed (or a change was refused): show what it applied.
-    Reconcile(Applied),
+    /// The trainer refused a change and goes on with these settings: the window's request
+    /// goes back to them (the only way a trainer's answer changes the settings).
+    Refused(Applied),
 }
 
 impl RunSlot {
@@ -144,12 +144,8 @@ impl RunSlot {
     ) {
         let smoothing = self.history.smoothing();
         *self = RunSlot::new(self.name, smoothing);
-        let device_spec = config.device.clone();
-        let build = move || {
-            let device = select_device(&device_spec).map_err(crate::train::TrainError::Data)?;
-            Trainer::new(config, dataset, &device)
-        };
-        match spawn(&format!("trainer-{}", self.name), build, waker, budget) {
+        let name = format!("trainer-{}", self.name);
+        match spawn_trainer(&name, config, dataset, waker, budget) {
             Ok(handle) => {
                 self.handle = Some(handle);
                 self.status = RunStatus::Building;
@@ -210,23 +206,23 @@ impl RunSlot {
             Event::Ready { info, applied } => {
                 self.info = Some(info);
                 self.status = RunStatus::Paused(PauseReason::Ready);
-                return self.set_applied(applied);
+                self.applied = Some(applied);
             }
             Event::Metrics(rows) => self.take_rows(rows),
             Event::StrategyChanged { step, applied } => {
                 self.mark(step, format!("-> {}", applied.label()));
-                let mut now = self.applied.clone()?;
-                now.strategy = applied;
-                return self.set_applied(now);
+                if let Some(now) = &mut self.applied {
+                    now.strategy = applied;
+                }
             }
             Event::LearningRatesChanged { step, applied } => {
                 self.mark(
                     step,
                     format!("lr {:.0e}, Ψ {:.0e}", applied.lr, applied.psi_lr),
                 );
-                let mut now = self.applied.clone()?;
-                now.rates = applied;
-                return self.set_applied(now);
+                if let Some(now) = &mut self.applied {
+                    now.rates = applied;
+                }
             }
             Event::WeightsReachTrunkChanged { step, reach } => {
                 let label = if reach {
@@ -238,7 +234,8 @@ impl RunSlot {
             }
             Event::Rejected { reason, kept, .. } => {
                 self.warning = Some(reason);
-                return self.set_applied(kept);
+                self.applied = Some(kept.clone());
+                return Some(SlotRequest::Refused(kept));
             }
             Event::Perturbed { step, change } => {
                 self.perturbations[change.task.index()] = change.perturbation;
@@ -301,7 +298,7 @@ impl RunSlot {
                 self.step = step;
                 self.notes
                     .push(format!("run {} continues from step {step}", self.name));
-                return self.set_applied(applied);
+                self.applied = Some(applied);
             }
             Event::Error { message, fatal, .. } => {
                 if fatal {
@@ -317,11 +314,6 @@ impl RunSlot {
             }
         }
         None
-    }
-
-    fn set_applied(&mut self, applied: Applied) -> Option<SlotRequest> {
-        self.applied = Some(applied.clone());
-        Some(SlotRequest::Reconcile(applied))
     }
 
     fn mark(&mut self, step: u64, label: String) {

@@ -3,16 +3,16 @@
 
 use std::path::Path;
 
-use super::LabApp;
+use super::Lab;
+use super::files::{FileAction, metrics_csv, write_png, write_text};
+use super::history::RunHistory;
+use super::run::{EvalPoint, OpenedInto, slot_name};
+use super::settings::load_settings;
 use crate::data::real::{EXPECTED_LAYOUTS, detect_layout};
 use crate::session::Command;
 use crate::train::run_folder::OpenedRun;
-use crate::ui::files::{FileAction, metrics_csv, write_png, write_text};
-use crate::ui::history::RunHistory;
-use crate::ui::run::{EvalPoint, OpenedInto, slot_name};
-use crate::ui::settings::load_settings;
 
-impl LabApp {
+impl Lab {
     /// Carry out a file action on a chosen path. Ok is the message for the status line.
     pub fn perform_file_action(
         &mut self,
@@ -34,7 +34,7 @@ impl LabApp {
                 Ok(message)
             }
             FileAction::SavePlotsPng => {
-                self.files.screenshot_path = Some(path.to_path_buf());
+                self.for_the_window.screenshot = Some(path.to_path_buf());
                 Ok("taking a screenshot…".into())
             }
             FileAction::SaveCheckpoint(slot) => {
@@ -73,7 +73,7 @@ impl LabApp {
             .last_report
             .as_ref()
             .ok_or("this run has no evaluation yet")?;
-        let sheet = crate::ui::projector::failure_sheet(dataset, report, 20);
+        let sheet = super::failures::failure_sheet(dataset, report, 20);
         write_png(path, &sheet)?;
         Ok(format!(
             "saved the failure sheet of run {} to {}",
@@ -207,25 +207,14 @@ impl LabApp {
         }
     }
 
-    /// Folders dropped on the window: a run folder goes into the run under the pointer (A on
-    /// the left half, B on the right), anything else is opened as a dataset.
-    pub(super) fn take_dropped(&mut self, ctx: &egui::Context) {
-        let (files, pointer, width) = ctx.input(|i| {
-            let width = i.viewport_rect().width();
-            (i.raw.dropped_files.clone(), i.pointer.latest_pos(), width)
-        });
-        for file in files {
-            let path = file.path().to_path_buf();
-            if path.as_os_str().is_empty() {
-                continue;
-            }
-            let slot = usize::from(pointer.is_some_and(|p| p.x > width / 2.0));
-            let result = if path.join(crate::train::run_folder::CONFIG_FILE).is_file() {
-                self.open_run(slot, &path)
-            } else {
-                self.open_dataset(&path)
-            };
-            self.status_line = Some(result.unwrap_or_else(|e| format!("warning: {e}")));
-        }
+    /// A folder dropped on the window over run `slot`'s half: a run folder goes into that
+    /// run, anything else is opened as a dataset.
+    pub fn open_dropped(&mut self, slot: usize, path: &Path) {
+        let result = if path.join(crate::train::run_folder::CONFIG_FILE).is_file() {
+            self.open_run(slot, path)
+        } else {
+            self.open_dataset(path)
+        };
+        self.status_line = Some(result.unwrap_or_else(|e| format!("warning: {e}")));
     }
 }

@@ -1,13 +1,13 @@
-//! Embedding projections: a fast t-SNE and the named thread that runs it step by step so a
+//! t-SNE: a fast Barnes–Hut implementation (`barnes_hut`) and the named thread that runs it step by step so a
 //! window can animate the points as the optimisation moves them.
 
 use crossbeam_channel::{Receiver, bounded};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub mod tsne;
+pub mod barnes_hut;
 
-use tsne::{Tsne, TsneConfig};
+use barnes_hut::{Tsne, TsneConfig};
 
 /// Positions after some iterations, row-major N×2.
 #[derive(Clone, Debug, PartialEq)]
