@@ -7,16 +7,16 @@
 //! `rule` defines what a rule is, `host` its toy form, `math` the arithmetic the rules share,
 //! `fixed` the network form of constant weights, and `toy` the model without a network.
 
-pub mod fixed;
+mod fixed;
 pub mod host;
 pub mod math;
-pub mod rule;
+mod rule;
 pub mod toy;
 
 /// Declares each rule's module and `RULES`, the registry, in menu order.
 macro_rules! rules {
     ($($rule:ident),* $(,)?) => {
-        $(pub mod $rule;)*
+        $(mod $rule;)*
         /// Every rule, in menu order.
         pub static RULES: &[&rule::RuleSpec] = &[$(&$rule::SPEC),*];
     };
