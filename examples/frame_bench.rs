@@ -41,6 +41,7 @@ fn main() {
                 ],
                 lr: 1e-3,
                 coalesced_steps: 1,
+                lens: None,
             });
         }
         run.step = steps;

@@ -353,7 +353,7 @@ fn train_command_writes_its_three_files() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr"
+        "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr,grad_norm_verif,grad_norm_visual,grad_norm_cari,grad_cos_verif_visual,grad_cos_verif_cari,grad_cos_visual_cari,grad_align_verif,grad_align_visual,grad_align_cari"
     );
     assert_eq!(lines.len(), 31);
     assert!(lines[30].starts_with("30,"));

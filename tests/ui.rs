@@ -220,12 +220,16 @@ fn export_writes_csv_with_the_train_header() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr"
+        "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr,grad_norm_verif,grad_norm_visual,grad_norm_cari,grad_cos_verif_visual,grad_cos_verif_cari,grad_cos_visual_cari,grad_align_verif,grad_align_visual,grad_align_cari"
     );
     let body: Vec<&str> = lines.collect();
     assert_eq!(body.len(), rows);
     assert!(body[0].starts_with("1,"));
-    assert_eq!(body[0].split(',').count(), 10);
+    assert_eq!(
+        body[0].split(',').count(),
+        19,
+        "ten step columns, nine lens columns"
+    );
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(
         names.len(),
@@ -379,6 +383,7 @@ fn old_steps_are_summarised_yet_drawn_hovered_and_exported() {
                 losses: [1.0 + (step % 10) as f32, 2.0, 3.0],
                 lr: 1e-3,
                 coalesced_steps: 1,
+                lens: None,
             });
         }
         run.step = steps;

@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::lab::launch::{Launch, PlayRuns};
 
+pub mod aggregate;
 pub mod args;
 pub mod bench;
 pub mod bench_ab;
@@ -131,6 +132,9 @@ pub enum Commands {
     Embed(embed::EmbedArgs),
     /// Inspect the embedded synthetic dataset.
     Dataset(dataset::DatasetArgs),
+    /// One weighting rule on a gradient matrix (T rows of D numbers, CSV): prints
+    /// {"rule", "weights", "direction"} as one JSON line, with the trainer's own code.
+    Aggregate(aggregate::AggregateArgs),
     /// Export a run folder for other tools: `--tensorboard RUN_DIR --out DIR` writes
     /// TensorBoard event files and its embedding projector's files.
     Export(export::ExportArgs),
@@ -162,5 +166,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Commands::Embed(args)) => embed::run(args),
         Some(Commands::Dataset(args)) => dataset::run(args),
         Some(Commands::Export(args)) => export::run(args),
+        Some(Commands::Aggregate(args)) => aggregate::run(args),
     }
 }

@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, LrDrop, ScheduledPerturbation, TrainConfig};
 use crate::train::headless::{RunEnd, RunOptions, RunOutcome, train_to_folder};
+use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::recipe::Recipe;
 use crate::train::run_folder::PARTIAL_METRICS_FILE;
 use crate::train::trainer::{device_label, select_device};
@@ -67,6 +68,21 @@ pub struct RunArgs {
     /// Weights for `static`, e.g. 0.5,0.25,0.25.
     #[arg(long)]
     pub static_weights: Option<String>,
+    /// The gradient lens: off, z, last or params (each task's gradient on the shared part,
+    /// their cosines and the update's alignment, in metrics.csv's grad_* columns).
+    #[arg(long, default_value = "off")]
+    pub lens: String,
+    /// The lens looks every N steps.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub lens_every: u64,
+    /// Where the rules that combine gradients take them: params (every trunk parameter),
+    /// last (the trunk's last stage) or z (its output; visual and cari are orthogonal there by
+    /// construction, so a rule cannot see their conflict).
+    #[arg(long, default_value = "params")]
+    pub grad_space: String,
+    /// CAGrad's c.
+    #[arg(long, default_value_t = 0.4)]
+    pub cagrad_c: f64,
     /// Synthetic data: training identities.
     #[arg(long, default_value_t = 200)]
     pub identities: usize,
@@ -145,6 +161,7 @@ impl RunArgs {
         };
         recipe.apply(&mut config);
         self.override_recipe(&mut config, recipe);
+        self.gradient_settings(&mut config)?;
         config.data.synthetic.seed = seed;
         config.data.synthetic.image_size = preset.image_size();
         config.data.synthetic.train_identities = self.identities;
@@ -163,6 +180,29 @@ impl RunArgs {
 }
 
 impl RunArgs {
+    /// The lens, the gradient space and CAGrad's c.
+    fn gradient_settings(&self, config: &mut TrainConfig) -> Result<()> {
+        config.lens = LensConfig {
+            space: match self.lens.as_str() {
+                "off" => None,
+                other => Some(
+                    GradSpace::parse(other)
+                        .map_err(|e| anyhow::anyhow!("{e} (or off)"))
+                        .context("--lens")?,
+                ),
+            },
+            every: self.lens_every,
+        };
+        if self.lens_every == 0 {
+            bail!("--lens-every must be at least 1");
+        }
+        config.grad_space = GradSpace::parse(&self.grad_space)
+            .map_err(anyhow::Error::msg)
+            .context("--grad-space")?;
+        config.strategy.settings.cagrad_c = self.cagrad_c;
+        Ok(())
+    }
+
     /// The flags given explicitly, over what the recipe chose.
     fn override_recipe(&self, config: &mut TrainConfig, recipe: Recipe) {
         if let Some(lr) = self.lr {

@@ -3,6 +3,7 @@
 
 use super::files::FileAction;
 use super::lessons::Lesson;
+use crate::session::Gradients;
 use crate::train::config::{LearningRates, TaskPerturbation};
 use crate::train::recipe::Recipe;
 use crate::weighting::StrategyConfig;
@@ -33,6 +34,8 @@ pub enum UiAction {
     SetRates(LearningRates),
     /// Whether w reaches the trunk for both runs (false: eq. 11), from their next step.
     SetWeightsReachTrunk(bool),
+    /// The rules' gradient space and the lens, for both runs, from their next step.
+    SetGradients(Gradients),
     SetEvalEvery(u64),
     EvaluateNow,
     /// Copy run `from` into the other slot at its current state.

@@ -23,6 +23,10 @@ impl Lab {
                 self.settings.rates = rates;
                 self.send_all(Command::SetLearningRates(rates));
             }
+            UiAction::SetGradients(gradients) => {
+                self.settings.gradients = gradients;
+                self.send_all(Command::SetGradients(gradients));
+            }
             UiAction::SetWeightsReachTrunk(reach) => {
                 self.settings.weights_reach_trunk = reach;
                 self.send_all(Command::SetWeightsReachTrunk(reach));

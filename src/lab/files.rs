@@ -71,6 +71,7 @@ mod tests {
                 losses: [1.0, 2.0, (i % 7) as f32],
                 lr: 1e-3,
                 coalesced_steps: coalesced,
+                lens: None,
             });
         }
         let text = metrics_csv(&history);
@@ -79,7 +80,8 @@ mod tests {
         let body: Vec<&str> = lines.collect();
         assert_eq!(body.len(), history.len());
         assert!(history.summarised_len() > 0, "some rows are blocks");
-        assert!(body.iter().all(|l| l.split(',').count() == 10));
+        let columns = METRICS_HEADER.split(',').count();
+        assert!(body.iter().all(|l| l.split(',').count() == columns));
         let rows: Vec<StepMetrics> = history.export_rows().map(|r| r.into_owned()).collect();
         let coalesced: u64 = rows.iter().map(|r| r.coalesced_steps as u64).sum();
         assert_eq!(coalesced, step, "every step counted once");

@@ -224,6 +224,19 @@ impl RunSlot {
                     now.rates = applied;
                 }
             }
+            Event::GradientsChanged { step, applied } => {
+                let lens = match applied.lens.space {
+                    Some(space) if applied.lens.every > 1 => {
+                        format!("lens {} every {}", space.key(), applied.lens.every)
+                    }
+                    Some(space) => format!("lens {}", space.key()),
+                    None => "lens off".into(),
+                };
+                self.mark(step, lens);
+                if let Some(now) = &mut self.applied {
+                    now.gradients = applied;
+                }
+            }
             Event::WeightsReachTrunkChanged { step, reach } => {
                 let label = if reach {
                     "w -> trunk"

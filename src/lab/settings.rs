@@ -9,7 +9,9 @@ use super::projector::ProjectorSettings;
 use super::toy::ToyState;
 use crate::data::synthetic::SyntheticConfig;
 use crate::model::Preset;
+use crate::session::Gradients;
 use crate::train::config::{LearningRates, TrainConfig};
+use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::recipe::Recipe;
 use crate::weighting::toy::ToyConfig;
 use crate::weighting::{Strategy, StrategyConfig};
@@ -50,6 +52,9 @@ pub struct Settings {
     /// Weight-logit scale override; None = each rule's default (proposed 1, naive 0.5).
     pub scale: Option<f32>,
     pub weights_reach_trunk: bool,
+    /// Where the rules that combine gradients take them, and the lens (on by default, in the
+    /// `last` space, every step).
+    pub gradients: Gradients,
     /// Evaluate every N steps (0 = only on demand).
     pub eval_every: u64,
     /// EMA smoothing of the curves, 0..0.999.
@@ -82,6 +87,13 @@ impl Default for Settings {
             rates: LearningRates::default(),
             scale: None,
             weights_reach_trunk: true,
+            gradients: Gradients {
+                grad_space: GradSpace::Params,
+                lens: LensConfig {
+                    space: Some(GradSpace::Last),
+                    every: 1,
+                },
+            },
             eval_every: 200,
             smoothing: 0.6,
             wall_time_axis: false,
@@ -134,6 +146,8 @@ impl Settings {
         config.data.synthetic = self.synthetic.clone();
         config.data.synthetic.seed = self.seed;
         config.data.synthetic.image_size = self.preset.image_size();
+        config.grad_space = self.gradients.grad_space;
+        config.lens = self.gradients.lens;
         config
     }
 

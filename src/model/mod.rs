@@ -224,6 +224,29 @@ impl Network {
             .collect())
     }
 
+    /// The trunk's trainable parameters, by name.
+    pub fn trunk_vars(&self) -> Result<Vec<(String, Var)>> {
+        self.trainable_with_prefix("trunk.")
+    }
+
+    /// The trunk's last stage's trainable parameters (the lens's `last` space).
+    pub fn last_stage_vars(&self) -> Result<Vec<(String, Var)>> {
+        self.trainable_with_prefix(self.trunk.last_stage_prefix())
+    }
+
+    /// Branch `task`'s trainable parameters.
+    pub fn branch_vars(&self, task: usize) -> Result<Vec<(String, Var)>> {
+        self.trainable_with_prefix(&format!("{}.", BRANCH_PREFIX[task]))
+    }
+
+    fn trainable_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Var)>> {
+        Ok(self
+            .named_vars()?
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(prefix) && !layers::is_running_statistic(name))
+            .collect())
+    }
+
     /// Trainable parameters, Ψ included, running statistics not.
     pub fn parameter_count(&self) -> Result<usize> {
         Ok(self.parameter_groups()?.iter().map(|g| g.1).sum())
@@ -269,10 +292,22 @@ impl Network {
     /// The branches on a given trunk output Z (the trainer passes a leaf copy of Z, so the
     /// branches' backward pass stops there and per-task gradients at Z are cheap).
     pub fn branches_forward(&self, z: Tensor, mode: Mode) -> Result<Forward> {
+        let inputs = [z.clone(), z.clone(), z.clone()];
+        self.branches_forward_each(&inputs, z, mode)
+    }
+
+    /// The branches, each on its own copy of Z (`inputs[i]` for branch i), and `z` for Ψ: a
+    /// backward pass through them then gives each task's own ∂L_i/∂Z at once, one per copy.
+    pub fn branches_forward_each(
+        &self,
+        inputs: &[Tensor; TASKS],
+        z: Tensor,
+        mode: Mode,
+    ) -> Result<Forward> {
         let mut embeddings = Vec::with_capacity(TASKS);
         let mut logits = Vec::with_capacity(TASKS);
         for (index, branch) in self.branches.iter().enumerate() {
-            let (e, l) = branch.forward(&z, mode, self.dropout_seed(mode, index))?;
+            let (e, l) = branch.forward(&inputs[index], mode, self.dropout_seed(mode, index))?;
             logits.push(l);
             embeddings.push(psi::l2_normalise_rows(&e)?);
         }

@@ -44,15 +44,40 @@ impl Trunk {
     /// Z: `[batch, z_dim]` for `tiny`, `[batch, 1792, 3, 3]` for `paper` (its branches are
     /// convolutional; Ψ flattens it).
     pub fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+        self.forward_last(&self.forward_head(x, mode)?, mode)
+    }
+
+    /// Every stage but the last: what the last stage reads.
+    pub fn forward_head(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         match self {
             Trunk::Tiny(convs) => {
                 let mut x = x.clone();
-                for conv in convs {
+                for conv in &convs[..convs.len() - 1] {
                     x = conv.forward_relu_pool(&x, 2)?;
                 }
-                x.flatten_from(1)
+                Ok(x)
             }
-            Trunk::Paper(trunk) => trunk.forward(x, mode),
+            Trunk::Paper(trunk) => trunk.forward_head(x, mode),
+        }
+    }
+
+    /// The last stage (the gradient lens's `last` space: `tiny`'s third convolution,
+    /// `paper`'s reduction B), from what [`Trunk::forward_head`] gave.
+    pub fn forward_last(&self, head: &Tensor, mode: Mode) -> Result<Tensor> {
+        match self {
+            Trunk::Tiny(convs) => match convs.last() {
+                Some(conv) => conv.forward_relu_pool(head, 2)?.flatten_from(1),
+                None => head.flatten_from(1),
+            },
+            Trunk::Paper(trunk) => reduce(head, &trunk.reduction_b, mode),
+        }
+    }
+
+    /// The name prefix of the last stage's parameters.
+    pub fn last_stage_prefix(&self) -> &'static str {
+        match self {
+            Trunk::Tiny(_) => "trunk.conv3.",
+            Trunk::Paper(_) => "trunk.red_b.",
         }
     }
 }
@@ -228,8 +253,9 @@ impl PaperTrunk {
         })
     }
 
-    /// Shapes at 160×160 in the comments (channels × side).
-    fn forward(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
+    /// Up to reduction B's input; shapes at 160×160 in the comments (channels × side).
+    /// Reduction B then takes 896×8 → 384 + 256 + 256 + 896 (pool) = 1792×3.
+    fn forward_head(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         // 3×160 → 32×79 → 32×77 → 64×77 → pool 64×38 → 80×38 → 192×36 → 256×17
         let x = chain(x, &self.stem, mode)?;
         let x = pool_3x3_2(&x)?;
@@ -237,9 +263,7 @@ impl PaperTrunk {
         let x = self.block35.forward(&x, mode)?;
         // 256×17 → 384 + 256 + 256 (pool) = 896×8, in the code's concatenation order
         let x = reduce(&x, &self.reduction_a, mode)?;
-        let x = self.block17.forward(&x, mode)?;
-        // 896×8 → 384 + 256 + 256 + 896 (pool) = 1792×3
-        reduce(&x, &self.reduction_b, mode)
+        self.block17.forward(&x, mode)
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
 use crate::train::config::{LearningRates, TaskPerturbation};
+use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::metrics::{RunInfo, StepMetrics};
 use crate::train::snapshot::TrainerSnapshot;
 use crate::weighting::StrategyConfig;
@@ -27,6 +28,8 @@ pub enum Command {
     /// Whether the network's loss Σ w_i·L_i reaches the trunk through w (false: the paper's
     /// eq. (11), w a constant for the network), from the next step.
     SetWeightsReachTrunk(bool),
+    /// Where the rules that combine gradients take them, and the lens, from the next step.
+    SetGradients(Gradients),
     /// Make a task harder from the next step (or restore it with `Perturbation::None`).
     Perturb(TaskPerturbation),
     /// Run an evaluation of the current model now.
@@ -66,6 +69,7 @@ impl Command {
                     Command::SetWeightsReachTrunk(_),
                     Command::SetWeightsReachTrunk(_)
                 )
+                | (Command::SetGradients(_), Command::SetGradients(_))
         )
     }
 }
@@ -100,12 +104,21 @@ impl fmt::Display for PauseReason {
     }
 }
 
+/// Where a run takes the tasks' gradients: the rules' space and the lens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Gradients {
+    pub grad_space: GradSpace,
+    pub lens: LensConfig,
+}
+
 /// The settings a trainer is training with now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Applied {
     pub strategy: StrategyConfig,
     pub rates: LearningRates,
     pub eval_every: u64,
+    pub gradients: Gradients,
 }
 
 /// Events a trainer thread sends out.
@@ -131,6 +144,11 @@ pub enum Event {
     WeightsReachTrunkChanged {
         step: u64,
         reach: bool,
+    },
+    /// From this step, the gradients are taken so.
+    GradientsChanged {
+        step: u64,
+        applied: Gradients,
     },
     /// A setting the trainer refused; it goes on with `kept`.
     Rejected {

@@ -6,5 +6,5 @@ pub mod messages;
 pub mod worker;
 
 pub use budget::ThreadBudget;
-pub use messages::{Applied, Command, Event, PauseReason};
+pub use messages::{Applied, Command, Event, Gradients, PauseReason};
 pub use worker::{Sent, TrainerHandle, Waker, spawn, spawn_trainer};

@@ -224,6 +224,7 @@ impl Worker {
             strategy: trainer.map(|t| t.strategy().clone()).unwrap_or_default(),
             rates: trainer.map(|t| t.config().rates).unwrap_or_default(),
             eval_every: self.schedule.eval_every,
+            gradients: trainer.map(gradients_of).unwrap_or_default(),
         }
     }
 
@@ -353,6 +354,13 @@ impl Worker {
                         applied: trainer.config().rates,
                     })
             }
+            Command::SetGradients(gradients) => {
+                trainer.set_gradients(gradients.grad_space, gradients.lens);
+                Ok(Event::GradientsChanged {
+                    step: step + 1,
+                    applied: gradients,
+                })
+            }
             Command::SetWeightsReachTrunk(reach) => {
                 trainer.set_weights_reach_trunk(reach);
                 Ok(Event::WeightsReachTrunkChanged {
@@ -387,6 +395,7 @@ impl Worker {
                     strategy: trainer.strategy().clone(),
                     rates: trainer.config().rates,
                     eval_every: self.schedule.eval_every,
+                    gradients: gradients_of(trainer),
                 },
             }),
             _ => return,
@@ -507,6 +516,14 @@ impl Worker {
     fn emit(&mut self, event: Event) {
         self.outbox.push(event);
         self.outbox.flush();
+    }
+}
+
+/// Where a trainer takes the tasks' gradients now.
+fn gradients_of(trainer: &Trainer) -> super::messages::Gradients {
+    super::messages::Gradients {
+        grad_space: trainer.config().grad_space,
+        lens: trainer.config().lens,
     }
 }
 
@@ -719,6 +736,7 @@ mod tests {
             losses: [2.0 * w0, 1.0, 1.0],
             lr: 1e-3,
             coalesced_steps: steps,
+            lens: None,
         }
     }
 

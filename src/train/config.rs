@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lens::{GradSpace, LensConfig};
+
 use crate::data::DataConfig;
 use crate::data::dataset::LoadMonitor;
 use crate::model::Preset;
@@ -226,6 +228,10 @@ pub struct TrainConfig {
     pub perturbations: Vec<ScheduledPerturbation>,
     /// `cpu`, `cuda:N` or `auto`.
     pub device: String,
+    /// Where the rules that combine the tasks' gradients take them.
+    pub grad_space: GradSpace,
+    /// The gradient lens: its space and how often it looks (off by default).
+    pub lens: LensConfig,
 }
 
 impl Default for TrainConfig {
@@ -249,6 +255,8 @@ impl Default for TrainConfig {
             eval_every: 0,
             perturbations: Vec::new(),
             device: "auto".into(),
+            grad_space: GradSpace::default(),
+            lens: LensConfig::default(),
         }
     }
 }
@@ -307,6 +315,12 @@ impl TrainConfig {
             return bad(
                 "eval_every",
                 format!("{} must be at most {MAX_STEPS}", self.eval_every),
+            );
+        }
+        if self.lens.every > MAX_STEPS {
+            return bad(
+                "lens every",
+                format!("{} must be at most {MAX_STEPS}", self.lens.every),
             );
         }
         if self.batch_size < 2 || self.batch_size > 4096 {

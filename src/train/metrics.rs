@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lens::LensRow;
 use crate::task::TASKS;
 
 /// One training step's numbers, as written to metrics.csv.
@@ -21,6 +22,9 @@ pub struct StepMetrics {
     /// How many steps this row stands for: 1, or more when an absent consumer let rows pile up
     /// and neighbours were averaged to keep memory bounded.
     pub coalesced_steps: u32,
+    /// The gradient lens's figures, on the steps it looked.
+    #[serde(default)]
+    pub lens: Option<LensRow>,
 }
 
 /// Facts about a ready run, shown in the window.
@@ -36,14 +40,34 @@ pub struct RunInfo {
     pub z_dim: usize,
 }
 
-/// The header of metrics.csv.
-pub const METRICS_HEADER: &str =
-    "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr";
+/// The header of metrics.csv: the step's numbers, then the gradient lens's nine columns
+/// (empty on steps without the lens).
+pub const METRICS_HEADER: &str = "step,wall_s,strategy,w_verif,w_visual,w_cari,loss_verif,loss_visual,loss_cari,lr,grad_norm_verif,grad_norm_visual,grad_norm_cari,grad_cos_verif_visual,grad_cos_verif_cari,grad_cos_visual_cari,grad_align_verif,grad_align_visual,grad_align_cari";
+
+/// The lens's columns, in [`METRICS_HEADER`]'s order.
+pub const LENS_COLUMNS: [&str; 9] = [
+    "grad_norm_verif",
+    "grad_norm_visual",
+    "grad_norm_cari",
+    "grad_cos_verif_visual",
+    "grad_cos_verif_cari",
+    "grad_cos_visual_cari",
+    "grad_align_verif",
+    "grad_align_visual",
+    "grad_align_cari",
+];
 
 /// One metrics.csv line (no newline).
 pub fn csv_row(r: &StepMetrics) -> String {
+    let lens = match &r.lens {
+        Some(l) => {
+            let values: Vec<String> = lens_values(l).iter().map(|v| format!("{v:.6e}")).collect();
+            values.join(",")
+        }
+        None => ",".repeat(LENS_COLUMNS.len() - 1),
+    };
     format!(
-        "{},{:.4},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}",
+        "{},{:.4},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{lens}",
         r.step,
         r.wall_secs,
         r.strategy,
@@ -57,6 +81,14 @@ pub fn csv_row(r: &StepMetrics) -> String {
     )
 }
 
+/// A lens row's nine numbers in [`LENS_COLUMNS`]' order.
+pub fn lens_values(l: &LensRow) -> [f32; 9] {
+    let [n0, n1, n2] = l.norms;
+    let [c0, c1, c2] = l.cosines;
+    let [a0, a1, a2] = l.alignments;
+    [n0, n1, n2, c0, c1, c2, a0, a1, a2]
+}
+
 /// Merge neighbouring rows pairwise (a row then stands for several steps): every quantity is
 /// the mean weighted by how many steps each row stands for; step, time and rule are the later
 /// row's.
@@ -67,6 +99,8 @@ pub fn merge_rows(a: &StepMetrics, b: StepMetrics) -> StepMetrics {
         weights: std::array::from_fn(|i| mix(a.weights[i], b.weights[i])),
         losses: std::array::from_fn(|i| mix(a.losses[i], b.losses[i])),
         coalesced_steps: a.coalesced_steps.saturating_add(b.coalesced_steps),
+        // The lens looks on some steps only: a merged row keeps the later look.
+        lens: b.lens.or(a.lens),
         ..b
     }
 }
@@ -120,6 +154,8 @@ struct MetricsColumns {
     weights: [usize; TASKS],
     losses: [usize; TASKS],
     lr: usize,
+    /// The lens's columns, in files that have them.
+    lens: Option<[usize; 9]>,
 }
 
 impl MetricsColumns {
@@ -146,6 +182,11 @@ impl MetricsColumns {
                 at(&format!("loss_{}", keys[2]))?,
             ],
             lr: at("lr")?,
+            lens: LENS_COLUMNS
+                .iter()
+                .map(|name| names.iter().position(|h| h == name))
+                .collect::<Option<Vec<usize>>>()
+                .and_then(|v| v.try_into().ok()),
         })
     }
 
@@ -172,6 +213,20 @@ impl MetricsColumns {
             weights[t] = number(self.weights[t], "weight")? as f32;
             losses[t] = number(self.losses[t], "loss")? as f32;
         }
+        let lens = match self.lens {
+            Some(columns) if !cells.get(columns[0]).is_none_or(|c| c.is_empty()) => {
+                let mut v = [0f32; 9];
+                for (value, &column) in v.iter_mut().zip(&columns) {
+                    *value = number(column, "lens value")? as f32;
+                }
+                Some(LensRow {
+                    norms: [v[0], v[1], v[2]],
+                    cosines: [v[3], v[4], v[5]],
+                    alignments: [v[6], v[7], v[8]],
+                })
+            }
+            _ => None,
+        };
         Ok(StepMetrics {
             step,
             wall_secs: number(self.wall, "wall_s")?,
@@ -180,6 +235,7 @@ impl MetricsColumns {
             losses,
             lr: number(self.lr, "lr")?,
             coalesced_steps: 1,
+            lens,
         })
     }
 }
@@ -198,6 +254,7 @@ mod tests {
             losses: [5.25, 4.5, 0.125],
             lr: 1e-3,
             coalesced_steps: 1,
+            lens: None,
         };
         let text = format!("{METRICS_HEADER}\n{}\n\n", csv_row(&row));
         let mut back = Vec::new();

@@ -334,6 +334,7 @@ mod tests {
             losses: [1.0, 2.0, 3.0],
             lr: 1e-3,
             coalesced_steps: 1,
+            lens: None,
         }
     }
 

@@ -9,10 +9,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod taskwise;
+
 use super::checkpoint::{self, CheckpointRun};
 use super::config::{
     ConfigError, LearningRates, LrDrop, Perturbation, TaskPerturbation, TrainConfig,
 };
+use super::lens::LensRow;
 use super::losses::{centre_loss, masked_centre_loss, masked_cross_entropy, update_centres};
 use super::metrics::{RunInfo, StepMetrics};
 use super::optim::Optimizer;
@@ -236,6 +239,21 @@ impl Trainer {
         Ok(())
     }
 
+    /// Look at the tasks' gradients (or stop looking) from the next step.
+    pub fn set_lens(&mut self, lens: super::lens::LensConfig) {
+        self.config.lens = lens;
+    }
+
+    /// Where the rules that combine gradients take them, and the lens, from the next step.
+    pub fn set_gradients(
+        &mut self,
+        grad_space: super::lens::GradSpace,
+        lens: super::lens::LensConfig,
+    ) {
+        self.config.grad_space = grad_space;
+        self.config.lens = lens;
+    }
+
     /// Let the network's loss reach the trunk through w, or hold w constant for it (eq. 11).
     pub fn set_weights_reach_trunk(&mut self, reach: bool) {
         self.config.weights_reach_trunk = reach;
@@ -259,41 +277,59 @@ impl Trainer {
         let next_step = self.step + 1;
         self.apply_scheduled_perturbations(next_step);
         let batch = self.next_batch()?;
-        // The backward pass is split at Z: the branches, Ψ and the rule see a leaf copy of Z,
-        // and the trunk gets the gradient that arrives there in a second, separate pass. The
-        // result equals one backward pass; rules like GradNorm get per-task gradients at Z
-        // for the price of a backward through the small branches only.
         let mode = Mode::Train { step: next_step };
-        let z_trunk = self.network.trunk.forward(&batch.images, mode)?;
-        let z_leaf = Var::from_tensor(&z_trunk.detach())?;
-        let fwd = self
-            .network
-            .branches_forward(z_leaf.as_tensor().clone(), mode)?;
-        let losses = self.task_losses(&fwd, &batch)?;
-        let loss_values = finite_values(&losses, next_step)?;
-        let plan = self.rule.plan(&WeightInputs {
-            z: &fwd.z,
-            losses: &losses,
-            loss_values,
-            psi: &self.network.psi,
-            step: next_step,
-            weights_reach_trunk: self.config.weights_reach_trunk,
-        })?;
-        let grads = backward_split_at_z(&plan, &losses, &z_trunk, &z_leaf)?;
+        let wanted = self.wanted(next_step);
+        let pass = if wanted.any() {
+            self.taskwise_pass(&batch, mode, next_step, wanted)?
+        } else {
+            self.joint_pass(&batch, mode, next_step)?
+        };
         let rates = LrDrop::rates_at(self.config.lr_drop, self.config.rates, next_step);
-        self.apply_updates(&grads, plan.psi_update, rates)?;
-        self.move_centres(&fwd, &batch)?;
-        self.rule.observe(next_step, loss_values);
+        self.apply_updates(&pass.grads, pass.plan.psi_update, rates)?;
+        self.move_centres(&pass.fwd, &batch)?;
+        self.rule.observe(next_step, pass.loss_values);
         self.step = next_step;
         self.wall_secs += started.elapsed().as_secs_f64();
         Ok(StepMetrics {
             step: self.step,
             wall_secs: self.wall_secs,
             strategy: self.config.strategy.label(),
-            weights: plan.reported,
-            losses: loss_values,
+            weights: pass.plan.reported,
+            losses: pass.loss_values,
             lr: rates.lr,
             coalesced_steps: 1,
+            lens: pass.lens,
+        })
+    }
+
+    /// The backward pass when no task's own gradient is wanted, split at Z: the branches, Ψ
+    /// and the rule see a leaf copy of Z, and the trunk gets the gradient that arrives there
+    /// in a second, separate pass. The result equals one backward pass.
+    fn joint_pass(&mut self, batch: &TaskBatch, mode: Mode, step: u64) -> Result<Pass, TrainError> {
+        let z_trunk = self.network.trunk.forward(&batch.images, mode)?;
+        let z_leaf = Var::from_tensor(&z_trunk.detach())?;
+        let fwd = self
+            .network
+            .branches_forward(z_leaf.as_tensor().clone(), mode)?;
+        let losses = self.task_losses(&fwd, batch)?;
+        let loss_values = finite_values(&losses, step)?;
+        let plan = self.rule.plan(&WeightInputs {
+            z: &fwd.z,
+            losses: &losses,
+            loss_values,
+            psi: &self.network.psi,
+            step,
+            weights_reach_trunk: self.config.weights_reach_trunk,
+            task_gram: None,
+            task_grads_at_z: None,
+        })?;
+        let grads = backward_split_at_z(&plan, &losses, &z_trunk, &z_leaf)?;
+        Ok(Pass {
+            fwd,
+            plan,
+            loss_values,
+            grads,
+            lens: None,
         })
     }
 
@@ -602,6 +638,15 @@ impl Trainer {
 /// have one), `centres.visual`, `centres.cari`.
 fn centres_name(task: Task) -> String {
     format!("centres.{}", task.key())
+}
+
+/// One step's forward and backward pass: what the update and the row are made of.
+struct Pass {
+    fwd: Forward,
+    plan: WeightPlan,
+    loss_values: [f32; TASKS],
+    grads: GradStore,
+    lens: Option<LensRow>,
 }
 
 /// One batch as the tasks see it.

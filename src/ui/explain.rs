@@ -87,7 +87,12 @@ fn explain_ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
         ui.selectable_value(explain_run, 0, "run A");
         ui.selectable_value(explain_run, 1, "run B");
     });
-    let Some(row) = runs[(*explain_run).min(1)].history.rows().last() else {
+    let run = &runs[(*explain_run).min(1)];
+    // The rule the trainer reports it trains with, in the registry's words.
+    if let Some(applied) = &run.applied {
+        ui.label(egui::RichText::new(applied.strategy.strategy.description()).italics());
+    }
+    let Some(row) = run.history.rows().last() else {
         ui.label("Press Play or Step: the equations fill with the run's numbers.");
         return;
     };
@@ -197,6 +202,7 @@ mod tests {
             losses: [1.0, 2.0, 3.0],
             lr: 1e-3,
             coalesced_steps: 1,
+            lens: None,
         };
         let e = explain(&row);
         assert!((e.total_loss - 2.3).abs() < 1e-6);

@@ -42,7 +42,8 @@ struct DwaHost {
 }
 
 impl HostRule for DwaHost {
-    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+    fn weights(&mut self, _view: &HostView) -> std::result::Result<Vec<f64>, String> {
+        Ok({
         match (&self.previous, &self.before_previous) {
             (Some(l1), Some(l2)) => {
                 let z: Vec<f64> = l1
@@ -54,6 +55,7 @@ impl HostRule for DwaHost {
             }
             _ => uniform(self.tasks),
         }
+        })
     }
 
     fn observe(&mut self, losses_seen: &[f64]) {
@@ -120,6 +122,7 @@ impl WeightingRule for Dwa {
             extra_objective: None,
             psi_update: PsiUpdate::Frozen,
             reported: normalised(w),
+            branch_weights: None,
         })
     }
 

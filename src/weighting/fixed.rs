@@ -42,6 +42,7 @@ impl WeightingRule for Fixed {
             extra_objective: None,
             psi_update: PsiUpdate::Frozen,
             reported: self.weights,
+            branch_weights: None,
         })
     }
 }

@@ -29,7 +29,8 @@ const HOST_MIN_LOSS: f64 = 1e-12;
 struct GeometricHost;
 
 impl HostRule for GeometricHost {
-    fn weights(&mut self, view: &HostView) -> Vec<f64> {
+    fn weights(&mut self, view: &HostView) -> std::result::Result<Vec<f64>, String> {
+        Ok({
         let t = view.losses.len() as f64;
         let clamped: Vec<f64> = view.losses.iter().map(|l| l.max(HOST_MIN_LOSS)).collect();
         // (Π L)^(1/T) through logarithms, so eight small losses do not underflow.
@@ -38,6 +39,7 @@ impl HostRule for GeometricHost {
         let implied: Vec<f64> = clamped.iter().map(|l| geo / (t * l)).collect();
         let sum: f64 = implied.iter().sum();
         implied.into_iter().map(|d| d / sum).collect()
+        })
     }
 }
 
@@ -60,6 +62,7 @@ impl WeightingRule for Geometric {
             extra_objective: None,
             psi_update: PsiUpdate::Frozen,
             reported: normalised(w),
+            branch_weights: None,
         })
     }
 }

@@ -7,8 +7,8 @@
 //! A task that trains slowly (large r_i) is given a larger gradient share.
 //!
 //! We take the norms at Z, the trunk's output, rather than at the last shared layer's weights:
-//! the trainer splits its backward pass at Z, so the three per-task gradients cost three
-//! backward passes through the branches only (the extra cost per step is measured by
+//! the trainer gives each branch its own copy of Z, so one backward pass through the branches
+//! yields every task's ∂L_i/∂Z (the extra cost per step is measured by
 //! `cari-mtl bench --strategy gradnorm` against `--strategy equal`).
 
 use candle_core::Result;
@@ -22,7 +22,7 @@ use crate::task::TASKS;
 pub static SPEC: RuleSpec = RuleSpec {
     key: "gradnorm",
     description: "Chen et al. 2018 (α = 1.5): weights learned so each task's gradient norm at Z (the last shared layer's output) matches its relative inverse training rate; shown normalised",
-    needs: Needs::TaskGradients,
+    needs: Needs::GradientsAtZ,
     default_scale: None,
     build: |_settings, _env| Ok(Box::new(GradNorm::new())),
     host: HostSupport::Cannot(
@@ -97,10 +97,21 @@ impl WeightingRule for GradNorm {
         let losses = inputs.loss_values;
         let initial = *self.initial_losses.get_or_insert(losses);
         let mut norms = [0f32; TASKS];
-        for (i, norm) in norms.iter_mut().enumerate() {
-            let grads = inputs.losses.get(i)?.backward()?;
-            if let Some(g) = grads.get(inputs.z) {
-                *norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?.sqrt();
+        match inputs.task_grads_at_z {
+            // The trainer's per-task pass: every ∂L_i/∂Z from one backward pass.
+            Some(at_z) => {
+                for (norm, g) in norms.iter_mut().zip(at_z) {
+                    *norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?.sqrt();
+                }
+            }
+            // Without it (a caller that built its own inputs): one backward pass per task.
+            None => {
+                for (i, norm) in norms.iter_mut().enumerate() {
+                    let grads = inputs.losses.get(i)?.backward()?;
+                    if let Some(g) = grads.get(inputs.z) {
+                        *norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?.sqrt();
+                    }
+                }
             }
         }
         self.last_norms = norms;
@@ -111,6 +122,7 @@ impl WeightingRule for GradNorm {
             extra_objective: None,
             psi_update: PsiUpdate::Frozen,
             reported: normalised(used),
+            branch_weights: None,
         })
     }
 }
@@ -173,6 +185,8 @@ mod tests {
                 psi: &psi,
                 step: 1,
                 weights_reach_trunk: true,
+                task_gram: None,
+                task_grads_at_z: None,
             })
             .unwrap();
         assert_eq!(rule.last_norms, [3.0, 4.0, 0.0]);

@@ -17,6 +17,8 @@ pub struct HostSetup {
     pub static_weights: Vec<f64>,
     /// DWA's temperature τ.
     pub dwa_temperature: f64,
+    /// CAGrad's c.
+    pub cagrad_c: f64,
 }
 
 /// What a rule sees at one step.
@@ -25,12 +27,18 @@ pub struct HostView<'a> {
     pub step: usize,
     /// The losses L(t).
     pub losses: &'a [f64],
+    /// The Gram matrix of the tasks' gradients, where there are gradients (the loss
+    /// landscape; `aggregate`); `None` in the toy, which has losses only.
+    pub gram: Option<&'a super::gram::Gram>,
 }
 
 /// A rule's host form.
 pub trait HostRule {
-    /// The weights w(t) (non-negative, summing to 1) from the rule's state and L(t).
-    fn weights(&mut self, view: &HostView) -> Vec<f64>;
+    /// The coefficients on the tasks for step t from the rule's state, L(t) and the Gram
+    /// matrix: weights summing to 1 for the loss rules; for the rules that combine
+    /// gradients, the λ of their direction d = Σ λ_i g_i. An error says why the rule has no
+    /// answer (e.g. it needs gradients and there are none).
+    fn weights(&mut self, view: &HostView) -> Result<Vec<f64>, String>;
 
     /// After the step: the rule's state learns from L(t), the losses it saw.
     fn observe(&mut self, _losses_seen: &[f64]) {}
@@ -40,8 +48,8 @@ pub trait HostRule {
 pub struct FixedHost(pub Vec<f64>);
 
 impl HostRule for FixedHost {
-    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
-        self.0.clone()
+    fn weights(&mut self, _view: &HostView) -> Result<Vec<f64>, String> {
+        Ok(self.0.clone())
     }
 }
 

@@ -142,8 +142,8 @@ pub struct LogitHost {
 }
 
 impl super::host::HostRule for LogitHost {
-    fn weights(&mut self, _view: &super::host::HostView) -> Vec<f64> {
-        logit_weights(&self.logits, self.scale)
+    fn weights(&mut self, _view: &super::host::HostView) -> Result<Vec<f64>, String> {
+        Ok(logit_weights(&self.logits, self.scale))
     }
 
     fn observe(&mut self, losses_seen: &[f64]) {

@@ -7,9 +7,14 @@
 //! `rule` defines what a rule is, `host` its toy form, `math` the arithmetic the rules share,
 //! `fixed` the network form of constant weights, and `toy` the model without a network.
 
+pub mod aggregate;
+mod combine;
 mod fixed;
+pub mod gram;
 pub mod host;
 pub mod math;
+#[cfg(test)]
+mod reference_cases;
 mod rule;
 pub mod toy;
 
@@ -35,6 +40,16 @@ rules![
     rlw,
     geometric,
     gradnorm,
+    famo,
+    mgda,
+    pcgrad,
+    cagrad,
+    imtl,
+    nash_mtl,
+    aligned_mtl,
+    upgrad,
+    dualproj,
+    db_mtl,
 ];
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +59,18 @@ pub use rule::{
     HostSupport, Needs, PsiUpdate, RuleEnv, RuleSettings, RuleSpec, WeightInputs, WeightPlan,
     WeightingRule, constant, to_array,
 };
+
+/// A rule's host form for `setup` (the toy, the loss landscape, `aggregate`), or why it has
+/// none.
+pub fn host_rule(
+    rule: Strategy,
+    setup: &host::HostSetup,
+) -> Result<Box<dyn host::HostRule>, String> {
+    match rule.spec().host {
+        HostSupport::Runs(build) => build(setup),
+        HostSupport::Cannot(reason) => Err(reason.to_string()),
+    }
+}
 
 /// Build the rule for a config. `seed` feeds rules that draw random numbers.
 pub fn build(
@@ -119,8 +146,20 @@ impl Strategy {
         self.0.needs
     }
 
-    /// Why the toy cannot run this rule, or `None` when it can.
+    /// Why the toy (losses only) cannot run this rule, or `None` when it can.
     pub fn toy_refusal(self) -> Option<&'static str> {
+        match self.0.host {
+            HostSupport::Cannot(why) => Some(why),
+            HostSupport::Runs(_) if self.0.needs == Needs::TaskGradients => Some(
+                "it combines the tasks' gradients, and the toy has losses only (the loss landscape has gradients)",
+            ),
+            HostSupport::Runs(_) => None,
+        }
+    }
+
+    /// Why this rule has no host form (it needs the network), or `None` when it runs with
+    /// losses and gradients in the host (the loss landscape, `aggregate`).
+    pub fn host_refusal(self) -> Option<&'static str> {
         match self.0.host {
             HostSupport::Runs(_) => None,
             HostSupport::Cannot(why) => Some(why),

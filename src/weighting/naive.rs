@@ -62,6 +62,7 @@ impl WeightingRule for Naive {
             extra_objective: None,
             psi_update: PsiUpdate::WithNetwork,
             reported,
+            branch_weights: None,
         })
     }
 }

@@ -83,6 +83,7 @@ impl WeightingRule for Proposed {
             extra_objective: Some(l4),
             psi_update: PsiUpdate::Own,
             reported,
+            branch_weights: None,
         })
     }
 }

@@ -35,11 +35,13 @@ struct RlwHost {
 }
 
 impl HostRule for RlwHost {
-    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+    fn weights(&mut self, _view: &HostView) -> std::result::Result<Vec<f64>, String> {
+        Ok({
         let eps: Vec<f64> = (0..self.tasks)
             .map(|_| StandardNormal.sample(&mut self.rng))
             .collect();
         softmax(&eps)
+        })
     }
 }
 
@@ -68,6 +70,7 @@ impl WeightingRule for Rlw {
             extra_objective: None,
             psi_update: PsiUpdate::Frozen,
             reported: w,
+            branch_weights: None,
         })
     }
 }

@@ -5,6 +5,7 @@
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use super::gram::Gram;
 use super::host::{HostRule, HostSetup};
 use crate::model::psi::Psi;
 use crate::task::TASKS;
@@ -17,8 +18,10 @@ pub enum Needs {
     Losses,
     /// The weight module Ψ on the trunk's output Z.
     Psi,
-    /// Each task's own gradient on the shared part.
+    /// Each task's own gradient on the shared part, as a Gram matrix in the run's space.
     TaskGradients,
+    /// Each task's own ∂L_i/∂Z (GradNorm's norms at the trunk's output).
+    GradientsAtZ,
 }
 
 /// How a rule runs without a network (the toy model): its constructor, or why it cannot.
@@ -67,6 +70,9 @@ pub struct RuleSettings {
     pub dwa_window: usize,
     /// Temperature τ for `dwa`.
     pub dwa_temperature: f32,
+    /// CAGrad's c: how far the update may move from the mean gradient, in units of its norm
+    /// (0.4, the paper's and LibMTL's default).
+    pub cagrad_c: f64,
 }
 
 impl Default for RuleSettings {
@@ -76,6 +82,7 @@ impl Default for RuleSettings {
             static_weights: [0.4, 0.3, 0.3],
             dwa_window: 20,
             dwa_temperature: 2.0,
+            cagrad_c: 0.4,
         }
     }
 }
@@ -109,6 +116,9 @@ impl RuleSettings {
                 self.dwa_temperature
             ));
         }
+        if !(self.cagrad_c.is_finite() && (0.0..=100.0).contains(&self.cagrad_c)) {
+            return Err(format!("cagrad c = {} must be in [0, 100]", self.cagrad_c));
+        }
         Ok(())
     }
 }
@@ -126,6 +136,11 @@ pub struct WeightInputs<'a> {
     pub step: u64,
     /// The code's choice (true) or the paper's reading (false), see `TrainConfig`.
     pub weights_reach_trunk: bool,
+    /// The Gram matrix of the tasks' own gradients on the shared part (in the run's gradient
+    /// space), for the rules that need them; `None` for the others.
+    pub task_gram: Option<&'a Gram>,
+    /// Each task's own ∂L_i/∂Z, for the rules that need them (`Needs::GradientsAtZ`).
+    pub task_grads_at_z: Option<&'a [Tensor; TASKS]>,
 }
 
 /// Who updates Ψ this step.
@@ -149,6 +164,10 @@ pub struct WeightPlan {
     pub psi_update: PsiUpdate,
     /// Weights to report, summing to 1.
     pub reported: [f32; TASKS],
+    /// What each branch's own loss is weighted by, where it is not `network_weights`: the
+    /// rules that combine gradients give each branch its own task's gradient (weight 1) and
+    /// steer only the shared trunk.
+    pub branch_weights: Option<[f32; TASKS]>,
 }
 
 /// A loss-weighting rule's network form.

@@ -57,7 +57,6 @@
 use super::Strategy;
 use super::host::{HostSetup, HostView};
 pub use super::math::{logit_gradient, logit_weights, weight_bounds};
-use super::rule::HostSupport;
 
 /// Fewest tasks the toy accepts.
 pub const MIN_TASKS: usize = 2;
@@ -331,10 +330,16 @@ pub fn simulate(cfg: &ToyConfig) -> Result<Vec<ToyRow>, ToyError> {
     let mut rows = Vec::with_capacity(cfg.steps + 1);
     for step in 0..=cfg.steps {
         // (1) weights w(t) from the rule's current state.
-        let weights = rule.weights(&HostView {
-            step,
-            losses: &losses,
-        });
+        let weights = rule
+            .weights(&HostView {
+                step,
+                losses: &losses,
+                gram: None,
+            })
+            .map_err(|reason| ToyError::Unsupported {
+                rule: cfg.rule.key(),
+                reason,
+            })?;
         if weights.iter().chain(&losses).any(|x| !x.is_finite()) {
             return Err(ToyError::Diverged {
                 rule: cfg.rule.key(),
@@ -379,15 +384,13 @@ fn host_rule(cfg: &ToyConfig) -> Result<Box<dyn super::host::HostRule>, ToyError
             Vec::new()
         },
         dwa_temperature: cfg.dwa_temperature,
+        cagrad_c: 0.4,
     };
     let unsupported = |reason: String| ToyError::Unsupported {
         rule: cfg.rule.key(),
         reason,
     };
-    match cfg.rule.spec().host {
-        HostSupport::Runs(build) => build(&setup).map_err(unsupported),
-        HostSupport::Cannot(reason) => Err(unsupported(reason.to_string())),
-    }
+    super::host_rule(cfg.rule, &setup).map_err(unsupported)
 }
 
 /// CSV with header `step,w1,…,wT,loss1,…,lossT` and one line per row; numbers are written with 9
@@ -682,7 +685,7 @@ mod tests {
         assert_vec_close(&rows[1].losses, &[5.0 / 3.0, 2.0 / 3.0], 1e-12);
         assert_vec_close(&rows[1].weights, &[2.0 / 7.0, 5.0 / 7.0], 1e-12);
         // A floor of exactly 0 reached with κ = 1 does not divide by zero.
-        let HostSupport::Runs(build) = rule("geometric").spec().host else {
+        let crate::weighting::HostSupport::Runs(build) = rule("geometric").spec().host else {
             panic!("geometric runs in the toy");
         };
         let setup = HostSetup {
@@ -692,11 +695,16 @@ mod tests {
             scale: None,
             static_weights: Vec::new(),
             dwa_temperature: 2.0,
+            cagrad_c: 0.4,
         };
-        let w = build(&setup).unwrap().weights(&HostView {
-            step: 0,
-            losses: &[0.0, 1.0],
-        });
+        let w = build(&setup)
+            .unwrap()
+            .weights(&HostView {
+                step: 0,
+                losses: &[0.0, 1.0],
+                gram: None,
+            })
+            .unwrap();
         assert!(w.iter().all(|x| x.is_finite()), "{w:?}");
     }
 

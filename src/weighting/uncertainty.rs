@@ -35,9 +35,11 @@ struct UncertaintyHost {
 }
 
 impl HostRule for UncertaintyHost {
-    fn weights(&mut self, _view: &HostView) -> Vec<f64> {
+    fn weights(&mut self, _view: &HostView) -> std::result::Result<Vec<f64>, String> {
+        Ok({
         // Computed as a softmax, so it is stable for any s.
         softmax(&self.log_variance.iter().map(|s| -s).collect::<Vec<_>>())
+        })
     }
 
     fn observe(&mut self, losses_seen: &[f64]) {
@@ -77,6 +79,7 @@ impl WeightingRule for Uncertainty {
             extra_objective: Some(regulariser),
             psi_update: PsiUpdate::Frozen,
             reported,
+            branch_weights: None,
         })
     }
 

@@ -129,6 +129,7 @@ impl Block {
             losses: means(Quantity::Losses),
             lr: self.lr,
             coalesced_steps: u32::try_from(self.steps).unwrap_or(u32::MAX),
+            lens: None,
         }
     }
 }
@@ -282,6 +283,7 @@ mod tests {
             losses: [-value; TASKS],
             lr: step as f64,
             coalesced_steps: 1,
+            lens: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! indices `0..summarised_len()` are blocks, the rest full-resolution rows.
 
 mod blocks;
+pub mod lens;
 mod series;
 
 use std::borrow::Cow;
@@ -91,6 +92,8 @@ pub struct RunHistory {
     /// Per quantity (weights, losses) and task, over `rows`.
     series: [[Series; TASKS]; 2],
     pub markers: Vec<Marker>,
+    /// The gradient lens's looks.
+    pub lens: lens::LensHistory,
     smoothing: f32,
 }
 
@@ -98,6 +101,7 @@ impl RunHistory {
     pub fn new(smoothing: f32) -> Self {
         RunHistory {
             smoothing,
+            lens: lens::LensHistory::new(smoothing),
             ..Default::default()
         }
     }
@@ -143,6 +147,7 @@ impl RunHistory {
             self.series[0][t].push(row.weights[t], self.smoothing);
             self.series[1][t].push(row.losses[t], self.smoothing);
         }
+        self.lens.push(&row);
         self.rows.push(row);
         if self.rows.len() >= FULL_ROWS_MAX {
             self.fold_oldest(FOLD_ROWS);
@@ -180,6 +185,7 @@ impl RunHistory {
             return;
         }
         self.smoothing = smoothing;
+        self.lens.set_smoothing(smoothing);
         let mut emas = [[Ema::default(); TASKS]; 2];
         self.blocks.resmooth(&mut emas, smoothing);
         for (q, series) in self.series.iter_mut().enumerate() {
@@ -355,7 +361,7 @@ impl RunHistory {
         let series: usize = self.series.iter().flatten().map(Series::heap_bytes).sum();
         let markers: usize = self.markers.iter().map(|m| m.label.capacity()).sum();
         let markers = markers + self.markers.capacity() * size_of::<Marker>();
-        rows + series + self.blocks.heap_bytes() + markers
+        rows + series + self.blocks.heap_bytes() + markers + self.lens.heap_bytes()
     }
 }
 

@@ -37,6 +37,7 @@ fn random_rows(seed: u64, n: usize) -> Vec<StepMetrics> {
                 losses: std::array::from_fn(|t| 5.0 * noisy(TASKS + t, &mut rng)),
                 lr: 1e-3 * (1 + i / 50_000) as f64,
                 coalesced_steps: coalesced,
+                lens: None,
             }
         })
         .collect()
@@ -118,6 +119,7 @@ fn two_million_rows_stay_within_the_memory_bound() {
             losses: [5.0 / (1.0 + t * 1e-4), 4.0, 5.5],
             lr: 1e-3,
             coalesced_steps: 1,
+            lens: None,
         });
         if step == 1_000_000 {
             at_one_million = h.heap_bytes();
