@@ -5,13 +5,15 @@
 //! line in that list.
 //!
 //! `rule` defines what a rule is, `host` its toy form, `math` the arithmetic the rules share,
-//! `fixed` the network form of constant weights, and `toy` the model without a network.
+//! `fixed` the network form of constant weights, `toy` the model without a network, and
+//! `landscape` the two-parameter loss landscape with its Pareto set.
 
 pub mod aggregate;
 mod combine;
 mod fixed;
 pub mod gram;
 pub mod host;
+pub mod landscape;
 pub mod math;
 #[cfg(test)]
 mod reference_cases;
