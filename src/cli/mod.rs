@@ -13,6 +13,7 @@ pub mod compare;
 pub mod dataset;
 pub mod embed;
 pub mod export;
+pub mod landscape;
 pub mod toy;
 pub mod train;
 
@@ -126,7 +127,8 @@ pub enum Commands {
     Compare(compare::CompareArgs),
     /// Measure training steps/s and images/s.
     Bench(bench::BenchArgs),
-    /// The instant toy model of the weighting rules (no network); prints CSV.
+    /// The instant toy model of the weighting rules (no network); prints CSV. With
+    /// `--landscape cagrad`: a rule's path on the two-parameter loss landscape.
     Toy(toy::ToyArgs),
     /// Write a checkpoint's embeddings and their t-SNE coordinates as CSV.
     Embed(embed::EmbedArgs),
