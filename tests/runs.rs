@@ -111,3 +111,128 @@ fn export_writes_every_metrics_row_as_scalars_and_the_projector_files() {
         "a second export into the same folder is refused"
     );
 }
+
+/// `train` with the small synthetic set, `extra` flags added; returns metrics.csv's rows.
+fn train_rows(dir: &std::path::Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    let run = dir.join(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args(["train", "--device", "cpu", "--identities", "12"])
+        .args(["--open-identities", "6", "--images-per-modality", "6"])
+        .args(["--test-images", "2", "--batch-size", "16"])
+        .args(extra)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn a_held_weight_is_written_on_its_rows_and_the_rule_decides_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let hold = ["--strategy", "naive", "--steps", "205"];
+    let rows = train_rows(
+        dir.path(),
+        "held",
+        &[&hold[..], &["--hold", "cari:0.6@100-200"]].concat(),
+    );
+    assert_eq!(rows.len(), 205);
+    let weights =
+        |row: &[String]| -> [f64; 3] { [3, 4, 5].map(|c| row[c].parse::<f64>().unwrap()) };
+    for row in &rows {
+        let step: u64 = row[0].parse().unwrap();
+        let w = weights(row);
+        assert!(
+            (w.iter().sum::<f64>() - 1.0).abs() < 1e-4,
+            "step {step}: {w:?}"
+        );
+        if (100..=200).contains(&step) {
+            assert_eq!(row[5], "0.600000", "step {step}");
+        } else {
+            assert!((w[2] - 0.6).abs() > 1e-3, "step {step} is not held: {w:?}");
+        }
+    }
+    // Under the hold naive's own ratio of the other two goes on: verif : visual is the rule's.
+    let held = weights(&rows[149]);
+    assert!(held[0] > 0.0 && held[1] > 0.0);
+    // Before the hold the run is naive's, row for row (weights and losses; the trainer is
+    // deterministic, see tests/engine.rs).
+    let plain = train_rows(dir.path(), "plain", &hold);
+    for (a, b) in rows[..99].iter().zip(&plain[..99]) {
+        assert_eq!(a[3..9], b[3..9], "step {}", a[0]);
+    }
+    // A hold that cannot be met is refused before training, naming the flag.
+    let refused = Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args([
+            "train",
+            "--steps",
+            "3",
+            "--hold",
+            "cari:0.6@1-5",
+            "--hold",
+            "verif:0.6@2-3",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("--hold") && message.contains("more than 1"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_landscape_prints_the_end_of_a_path_and_writes_it_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("path.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args(["toy", "--landscape", "cagrad", "--rule", "mgda"])
+        .args(["--start", "-8.5,7.5", "--steps", "100000", "--path-csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let min_norm = line["min_norm"].as_f64().unwrap();
+    assert!(min_norm < 1e-3, "{line}");
+    assert!(line["pareto_distance"].as_f64().unwrap() < 1e-3, "{line}");
+    assert_eq!(line["theta"].as_array().unwrap().len(), 2);
+    assert_eq!(line["losses"].as_array().unwrap().len(), 2);
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(
+        rows.lines().count(),
+        1 + 1001,
+        "header, every 100th step, the end"
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args([
+            "toy",
+            "--landscape",
+            "cagrad",
+            "--rule",
+            "gradnorm",
+            "--steps",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot run on the landscape"));
+}

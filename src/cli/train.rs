@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, LrDrop, ScheduledPerturbation, TrainConfig};
 use crate::train::headless::{RunEnd, RunOptions, RunOutcome, train_to_folder};
+use crate::train::hold::WeightHold;
 use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::recipe::Recipe;
 use crate::train::run_folder::PARTIAL_METRICS_FILE;
@@ -110,6 +111,11 @@ pub struct TrainArgs {
     /// Make a task harder from a step on: TASK:KIND@STEP (KIND shuffle-labels, noise or none). Repeatable.
     #[arg(long)]
     pub perturb: Vec<String>,
+    /// Hold a task's weight at VALUE over steps FROM..=TO (both included): TASK:VALUE@FROM-TO,
+    /// e.g. cari:0.6@100-200. The rule decides the other weights (they keep their ratio and
+    /// share 1 − VALUE) and takes over again after TO. Repeatable.
+    #[arg(long, value_name = "TASK:VALUE@FROM-TO")]
+    pub hold: Vec<String>,
     /// Replace a previous run in --out (only the run's own files are removed).
     #[arg(long)]
     pub overwrite: bool,
@@ -274,6 +280,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .context("--perturb")?;
         config.perturbations.push(p);
     }
+    for text in &args.hold {
+        let hold: WeightHold = text.parse().map_err(anyhow::Error::msg).context("--hold")?;
+        config.holds.push(hold);
+    }
+    config.validate().context("--hold")?;
     let device = select_device(&config.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;

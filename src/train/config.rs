@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::hold::{WeightHold, validate_holds};
 use super::lens::{GradSpace, LensConfig};
 
 use crate::data::DataConfig;
@@ -226,6 +227,9 @@ pub struct TrainConfig {
     /// Evaluate every N steps (0 = only when asked).
     pub eval_every: u64,
     pub perturbations: Vec<ScheduledPerturbation>,
+    /// Task weights held at a value over a range of steps (CLI `--hold TASK:VALUE@FROM-TO`;
+    /// see `train::hold`).
+    pub holds: Vec<WeightHold>,
     /// `cpu`, `cuda:N` or `auto`.
     pub device: String,
     /// Where the rules that combine the tasks' gradients take them.
@@ -254,6 +258,7 @@ impl Default for TrainConfig {
             max_steps: 0,
             eval_every: 0,
             perturbations: Vec::new(),
+            holds: Vec::new(),
             device: "auto".into(),
             grad_space: GradSpace::default(),
             lens: LensConfig::default(),
@@ -375,6 +380,10 @@ impl TrainConfig {
         }
         self.strategy.validate().map_err(|reason| ConfigError {
             field: "strategy",
+            reason,
+        })?;
+        validate_holds(&self.holds).map_err(|reason| ConfigError {
+            field: "holds",
             reason,
         })?;
         Ok(())

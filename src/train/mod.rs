@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod headless;
+pub mod hold;
 pub mod lens;
 pub mod losses;
 pub mod metrics;

@@ -15,6 +15,7 @@ use super::checkpoint::{self, CheckpointRun};
 use super::config::{
     ConfigError, LearningRates, LrDrop, Perturbation, TaskPerturbation, TrainConfig,
 };
+use super::hold::{check_held, held_at, hold_plan};
 use super::lens::LensRow;
 use super::losses::{centre_loss, masked_centre_loss, masked_cross_entropy, update_centres};
 use super::metrics::{RunInfo, StepMetrics};
@@ -68,6 +69,8 @@ pub struct Trainer {
     sampler: BatchSampler,
     noise_rng: ChaCha8Rng,
     perturbations: [Perturbation; TASKS],
+    /// Weights the window holds now, for as long as its user holds them (`train::hold`).
+    live_holds: [Option<f64>; TASKS],
     step: u64,
     wall_secs: f64,
 }
@@ -182,6 +185,7 @@ impl Trainer {
             centres,
             sampler,
             perturbations: [Perturbation::None; TASKS],
+            live_holds: [None; TASKS],
             step: 0,
             wall_secs: 0.0,
         })
@@ -271,6 +275,42 @@ impl Trainer {
         self.perturbations[change.task.index()] = change.perturbation;
     }
 
+    /// Hold `task`'s weight at `value` from the next step on (None: release it); refused when
+    /// the weights held together could not be met.
+    pub fn hold(&mut self, task: Task, value: Option<f64>) -> Result<(), TrainError> {
+        let next = self.step + 1;
+        let mut held = held_at(&self.config.holds, next);
+        if value.is_some() && held[task.index()].is_some() {
+            return Err(ConfigError {
+                field: "hold",
+                reason: format!("{} is held by the run's --hold at step {next}", task.key()),
+            }
+            .into());
+        }
+        let mut live = self.live_holds;
+        live[task.index()] = value;
+        for (slot, live) in held.iter_mut().zip(live) {
+            *slot = live.or(*slot);
+        }
+        check_held(held).map_err(|reason| ConfigError {
+            field: "hold",
+            reason,
+        })?;
+        self.live_holds = live;
+        Ok(())
+    }
+
+    /// The weights held at `step`: the window's, else the run's `--hold`s.
+    fn held(&self, step: u64) -> [Option<f64>; TASKS] {
+        let scheduled = held_at(&self.config.holds, step);
+        std::array::from_fn(|i| self.live_holds[i].or(scheduled[i]))
+    }
+
+    /// The rule's plan with the held weights applied (see `train::hold`).
+    fn holding(&self, plan: WeightPlan, step: u64) -> Result<WeightPlan, TrainError> {
+        Ok(hold_plan(plan, self.held(step))?)
+    }
+
     /// One optimiser step on one batch.
     pub fn step(&mut self) -> Result<StepMetrics, TrainError> {
         let started = Instant::now();
@@ -323,6 +363,7 @@ impl Trainer {
             task_gram: None,
             task_grads_at_z: None,
         })?;
+        let plan = self.holding(plan, step)?;
         let grads = backward_split_at_z(&plan, &losses, &z_trunk, &z_leaf)?;
         Ok(Pass {
             fwd,

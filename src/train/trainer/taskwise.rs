@@ -112,6 +112,7 @@ impl Trainer {
             task_gram: gram.as_ref(),
             task_grads_at_z: wanted.at_z.then_some(&g_z),
         })?;
+        let plan = self.holding(plan, step)?;
         let psi_grads = psi_side_grads(&plan, &losses)?;
         let trunk_weights = to_array(&plan.network_weights)?;
         let mut grad_z = weighted_sum(&g_z, trunk_weights)?;
