@@ -786,3 +786,273 @@ fn table_i_pairs_a_and_b_by_seed_and_next_seed_keeps_them_and_plays_on() {
         "seed 1's pair stays in the table while seed 2 has no evaluation"
     );
 }
+
+/// The Lab tab's plots as drawn in the last frame: none overlaps another (the weight plot's
+/// lower half once lay under the loss plot's top, with two sets of tick labels), the loss axis
+/// never goes below 0, and the "Press Play" hint sits inside its weight plot.
+fn check_plots(h: &Harness<'static, LabApp>, state: &str, expected: usize) {
+    use cari_mtl::lab::history::Quantity;
+    let plots = &h.state().panels.fig3.drawn_plots;
+    assert_eq!(plots.len(), expected, "{state}: plots drawn");
+    for (i, a) in plots.iter().enumerate() {
+        assert!(a.rect.height() >= 80.0, "{state}: plot {i} is {:?}", a.rect);
+        for b in &plots[i + 1..] {
+            let overlap = a.rect.intersect(b.rect);
+            let area = overlap.width().max(0.0) * overlap.height().max(0.0);
+            assert!(
+                area < 1.0,
+                "{state}: plots overlap by {area} px²: {:?} and {:?}",
+                a.rect,
+                b.rect
+            );
+        }
+        if a.quantity == Quantity::Losses {
+            assert!(
+                a.y_range.0 >= -1e-9,
+                "{state}: loss axis from {:?}",
+                a.y_range
+            );
+        }
+        if let Some(hint) = a.hint {
+            assert!(
+                a.rect.contains_rect(hint),
+                "{state}: hint {hint:?} outside {:?}",
+                a.rect
+            );
+        }
+    }
+}
+
+#[test]
+fn the_labs_plots_never_overlap_at_any_size_before_or_after_a_step() {
+    for (width, height) in [(1024.0, 700.0), (1600.0, 1000.0), (900.0, 600.0)] {
+        let mut h = harness_sized(small_settings(), width, height);
+        wait_for(&mut h, "both runs ready", both_ready);
+        h.step();
+        let at = |what: &str| format!("{what} at {width}×{height}");
+        check_plots(&h, &at("fresh, not played"), 4);
+        let hints = h
+            .state()
+            .panels
+            .fig3
+            .drawn_plots
+            .iter()
+            .filter(|p| p.hint.is_some())
+            .count();
+        assert_eq!(hints, 2, "one hint per run's weight plot");
+        click_step_once(&mut h);
+        h.step();
+        check_plots(&h, &at("one step"), 4);
+        h.state_mut().lab.settings.layout = Layout::Overlay;
+        h.step();
+        h.step();
+        check_plots(&h, &at("overlay"), 2);
+    }
+}
+
+#[test]
+fn a_reopened_run_draws_its_plots_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args(["train", "--steps", "6", "--identities", "12"])
+        .args(["--open-identities", "6", "--images-per-modality", "6"])
+        .args([
+            "--test-images",
+            "2",
+            "--batch-size",
+            "16",
+            "--device",
+            "cpu",
+        ])
+        .arg("--out")
+        .arg(&run_dir)
+        .env_remove("CARI_MTL_FAULT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut h = harness_sized(small_settings(), 1600.0, 1000.0);
+    h.state_mut().lab.open_run(0, &run_dir).unwrap();
+    wait_for(&mut h, "both runs ready on the run's data", both_ready);
+    h.step();
+    check_plots(&h, "a reopened run beside an empty one", 4);
+}
+
+#[test]
+fn holding_a_weight_fixes_it_until_release_and_the_plot_marks_the_steps() {
+    use cari_mtl::lab::actions::UiAction;
+    use cari_mtl::task::Task;
+    let mut h = harness(small_settings());
+    wait_for(&mut h, "both runs ready", both_ready);
+    // The hold control: one tick per task and run.
+    assert_eq!(h.query_all_by_label_contains("hold w").count(), 2);
+    h.state_mut().lab.push(UiAction::Hold {
+        slot: 1,
+        task: Task::Cari,
+        value: Some(0.6),
+    });
+    wait_for(&mut h, "the trainer holds it", |app| {
+        app.lab.runs[1].holds[2] == Some(0.6)
+    });
+    h.state_mut().lab.push(UiAction::StepOnce);
+    wait_for(&mut h, "one step", |app| {
+        app.lab.runs.iter().all(|r| r.step == 1)
+    });
+    h.state_mut().lab.push(UiAction::StepOnce);
+    wait_for(&mut h, "two steps", |app| {
+        app.lab.runs.iter().all(|r| r.step == 2)
+    });
+    let rows = h.state().lab.runs[1].history.rows().to_vec();
+    for row in &rows {
+        assert!((row.weights[2] - 0.6).abs() < 1e-6, "{row:?}");
+        assert!((row.weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    // Run A was not held.
+    assert!(
+        h.state().lab.runs[0]
+            .history
+            .rows()
+            .iter()
+            .all(|r| (r.weights[2] - 0.6).abs() > 1e-4)
+    );
+    h.state_mut().lab.push(UiAction::Hold {
+        slot: 1,
+        task: Task::Cari,
+        value: None,
+    });
+    wait_for(&mut h, "released", |app| app.lab.runs[1].holds[2].is_none());
+    h.state_mut().lab.push(UiAction::StepOnce);
+    wait_for(&mut h, "a third step", |app| {
+        app.lab.runs.iter().all(|r| r.step == 3)
+    });
+    let run = &h.state().lab.runs[1];
+    assert!(
+        (run.history.rows()[2].weights[2] - 0.6).abs() > 1e-4,
+        "the rule took over"
+    );
+    let spans = run.held_spans();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        (spans[0].from_step, spans[0].to_step, spans[0].value),
+        (1, 2, 0.6)
+    );
+    // The lab code carries the hold as a script.
+    let code = h.state().lab.lab_code();
+    let state = cari_mtl::lab::code::LabState::decode(&code).unwrap();
+    assert_eq!(state.scripts[1].holds, spans);
+}
+
+#[test]
+fn a_lab_code_copied_in_one_window_opens_the_same_lab_in_a_fresh_one() {
+    use cari_mtl::lab::code::LabState;
+    use cari_mtl::lab::settings::Tab;
+    let mut first = harness(small_settings());
+    {
+        let s = &mut first.state_mut().lab.settings;
+        s.seed = 4;
+        s.tab = Tab::Toy;
+        s.strategies[1] = StrategyConfig::new(Strategy::parse("cagrad").unwrap());
+        s.toy.landscape.config.steps = 5000;
+    }
+    first.get_by_label("Files").click();
+    first.step();
+    first.step();
+    first.get_by_label("Copy lab code").click();
+    first.step();
+    first.step();
+    let code = first.state().lab.lab_code();
+    assert!(
+        first
+            .state()
+            .lab
+            .status_line
+            .as_deref()
+            .unwrap_or("")
+            .contains("copied"),
+        "{:?}",
+        first.state().lab.status_line
+    );
+    // A fresh window: Paste lab code, a wrong code first (refused, nothing changes), then it.
+    let mut fresh = harness(small_settings());
+    let before = fresh.state().lab.settings.clone();
+    fresh.get_by_label("Files").click();
+    fresh.step();
+    fresh.step();
+    fresh.get_by_label("Paste lab code…").click();
+    fresh.step();
+    fresh.step();
+    fresh
+        .get_by_role(egui::accesskit::Role::MultilineTextInput)
+        .focus();
+    fresh.step();
+    fresh
+        .get_by_role(egui::accesskit::Role::MultilineTextInput)
+        .type_text("CARI9.abc");
+    fresh.step();
+    fresh.get_by_label("Open").click();
+    // The click is read in one frame; the refusal shows in the next.
+    fresh.step();
+    fresh.step();
+    assert!(fresh.query_by_label_contains("another version").is_some());
+    assert_eq!(
+        fresh.state().lab.settings,
+        before,
+        "a refused code changes nothing"
+    );
+    let opened = LabState::decode(&code).unwrap();
+    fresh
+        .state_mut()
+        .lab
+        .push(cari_mtl::lab::actions::UiAction::OpenLabCode(Box::new(
+            opened,
+        )));
+    fresh.step();
+    fresh.step();
+    let (a, b) = (&first.state().lab, &fresh.state().lab);
+    assert_eq!(
+        LabState::of(&a.settings, a.settings.scripts.clone()),
+        LabState::of(&b.settings, b.settings.scripts.clone())
+    );
+    assert_eq!(b.settings.seed, 4);
+    assert_eq!(b.settings.tab, Tab::Toy);
+}
+
+#[test]
+fn the_landscape_draws_the_paths_of_the_chosen_rules() {
+    use cari_mtl::lab::settings::Tab;
+    use cari_mtl::lab::toy::ToyView;
+    let mut settings = small_settings();
+    settings.tab = Tab::Toy;
+    settings.toy.view = ToyView::Landscape;
+    settings.toy.landscape.config.steps = 2000;
+    settings.toy.landscape.animation_secs = 0.0;
+    let mut h = harness(settings);
+    let start = Instant::now();
+    loop {
+        h.step();
+        let view = h
+            .state()
+            .lab
+            .landscape
+            .view(&h.state().lab.settings.toy.landscape);
+        if view.computing.is_none() && view.background.is_some() && view.paths.len() == 4 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the paths never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    assert!(
+        h.query_by_label_contains("4 rules × 5 starts computed")
+            .is_some()
+    );
+    // A rule that cannot run here is shown, greyed.
+    assert!(h.query_by_label("gradnorm").is_some());
+}

@@ -52,6 +52,22 @@ pub struct WindowArgs {
     /// into run B.
     #[arg(long, value_name = "DIR")]
     pub open_run: Vec<std::path::PathBuf>,
+    /// Open the lab a lab code describes (Files ▸ Copy lab code in a window): its tab, rules,
+    /// seed, preset, recipe, rates, scale, perturbations and holds, toy and landscape, lesson.
+    /// The dataset and device stay this machine's.
+    #[arg(long, value_name = "CODE", value_parser = parse_lab_code)]
+    pub lab: Option<crate::lab::code::LabState>,
+}
+
+fn parse_lab_code(text: &str) -> Result<crate::lab::code::LabState, String> {
+    let state = crate::lab::code::LabState::decode(text).map_err(|e| e.to_string())?;
+    // Checked against the defaults here, so a code that cannot be used fails before the window
+    // opens; the window applies it to its remembered settings.
+    state
+        .clone()
+        .applied_to(&crate::lab::settings::Settings::default())
+        .map_err(|e| e.to_string())?;
+    Ok(state)
 }
 
 fn parse_fold(text: &str) -> Result<usize, String> {
@@ -94,6 +110,7 @@ impl WindowArgs {
             || self.dataset.is_some()
             || self.fold.is_some()
             || !self.open_run.is_empty()
+            || self.lab.is_some()
     }
 }
 
@@ -145,7 +162,7 @@ pub enum Commands {
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.window.any() {
         anyhow::bail!(
-            "--play, --quit-after, --open-run, --dataset and --fold before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
+            "--play, --quit-after, --open-run, --dataset, --fold and --lab before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
         );
     }
     match cli.command {
@@ -159,6 +176,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 dataset: cli.window.dataset,
                 fold: cli.window.fold,
                 open_runs: cli.window.open_run,
+                lab: cli.window.lab.map(Box::new),
             })
         }
         Some(Commands::Train(args)) => train::run(args),

@@ -1,6 +1,7 @@
 //! What panels ask the app to do. A panel pushes actions while it draws; `LabApp` applies them
 //! once per frame, after every panel has drawn (rerun's command queue).
 
+use super::code::LabState;
 use super::files::FileAction;
 use super::lessons::Lesson;
 use crate::session::Gradients;
@@ -47,11 +48,25 @@ pub enum UiAction {
         slot: usize,
         change: TaskPerturbation,
     },
+    /// Hold one task's weight of run `slot` at a value from its next step, for as long as
+    /// the user holds it (`None`: release it).
+    Hold {
+        slot: usize,
+        task: crate::task::Task,
+        value: Option<f64>,
+    },
+    /// Forget a run's scripted perturbations and holds (from a lab code or lesson); applies
+    /// on Reset.
+    ClearScript(usize),
     SetSmoothing(f32),
     /// Embed the projector's subset with both runs and start t-SNE.
     Project,
     OpenLesson(Lesson),
     LeaveLesson,
+    /// Put the lab's code on the clipboard.
+    CopyLabCode,
+    /// Open a lab from its (already decoded) code.
+    OpenLabCode(Box<LabState>),
     /// Hide the first-start hint for good.
     DismissWelcome,
     /// Ask for a path (dialog) and then carry out a file action.

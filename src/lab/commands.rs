@@ -2,6 +2,8 @@
 
 use super::Lab;
 use super::actions::UiAction;
+use super::code::{CodeError, LabState};
+use super::lessons::Lesson;
 use crate::session::Command;
 use crate::weighting::StrategyConfig;
 
@@ -38,6 +40,12 @@ impl Lab {
             UiAction::EvaluateNow => self.send_all(Command::Evaluate),
             UiAction::Fork { from } => self.fork(from),
             UiAction::Perturb { slot, change } => self.runs[slot].send(Command::Perturb(change)),
+            UiAction::Hold { slot, task, value } => {
+                self.runs[slot].send(Command::Hold { task, value })
+            }
+            UiAction::ClearScript(slot) => {
+                self.settings.scripts[slot] = Default::default();
+            }
             UiAction::SetSmoothing(smoothing) => {
                 self.settings.smoothing = smoothing;
                 for run in &mut self.runs {
@@ -45,13 +53,22 @@ impl Lab {
                 }
             }
             UiAction::Project => self.project(),
-            UiAction::OpenLesson(lesson) => {
-                self.settings.open_lesson(lesson);
-                if lesson.trains() {
-                    self.reset();
-                }
+            UiAction::OpenLesson(lesson) => self.open_lesson(lesson),
+            UiAction::LeaveLesson => self.settings.leave_lesson(),
+            UiAction::CopyLabCode => {
+                let code = self.lab_code();
+                self.status_line = Some(format!(
+                    "copied the lab code ({} characters) to the clipboard; Paste lab code in another window, or cari-mtl --lab CODE",
+                    code.len()
+                ));
+                self.for_the_window.clipboard = Some(code);
             }
-            UiAction::LeaveLesson => self.settings.lesson = None,
+            UiAction::OpenLabCode(state) => {
+                self.status_line = Some(match self.open_lab_state(*state, false) {
+                    Ok(()) => "opened the lab code".into(),
+                    Err(e) => format!("warning: {e}"),
+                });
+            }
             UiAction::DismissWelcome => self.settings.welcome_seen = true,
             UiAction::OpenFile(action) => self.for_the_window.dialogs.push(action),
             UiAction::Status(message) => self.status_line = Some(message),
@@ -136,6 +153,48 @@ impl Lab {
                 self.runs[slot].send(Command::Step(catch_up));
             }
             self.runs[slot].request_embeddings(request);
+        }
+    }
+
+    /// The lab's code: its settings, and each run's perturbations and holds (the script it
+    /// started with and what the user did since).
+    pub fn lab_code(&self) -> String {
+        let scripts = std::array::from_fn(|slot| {
+            let run = &self.runs[slot];
+            if run.handle.is_some() {
+                run.lab_script()
+            } else {
+                self.settings.scripts[slot].clone()
+            }
+        });
+        LabState::of(&self.settings, scripts).encode()
+    }
+
+    /// Open a lab from its decoded code. Nothing changes when it is refused. The runs start
+    /// again when what they train changes (always for a lesson that trains).
+    pub fn open_lab_state(&mut self, state: LabState, restart: bool) -> Result<(), CodeError> {
+        let settings = state.applied_to(&self.settings)?;
+        let running = self
+            .started_with
+            .as_ref()
+            .map(|s| [s.train_config(0), s.train_config(1)]);
+        let changed = running
+            .is_some_and(|configs| configs != [settings.train_config(0), settings.train_config(1)]);
+        self.settings = settings;
+        self.settings.welcome_seen = true;
+        if self.started() && (changed || restart) {
+            self.reset();
+        }
+        Ok(())
+    }
+
+    fn open_lesson(&mut self, lesson: Lesson) {
+        let opened = LabState::decode(lesson.code()).and_then(|state| {
+            let trains = state.tab != super::settings::Tab::Toy;
+            self.open_lab_state(state, trains)
+        });
+        if let Err(e) = opened {
+            self.status_line = Some(format!("warning: lesson '{}': {e}", lesson.title()));
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Launch {
     pub fold: Option<usize>,
     /// Run folders to open into runs A and B, in that order.
     pub open_runs: Vec<std::path::PathBuf>,
+    /// A lab to open (`--lab CODE`), already read and checked.
+    pub lab: Option<Box<super::code::LabState>>,
 }
 
 /// The `--quit-after` clock: starts at the first step the window sees.

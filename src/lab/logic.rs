@@ -221,6 +221,15 @@ impl Lab {
             .markers
             .push(Marker::new(step + 1, label));
         self.runs[to].evals = self.runs[from].evals.clone();
+        // What was done to the run so far comes along; a hold going on stays with the run
+        // that holds it.
+        let mut timeline = self.runs[from].timeline.clone();
+        for task in crate::task::Task::ALL {
+            if timeline.open[task.index()].is_some() {
+                timeline.hold_changed(step + 1, task, None);
+            }
+        }
+        self.runs[to].timeline = timeline;
         self.runs[to].send(Command::Restore(snapshot));
         if !self.runs[to].playing {
             self.runs[to].send(Command::Pause);

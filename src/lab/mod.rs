@@ -11,25 +11,30 @@
 //! | `file_actions.rs` | what a chosen path does: exports, checkpoints, settings, a dataset or run folder |
 //! | `run.rs`, `history/` | one run slot: its trainer handle, status and bounded history |
 //! | `settings.rs`, `lessons.rs`, `launch.rs` | what the window remembers, the lessons, the command-line launch |
-//! | `dataset.rs`, `projector.rs`, `failures.rs`, `toy.rs`, `files.rs` | each tab's state and numbers |
+//! | `dataset.rs`, `projector.rs`, `failures.rs`, `toy.rs`, `landscape.rs`, `files.rs` | each tab's state and numbers |
+//! | `script.rs`, `code.rs` | a run's perturbations and holds by step; the lab as one short text code |
 
 pub mod actions;
+pub mod code;
 mod commands;
 pub mod dataset;
 pub mod failures;
 mod file_actions;
 pub mod files;
 pub mod history;
+pub mod landscape;
 pub mod launch;
 pub mod lessons;
 mod logic;
 pub mod projector;
 pub mod run;
+pub mod script;
 pub mod settings;
 pub mod toy;
 
 use actions::UiAction;
 use dataset::DatasetState;
+use landscape::LandscapeRuns;
 use launch::{Launch, QuitTimer};
 use projector::ProjectorState;
 use run::{KeptRun, OpenedInto, RunSlot};
@@ -44,6 +49,8 @@ pub struct Lab {
     pub dataset: DatasetState,
     pub runs: [RunSlot; 2],
     pub projector: ProjectorState,
+    /// The loss landscape's paths, computed in the background.
+    pub landscape: LandscapeRuns,
     pub status_line: Option<String>,
     /// Evaluations of runs from before a Reset, for the results table and paired differences.
     pub kept_results: Vec<KeptRun>,
@@ -74,6 +81,7 @@ pub struct PanelCtx<'a> {
     pub dataset: &'a DatasetState,
     pub kept_results: &'a [KeptRun],
     pub projector: &'a mut ProjectorState,
+    pub landscape: &'a LandscapeRuns,
     pub status_line: &'a Option<String>,
     /// The seed the running trainers started with (the seed field may show the next one).
     pub live_seed: u64,
@@ -91,6 +99,8 @@ pub struct ForTheWindow {
     pub screenshot: Option<std::path::PathBuf>,
     /// The runs started again from step 0: the plots follow the newest steps again.
     pub runs_restarted: bool,
+    /// Put this text (a lab code) on the clipboard.
+    pub clipboard: Option<String>,
 }
 
 impl Lab {
@@ -102,6 +112,7 @@ impl Lab {
             dataset: DatasetState::Failed("not started".into()),
             runs: [RunSlot::new("A", smoothing), RunSlot::new("B", smoothing)],
             projector: ProjectorState::default(),
+            landscape: LandscapeRuns::default(),
             status_line: None,
             kept_results: Vec::new(),
             play_when_ready: [false; 2],
@@ -126,6 +137,7 @@ impl Lab {
             dataset: &self.dataset,
             kept_results: &self.kept_results,
             projector: &mut self.projector,
+            landscape: &self.landscape,
             status_line: &self.status_line,
             live_seed,
             elapsed_secs,

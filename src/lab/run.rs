@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::history::{Marker, RunHistory};
+use super::script::{RunScript, Timeline};
 use crate::data::Dataset;
 use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
 use crate::session::{
@@ -13,6 +14,7 @@ use crate::session::{
 };
 use crate::task::TASKS;
 use crate::train::config::{Perturbation, TrainConfig};
+use crate::train::hold::WeightHold;
 use crate::train::metrics::RunInfo;
 use crate::train::snapshot::TrainerSnapshot;
 
@@ -81,6 +83,12 @@ pub struct RunSlot {
     pub evals: Vec<EvalPoint>,
     pub last_report: Option<Arc<EvalReport>>,
     pub perturbations: [Perturbation; TASKS],
+    /// The weights the user holds now, as the trainer applies them.
+    pub holds: [Option<f64>; TASKS],
+    /// The perturbations and holds the run was started with (a lab code's or a lesson's).
+    pub script: RunScript,
+    /// The perturbations and holds the user made while it trained.
+    pub timeline: Timeline,
     /// The slot index a snapshot of this run should be restored into (fork).
     pub fork_to: Option<usize>,
     /// Messages for the status line (checkpoint saved, …).
@@ -128,6 +136,9 @@ impl RunSlot {
             evals: Vec::new(),
             last_report: None,
             perturbations: [Perturbation::None; TASKS],
+            holds: [None; TASKS],
+            script: RunScript::default(),
+            timeline: Timeline::default(),
             fork_to: None,
             notes: Vec::new(),
             embeddings: None,
@@ -144,6 +155,10 @@ impl RunSlot {
     ) {
         let smoothing = self.history.smoothing();
         *self = RunSlot::new(self.name, smoothing);
+        self.script = RunScript {
+            perturbations: config.perturbations.clone(),
+            holds: config.holds.clone(),
+        };
         let name = format!("trainer-{}", self.name);
         match spawn_trainer(&name, config, dataset, waker, budget) {
             Ok(handle) => {
@@ -251,12 +266,12 @@ impl RunSlot {
                 return Some(SlotRequest::Refused(kept));
             }
             Event::Perturbed { step, change } => {
-                self.perturbations[change.task.index()] = change.perturbation;
-                let label = match change.perturbation {
-                    Perturbation::None => format!("{} restored", change.task.key()),
-                    other => format!("{} {}", change.task.key(), other.key()),
-                };
-                self.mark(step, label);
+                self.timeline.perturbed(step, change);
+                self.perturbed(step, change);
+            }
+            Event::HoldChanged { step, task, value } => {
+                self.holds[task.index()] = value;
+                self.timeline.hold_changed(step, task, value);
             }
             Event::Paused { reason, .. } => {
                 if !self.has_failed() {
@@ -333,6 +348,49 @@ impl RunSlot {
         self.history.markers.push(Marker::new(step, label));
     }
 
+    fn perturbed(&mut self, step: u64, change: crate::train::config::TaskPerturbation) {
+        self.perturbations[change.task.index()] = change.perturbation;
+        let label = match change.perturbation {
+            Perturbation::None => format!("{} restored", change.task.key()),
+            other => format!("{} {}", change.task.key(), other.key()),
+        };
+        self.mark(step, label);
+    }
+
+    /// The script's perturbations of steps after `before` up to `upto`, now that the run has
+    /// taken them (the trainer applies them without an event).
+    fn replay_script(&mut self, before: u64, upto: u64) {
+        let due: Vec<_> = self
+            .script
+            .perturbations
+            .iter()
+            .filter(|p| p.step > before && p.step <= upto)
+            .copied()
+            .collect();
+        for p in due {
+            self.perturbed(p.step, p.change);
+        }
+    }
+
+    /// Every stretch of steps a weight was held so far: the script's and the user's.
+    pub fn held_spans(&self) -> Vec<WeightHold> {
+        let scripted = self
+            .script
+            .holds
+            .iter()
+            .filter(|h| h.from_step <= self.step)
+            .map(|h| WeightHold {
+                to_step: h.to_step.min(self.step),
+                ..*h
+            });
+        scripted.chain(self.timeline.spans(self.step)).collect()
+    }
+
+    /// The run's perturbations and holds for a lab code: its script and what the user did.
+    pub fn lab_script(&self) -> RunScript {
+        self.script.merged(&self.timeline.script(self.step))
+    }
+
     fn take_rows(&mut self, rows: Vec<crate::train::metrics::StepMetrics>) {
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
             let previous = self.history.rows().last().map(|r| (r.step, r.wall_secs));
@@ -346,6 +404,7 @@ impl RunSlot {
                     rate
                 };
             }
+            self.replay_script(self.step, last.step);
             self.step = last.step;
             self.wall_secs = last.wall_secs;
         }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::dataset::DataChoice;
 use super::lessons::{Control, Lesson};
 use super::projector::ProjectorSettings;
+use super::script::RunScript;
 use super::toy::ToyState;
 use crate::data::synthetic::SyntheticConfig;
 use crate::model::Preset;
@@ -13,7 +14,6 @@ use crate::session::Gradients;
 use crate::train::config::{LearningRates, TrainConfig};
 use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::recipe::Recipe;
-use crate::weighting::toy::ToyConfig;
 use crate::weighting::{Strategy, StrategyConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +67,11 @@ pub struct Settings {
     pub tab: Tab,
     pub toy: ToyState,
     pub lesson: Option<Lesson>,
+    /// The controls hidden (by a lesson, or a lab code).
+    pub hidden: Vec<Control>,
+    /// Each run's perturbations and held weights by step, which its trainer starts with (from
+    /// a lab code or a lesson).
+    pub scripts: [RunScript; 2],
     pub show_explain: bool,
     /// Which run the explain panel reads.
     pub explain_run: usize,
@@ -106,6 +111,8 @@ impl Default for Settings {
             tab: Tab::Lab,
             toy: ToyState::default(),
             lesson: None,
+            hidden: Vec::new(),
+            scripts: [RunScript::default(), RunScript::default()],
             show_explain: true,
             explain_run: 0,
             welcome_seen: false,
@@ -148,6 +155,8 @@ impl Settings {
         config.data.synthetic.image_size = self.preset.image_size();
         config.grad_space = self.gradients.grad_space;
         config.lens = self.gradients.lens;
+        config.perturbations = self.scripts[slot].perturbations.clone();
+        config.holds = self.scripts[slot].holds.clone();
         config
     }
 
@@ -202,60 +211,13 @@ impl Settings {
 
     /// Whether a control is shown (a lesson may hide the ones it does not need).
     pub fn shows(&self, control: Control) -> bool {
-        self.lesson.is_none_or(|l| l.shows(control))
+        !self.hidden.contains(&control)
     }
 
-    /// Set the window's parameters for `lesson`.
-    pub fn open_lesson(&mut self, lesson: Lesson) {
-        let s = self;
-        s.lesson = Some(lesson);
-        s.welcome_seen = true;
-        s.layout = Layout::SideBySide;
-        s.scale = None;
-        // Every lesson starts from the lab recipe with w reaching the trunk (lesson 7 then
-        // lowers Ψ's rate), so one lesson's changes never leak into the next.
-        s.recipe = Recipe::Lab;
-        s.rates = LearningRates::default();
-        s.weights_reach_trunk = true;
-        let both = |a, b| [StrategyConfig::new(a), StrategyConfig::new(b)];
-        match lesson {
-            Lesson::TwoTasksToy => {
-                s.tab = Tab::Toy;
-                s.toy.config = ToyConfig {
-                    rule: Strategy::PROPOSED,
-                    start_losses: vec![2.0, 0.5],
-                    floors: vec![0.1, 0.1],
-                    rates: vec![0.05, 0.5],
-                    lr: 1.0,
-                    steps: 200,
-                    ..ToyConfig::default()
-                };
-                s.toy.right_rule = Strategy::NAIVE;
-            }
-            Lesson::NaiveStarves | Lesson::ProposedChases | Lesson::HardestChanges => {
-                s.tab = Tab::Lab;
-                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
-                s.explain_run = if lesson == Lesson::NaiveStarves { 1 } else { 0 };
-                s.show_explain = true;
-            }
-            Lesson::ReadingEmbeddings => {
-                s.tab = Tab::Projector;
-                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
-                s.eval_every = 200;
-            }
-            Lesson::IdeaBreaks => {
-                s.tab = Tab::Lab;
-                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
-                s.rates.psi_lr = 0.4 * s.rates.lr;
-                s.explain_run = 0;
-                s.show_explain = true;
-            }
-            Lesson::SwitchMidRun => {
-                s.tab = Tab::Lab;
-                s.strategies = both(Strategy::NAIVE, Strategy::NAIVE);
-                s.show_explain = true;
-            }
-        }
+    /// Leave the lesson: every control shows again.
+    pub fn leave_lesson(&mut self) {
+        self.lesson = None;
+        self.hidden.clear();
     }
 }
 
@@ -312,6 +274,10 @@ impl Settings {
             .map_err(|e| format!("projector: {e}"))?;
         self.toy
             .config
+            .validate()
+            .map_err(|e| format!("toy: {e}"))?;
+        self.toy
+            .landscape
             .validate()
             .map_err(|e| format!("toy: {e}"))?;
         Ok(())

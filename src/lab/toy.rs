@@ -3,8 +3,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::landscape::LandscapeSettings;
 use crate::weighting::Strategy;
 use crate::weighting::toy::{ToyConfig, ToyRow, simulate};
+
+/// What the Toy tab shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToyView {
+    /// The losses-only toy: two rules side by side.
+    #[default]
+    Losses,
+    /// The two-parameter loss landscape with its Pareto set and the rules' paths.
+    Landscape,
+}
 
 /// Both runs of the last settings (left config, right rule) and their rows or error.
 type ToyCache = (ToyConfig, Strategy, Result<[Vec<ToyRow>; 2], String>);
@@ -15,6 +26,8 @@ pub struct ToyState {
     /// Shared task settings; `config.rule` is the left rule.
     pub config: ToyConfig,
     pub right_rule: Strategy,
+    pub view: ToyView,
+    pub landscape: LandscapeSettings,
     #[serde(skip)]
     cache: Option<ToyCache>,
 }
@@ -24,6 +37,8 @@ impl Default for ToyState {
         ToyState {
             config: ToyConfig::default(),
             right_rule: Strategy::NAIVE,
+            view: ToyView::Losses,
+            landscape: LandscapeSettings::default(),
             cache: None,
         }
     }

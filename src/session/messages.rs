@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::eval::{EmbeddingRequest, Embeddings, EvalReport};
+use crate::task::Task;
 use crate::train::config::{LearningRates, TaskPerturbation};
 use crate::train::lens::{GradSpace, LensConfig};
 use crate::train::metrics::{RunInfo, StepMetrics};
@@ -32,6 +33,12 @@ pub enum Command {
     SetGradients(Gradients),
     /// Make a task harder from the next step (or restore it with `Perturbation::None`).
     Perturb(TaskPerturbation),
+    /// Hold a task's weight at a value from the next step on, for as long as the user holds
+    /// it (`None`: release it; the rule takes over again). See `train::hold`.
+    Hold {
+        task: Task,
+        value: Option<f64>,
+    },
     /// Run an evaluation of the current model now.
     Evaluate,
     /// Evaluate every N steps (0 = never).
@@ -70,6 +77,9 @@ impl Command {
                     Command::SetWeightsReachTrunk(_)
                 )
                 | (Command::SetGradients(_), Command::SetGradients(_))
+        ) || matches!(
+            (self, older),
+            (Command::Hold { task: a, .. }, Command::Hold { task: b, .. }) if a == b
         )
     }
 }
@@ -159,6 +169,12 @@ pub enum Event {
     Perturbed {
         step: u64,
         change: TaskPerturbation,
+    },
+    /// From this step, the task's weight is held at `value` (`None`: released).
+    HoldChanged {
+        step: u64,
+        task: Task,
+        value: Option<f64>,
     },
     Paused {
         step: u64,

@@ -375,6 +375,13 @@ impl Worker {
                     change,
                 })
             }
+            Command::Hold { task, value } => {
+                trainer.hold(task, value).map(|()| Event::HoldChanged {
+                    step: step + 1,
+                    task,
+                    value,
+                })
+            }
             Command::SaveCheckpoint(path) => trainer
                 .save_checkpoint(&path)
                 .map(|()| Event::CheckpointSaved(path)),

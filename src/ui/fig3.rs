@@ -6,11 +6,11 @@
 use crate::lab::PanelCtx;
 use crate::ui::view::View;
 use egui::{Color32, Id};
-use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
+use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Span, Text, VLine};
 
 use super::colours::{RUN_COLOURS, TASK_COLOURS};
 use crate::lab::actions::UiAction;
-use crate::lab::history::{Block, Point, Quantity, RunHistory};
+use crate::lab::history::{Block, Marker, Point, Quantity, RunHistory};
 use crate::lab::lessons::Control;
 use crate::lab::run::{RunSlot, RunStatus};
 use crate::lab::settings::{Layout, Settings};
@@ -37,6 +37,22 @@ pub struct Fig3View {
     /// Plots without their darker background: on a software renderer the four backgrounds
     /// are most of the pixels a frame shades while training (see `LabApp::new`).
     pub plain_background: bool,
+    /// Every plot drawn in the last frame, where and with what y range (the UI tests check
+    /// that no two overlap).
+    pub drawn_plots: Vec<DrawnPlot>,
+    /// The value each run's "hold" control holds each task's weight at (set when a hold starts
+    /// from the weight then shown, moved by dragging).
+    hold_values: [[f64; TASKS]; 2],
+}
+
+/// One plot as drawn: its whole rectangle (axes and labels included) and its y axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawnPlot {
+    pub quantity: Quantity,
+    pub rect: egui::Rect,
+    pub y_range: (f64, f64),
+    /// Where the empty plot's "Press Play" hint sits, if it has one.
+    pub hint: Option<egui::Rect>,
 }
 
 impl Default for Fig3View {
@@ -45,8 +61,25 @@ impl Default for Fig3View {
             follow_latest: true,
             reset_view: false,
             plain_background: false,
+            drawn_plots: Vec::new(),
+            hold_values: [[1.0 / TASKS as f64; TASKS]; 2],
         }
     }
+}
+
+/// The least height a plot gets; below it a small window scrolls the last plot off the
+/// bottom rather than draw plots over each other.
+const MIN_PLOT_HEIGHT: f32 = 90.0;
+
+/// The x axis of an empty plot: steps 0 to this.
+const EMPTY_STEPS: f64 = 100.0;
+
+/// The height each of `plots` stacked plots gets from what is left of `ui`'s height, with
+/// the item spacing between them: the column is shared, however many plots a run shows.
+pub fn stacked_plot_height(ui: &egui::Ui, plots: usize) -> f32 {
+    let plots = plots.max(1) as f32;
+    let gaps = ui.spacing().item_spacing.y * (plots - 1.0);
+    ((ui.available_height() - gaps) / plots).max(MIN_PLOT_HEIGHT)
 }
 
 impl View for Fig3View {
@@ -69,6 +102,7 @@ impl Fig3View {
         runs: &[RunSlot; 2],
         actions: &mut Vec<UiAction>,
     ) {
+        self.drawn_plots.clear();
         ui.horizontal_wrapped(|ui| self.view_controls_ui(ui, settings, actions));
         ui.separator();
         match settings.layout {
@@ -76,19 +110,23 @@ impl Fig3View {
                 ui.columns(2, |columns| {
                     for (slot, ui) in columns.iter_mut().enumerate() {
                         ui.push_id(slot, |ui| {
-                            run_header_ui(ui, settings, runs, slot, actions);
-                            self.plots_ui(ui, settings, runs, &[slot]);
+                            let width = ui.available_width();
+                            self.run_header_ui(ui, settings, runs, slot, actions);
+                            self.plots_ui(ui, settings, runs, &[slot], width);
                         });
                     }
                 });
             }
             Layout::Overlay => {
+                let width = ui.available_width();
                 ui.columns(2, |columns| {
                     for (slot, ui) in columns.iter_mut().enumerate() {
-                        ui.push_id(slot, |ui| run_header_ui(ui, settings, runs, slot, actions));
+                        ui.push_id(slot, |ui| {
+                            self.run_header_ui(ui, settings, runs, slot, actions)
+                        });
                     }
                 });
-                self.plots_ui(ui, settings, runs, &[0, 1]);
+                self.plots_ui(ui, settings, runs, &[0, 1], width);
             }
         }
         self.reset_view = false;
@@ -131,18 +169,21 @@ impl Fig3View {
         }
     }
 
+    /// The plots of `slots`, stacked, each `width` wide (the column's own width: a header
+    /// wider than its column must not widen them) and sharing the height left.
     fn plots_ui(
         &mut self,
         ui: &mut egui::Ui,
         settings: &Settings,
         runs: &[RunSlot; 2],
         slots: &[usize],
+        width: f32,
     ) {
         legend_ui(ui, slots.len() > 1);
-        let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
+        let size = egui::vec2(width, stacked_plot_height(ui, Quantity::ALL.len()));
         let link = Id::unique("fig3_x_link");
         for quantity in Quantity::ALL {
-            let hovered = self.plot_ui(ui, settings, runs, slots, quantity, height, link);
+            let hovered = self.plot_ui(ui, settings, runs, slots, quantity, size, link);
             if let Some(x) = hovered {
                 hover_readout(ui, runs, x, settings.wall_time_axis);
             }
@@ -158,41 +199,61 @@ impl Fig3View {
         runs: &[RunSlot; 2],
         slots: &[usize],
         quantity: Quantity,
-        height: f32,
+        size: egui::Vec2,
         link: Id,
     ) -> Option<f64> {
         let wall = settings.wall_time_axis;
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
-        let frame =
-            plot_frame(quantity, slots, height, link, wall).show_background(!self.plain_background);
-        let response = frame.show(ui, |plot_ui| {
-            if reset_view {
-                plot_ui.set_auto_bounds([true, true]);
-            }
-            for (k, &slot) in slots.iter().enumerate() {
-                let run = &runs[slot];
-                if run.history.is_empty() {
-                    continue;
+        let empty = slots.iter().all(|&slot| runs[slot].history.is_empty());
+        let frame = plot_frame(quantity, slots, size, link, wall, empty)
+            .show_background(!self.plain_background);
+        let scoped = ui.scope(|ui| {
+            frame.show(ui, |plot_ui| {
+                if reset_view {
+                    plot_ui.set_auto_bounds([true, true]);
                 }
-                let style = if k == 0 {
-                    LineStyle::Solid
-                } else {
-                    LineStyle::dashed_loose()
-                };
-                let names = (slots.len() > 1).then_some(run.name);
-                draw_series(plot_ui, &run.history, quantity, settings, style, names);
-                draw_markers(plot_ui, run, quantity, wall, RUN_COLOURS[k]);
-            }
-            if !plot_ui.auto_bounds().x {
-                following = false;
-            }
-            plot_ui.pointer_coordinate().map(|p| p.x)
+                let mut highest = 0.0_f64;
+                for (k, &slot) in slots.iter().enumerate() {
+                    let run = &runs[slot];
+                    if run.history.is_empty() {
+                        continue;
+                    }
+                    let style = if k == 0 {
+                        LineStyle::Solid
+                    } else {
+                        LineStyle::dashed_loose()
+                    };
+                    let names = (slots.len() > 1).then_some(run.name);
+                    let top = draw_series(plot_ui, &run.history, quantity, settings, style, names);
+                    highest = highest.max(top);
+                    if quantity == Quantity::Weights {
+                        draw_holds(plot_ui, run, wall);
+                    }
+                    draw_markers(plot_ui, run, quantity, wall, RUN_COLOURS[k]);
+                }
+                if quantity == Quantity::Losses {
+                    headroom(plot_ui, highest);
+                }
+                if !plot_ui.auto_bounds().x {
+                    following = false;
+                }
+                plot_ui.pointer_coordinate().map(|p| p.x)
+            })
         });
-        if quantity == Quantity::Weights && slots.iter().all(|&slot| runs[slot].history.is_empty())
-        {
-            empty_hint(ui, response.response.rect, &runs[slots[0]]);
-        }
+        let response = scoped.inner;
+        let bounds = response.transform.bounds();
+        let hint = if quantity == Quantity::Weights && empty {
+            empty_hint(ui, response.response.rect, &runs[slots[0]])
+        } else {
+            None
+        };
+        self.drawn_plots.push(DrawnPlot {
+            quantity,
+            rect: scoped.response.rect,
+            y_range: (bounds.min()[1], bounds.max()[1]),
+            hint,
+        });
         if !following && self.follow_latest && !reset_view {
             self.follow_latest = false;
         }
@@ -204,28 +265,47 @@ impl Fig3View {
     }
 }
 
+/// Room above the highest loss drawn: the loss plot has no margin of its own in y (so its axis
+/// starts at 0, never below: a loss is not negative), and this invisible line sets its top
+/// (1 before there is any loss).
+fn headroom(plot_ui: &mut PlotUi, highest: f64) {
+    let top = if highest > 0.0 { highest * 1.05 } else { 1.0 };
+    // At x = 0, where steps and seconds start: it widens no axis the curves do not start at.
+    plot_ui.line(
+        Line::new("", PlotPoints::from(vec![[0.0, 0.0], [0.0, top]]))
+            .color(Color32::TRANSPARENT)
+            .allow_hover(false),
+    );
+}
+
 /// What an empty plot says, over its middle: how to start, or what the run is waiting for.
-fn empty_hint(ui: &mut egui::Ui, plot: egui::Rect, run: &RunSlot) {
+/// Placed without moving the layout's cursor (`put` moved it to the plot's middle, so the
+/// next plot started there, over this one). Returns where it sits.
+fn empty_hint(ui: &mut egui::Ui, plot: egui::Rect, run: &RunSlot) -> Option<egui::Rect> {
     let text = match &run.status {
-        RunStatus::Failed(_) => return,
+        RunStatus::Failed(_) => return None,
         _ if run.is_ready() => EMPTY_HINT,
         _ => "getting the run ready…",
     };
     let area = egui::Rect::from_center_size(plot.center(), egui::vec2(plot.width(), 40.0));
-    ui.put(area, egui::Label::new(egui::RichText::new(text).size(16.0)));
+    let response = ui.place(area, egui::Label::new(egui::RichText::new(text).size(16.0)));
+    Some(response.rect)
 }
 
-/// The empty plot with its axes, labels and links.
+/// The empty plot with its axes, labels and links. Weights span 0..1; losses start at 0 (0..1
+/// before the first step) and end a little above the highest drawn (see `headroom`).
 fn plot_frame(
     quantity: Quantity,
     slots: &[usize],
-    height: f32,
+    size: egui::Vec2,
     link: Id,
     wall: bool,
+    empty: bool,
 ) -> Plot<'static> {
     let salt = (quantity == Quantity::Weights, slots.to_vec());
     let plot = Plot::new(salt)
-        .height(height)
+        .width(size.x)
+        .height(size.y)
         .link_axis(link, [true, false])
         .link_cursor(link, [true, false])
         .x_axis_label(if wall { "wall time (s)" } else { "step" })
@@ -237,9 +317,16 @@ fn plot_frame(
         .label_formatter(|_| None)
         .show_x(false)
         .show_y(false);
+    // Before the first step: steps from 0, not an axis centred on step 0. (Included, not
+    // default bounds: those would stay in the plot's memory once the steps come.)
+    let plot = if empty {
+        plot.include_x(0.0).include_x(EMPTY_STEPS)
+    } else {
+        plot
+    };
     match quantity {
         Quantity::Weights => plot.include_y(1.0).default_y_bounds(0.0, 1.0),
-        Quantity::Losses => plot,
+        Quantity::Losses => plot.set_margin_fraction(egui::vec2(0.05, 0.0)),
     }
 }
 
@@ -251,8 +338,9 @@ fn draw_series(
     settings: &Settings,
     style: LineStyle,
     run_name: Option<&str>,
-) {
+) -> f64 {
     let wall = settings.wall_time_axis;
+    let mut highest = f64::NEG_INFINITY;
     let bounds = plot_ui.plot_bounds();
     let range = if plot_ui.auto_bounds().x {
         (0, history.len())
@@ -266,8 +354,10 @@ fn draw_series(
             Some(run) => format!("{run} {} ({})", task.key(), task.label()),
             None => format!("{} ({})", task.key(), task.label()),
         };
-        let points = |smooth| {
-            PlotPoints::from(history.decimate(quantity, task.index(), smooth, range, columns, wall))
+        let mut points = |smooth| {
+            let points = history.decimate(quantity, task.index(), smooth, range, columns, wall);
+            highest = points.iter().map(|p| p[1]).fold(highest, f64::max);
+            PlotPoints::from(points)
         };
         if settings.smoothing > 0.0 {
             plot_ui.line(
@@ -285,6 +375,7 @@ fn draw_series(
                 .style(style),
         );
     }
+    highest
 }
 
 /// A run's markers (rule switches, perturbations, forks) as labelled vertical lines.
@@ -319,19 +410,24 @@ fn draw_markers(
     }
 }
 
-/// Title, strategy selector, fork and perturbation controls, status of one run.
-fn run_header_ui(
-    ui: &mut egui::Ui,
-    settings: &Settings,
-    runs: &[RunSlot; 2],
-    slot: usize,
-    actions: &mut Vec<UiAction>,
-) {
-    let run = &runs[slot];
-    let other = &runs[1 - slot];
-    // One row, not wrapped: the run's name, its rule (once: the selector shows it), its own
-    // Play/Pause and Fork. Wrapping let the name land under the selector on the first frames.
-    ui.horizontal(|ui| {
+impl Fig3View {
+    /// Title, strategy selector, fork, perturbation and hold controls, status of one run.
+    fn run_header_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        settings: &Settings,
+        runs: &[RunSlot; 2],
+        slot: usize,
+        actions: &mut Vec<UiAction>,
+    ) {
+        let run = &runs[slot];
+        let other = &runs[1 - slot];
+        // The run's name and its rule (once: the selector shows it) on one row that never breaks
+        // (wrapping them let the name land under the selector on the first frames); its own
+        // Play/Pause and Fork after them, on the next row when the column is narrow (one unbroken
+        // row wider than the column pushed the plots under the other run's).
+        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
         ui.heading(format!("Run {}", run.name));
         if settings.shows(Control::Strategy) {
             let mut config = settings.strategies[slot].clone();
@@ -348,6 +444,7 @@ fn run_header_ui(
         } else {
             ui.label(egui::RichText::new(run.strategy_label()).strong());
         }
+        });
         let (label, hover) = if run.playing {
             ("Pause", RUN_PAUSE_HOVER)
         } else {
@@ -379,14 +476,130 @@ fn run_header_ui(
             actions.push(UiAction::Fork { from: slot });
         }
     });
-    if settings.shows(Control::Perturb) {
-        ui.horizontal_wrapped(|ui| perturb_ui(ui, run, slot, actions));
+        if settings.shows(Control::Perturb) {
+            ui.horizontal_wrapped(|ui| perturb_ui(ui, run, slot, actions));
+        }
+        if settings.shows(Control::Hold) {
+            ui.horizontal_wrapped(|ui| {
+                hold_ui(ui, run, slot, &mut self.hold_values[slot], actions)
+            });
+        }
+        script_ui(ui, settings, run, slot, actions);
+        if let RunStatus::Failed(message) = &run.status {
+            ui.colored_label(Color32::RED, format!("Run {} failed: {message}", run.name));
+        }
+        if let Some(w) = &run.warning {
+            ui.colored_label(Color32::from_rgb(220, 120, 0), format!("warning: {w}"));
+        }
     }
-    if let RunStatus::Failed(message) = &run.status {
-        ui.colored_label(Color32::RED, format!("Run {} failed: {message}", run.name));
+}
+
+const HOLD_HOVER: &str = "Hold this task's weight at the value for as long as it is ticked (or drag the value: that holds it too): the rule decides the other two weights, which keep their ratio and share the rest, and takes over again when you untick. The weight plot shades the steps held.";
+
+/// Per task: a tick that holds its weight and the value it is held at.
+fn hold_ui(
+    ui: &mut egui::Ui,
+    run: &RunSlot,
+    slot: usize,
+    values: &mut [f64; TASKS],
+    actions: &mut Vec<UiAction>,
+) {
+    ui.label("hold w:").on_hover_text(HOLD_HOVER);
+    let latest = run.history.rows().last().map(|r| r.weights);
+    for task in Task::ALL {
+        let i = task.index();
+        let held = run.holds[i].is_some();
+        if !held && let Some(weights) = latest {
+            // Not held: the value follows the weight, so a hold starts where the weight is.
+            values[i] = f64::from(weights[i]);
+        }
+        let ready = run.is_ready();
+        let mut ticked = held;
+        let label = egui::RichText::new(task.key()).color(TASK_COLOURS[i]);
+        let tick = ui
+            .add_enabled(ready, egui::Checkbox::new(&mut ticked, label))
+            .on_hover_text(HOLD_HOVER);
+        let dragged = ui
+            .add_enabled(
+                ready,
+                egui::DragValue::new(&mut values[i])
+                    .range(0.0..=1.0)
+                    .speed(0.005)
+                    .fixed_decimals(2),
+            )
+            .on_hover_text(HOLD_HOVER);
+        let value = if tick.changed() && !ticked {
+            None
+        } else {
+            Some(values[i])
+        };
+        if tick.changed() || dragged.changed() {
+            actions.push(UiAction::Hold { slot, task, value });
+        }
     }
-    if let Some(w) = &run.warning {
-        ui.colored_label(Color32::from_rgb(220, 120, 0), format!("warning: {w}"));
+}
+
+/// The run's scripted perturbations and holds (from a lab code or lesson), if any, and a way
+/// to drop them for the next Reset.
+fn script_ui(
+    ui: &mut egui::Ui,
+    settings: &Settings,
+    run: &RunSlot,
+    slot: usize,
+    actions: &mut Vec<UiAction>,
+) {
+    let next = &settings.scripts[slot];
+    if run.script.is_empty() && next.is_empty() {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        let shown = if run.script.is_empty() { next } else { &run.script };
+        ui.label(egui::RichText::new(format!("script: {}", shown.summary())).weak())
+            .on_hover_text("Perturbations and held weights by step, from the lab code or lesson this lab was opened with; the plots mark them as the run reaches them");
+        if !next.is_empty()
+            && ui
+                .small_button("clear")
+                .on_hover_text("Start the next Reset without them")
+                .clicked()
+        {
+            actions.push(UiAction::ClearScript(slot));
+        }
+    });
+}
+
+/// The steps each weight was held: a band in the task's colour, the held value as a dashed
+/// line, and a label.
+fn draw_holds(plot_ui: &mut PlotUi, run: &RunSlot, wall: bool) {
+    let history = &run.history;
+    for hold in run.held_spans() {
+        let colour = TASK_COLOURS[hold.task.index()];
+        let x = |step: u64| history.marker_x(&Marker::new(step, String::new()), wall);
+        let (x0, x1) = (x(hold.from_step), x(hold.to_step));
+        plot_ui.span(
+            Span::new(format!("{} {} held", run.name, hold.task.key()), x0..=x1)
+                .fill(colour.gamma_multiply(0.12))
+                .border_width(0.0),
+        );
+        plot_ui.line(
+            Line::new(
+                "",
+                PlotPoints::from(vec![[x0, hold.value], [x1, hold.value]]),
+            )
+            .color(colour)
+            .width(1.0)
+            .style(LineStyle::dashed_dense())
+            .allow_hover(false),
+        );
+        plot_ui.text(
+            Text::new(
+                "",
+                egui_plot::PlotPoint::new(x0, hold.value),
+                egui::RichText::new(format!("{} held {:.2}", hold.task.key(), hold.value))
+                    .small()
+                    .color(colour),
+            )
+            .anchor(egui::Align2::LEFT_BOTTOM),
+        );
     }
 }
 

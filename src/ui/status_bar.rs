@@ -12,15 +12,77 @@ const EMBEDDING_HOVER: &str = "The embedding used for verification, C2P/P2C and 
 
 /// The bar at the bottom: the dataset (and its load), the runs' facts, the status line.
 #[derive(Default)]
-pub struct StatusBar;
+pub struct StatusBar {
+    /// The Paste lab code window, while it is open.
+    paste: Option<PasteDialog>,
+}
+
+/// The text pasted so far and why it was refused, if it was.
+#[derive(Default)]
+struct PasteDialog {
+    text: String,
+    refusal: Option<String>,
+}
 
 impl View for StatusBar {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
-        status_bar_ui(ui, ctx);
+        if status_bar_ui(ui, ctx) {
+            self.paste = Some(PasteDialog::default());
+        }
+        if let Some(dialog) = &mut self.paste
+            && !paste_ui(ui.ctx(), dialog, ctx)
+        {
+            self.paste = None;
+        }
     }
 }
 
-fn status_bar_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) {
+const PASTE_HOVER: &str = "A lab code (Files > Copy lab code in a window, or cari-mtl --lab) opens the same lab here: tab, rules, seed, preset, recipe, rates, scale, perturbations and holds, toy and landscape, lesson. This machine's dataset and device stay.";
+
+/// The Paste lab code window; false once it is closed. A code is read and checked here, and
+/// only a usable one goes to the lab.
+fn paste_ui(egui_ctx: &egui::Context, dialog: &mut PasteDialog, ctx: &mut PanelCtx) -> bool {
+    let mut open = true;
+    let mut done = false;
+    egui::Window::new("Paste lab code")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(true)
+        .default_width(480.0)
+        .show(egui_ctx, |ui| {
+            ui.label(PASTE_HOVER);
+            ui.add(
+                egui::TextEdit::multiline(&mut dialog.text)
+                    .hint_text("CARI1.…")
+                    .desired_rows(4)
+                    .desired_width(f32::INFINITY),
+            );
+            if let Some(why) = &dialog.refusal {
+                ui.colored_label(egui::Color32::RED, why);
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Open").clicked() {
+                    let decoded = crate::lab::code::LabState::decode(&dialog.text)
+                        .and_then(|s| s.clone().applied_to(ctx.settings).map(|_| s));
+                    match decoded {
+                        Ok(state) => {
+                            ctx.actions.push(UiAction::OpenLabCode(Box::new(state)));
+                            done = true;
+                        }
+                        Err(e) => dialog.refusal = Some(e.to_string()),
+                    }
+                }
+                if ui.button("Cancel").clicked() {
+                    done = true;
+                }
+            });
+        });
+    open && !done
+}
+
+/// Draws the bar; true when Paste lab code was chosen.
+fn status_bar_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) -> bool {
+    let mut paste = false;
     let (dataset, runs, status_line, actions) =
         (ctx.dataset, ctx.runs, ctx.status_line, &mut *ctx.actions);
     ui.horizontal_wrapped(|ui| {
@@ -44,9 +106,10 @@ fn status_bar_ui(ui: &mut egui::Ui, ctx: &mut PanelCtx) {
             ui.label(line.as_str());
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            files_menu_ui(ui, actions);
+            paste = files_menu_ui(ui, actions);
         });
     });
+    paste
 }
 
 /// What the runs train on: its size, fold and skipped files; while loading, how far and a
@@ -138,8 +201,10 @@ fn load_report_ui(ui: &mut egui::Ui, report: &LoadReport) {
     .on_hover_text("What the load skipped or could not use, and why");
 }
 
-/// The Files menu: every entry opens a dialog for a path, then the app carries it out.
-fn files_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+/// The Files menu: every file entry opens a dialog for a path, then the app carries it out;
+/// the last two copy the lab's code or open one. True when Paste lab code was chosen.
+fn files_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) -> bool {
+    let mut paste = false;
     ui.menu_button("Files", |ui| {
         for group in menu_entries() {
             for (label, action) in group {
@@ -149,12 +214,27 @@ fn files_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
             }
             ui.separator();
         }
+        if ui
+            .button("Copy lab code")
+            .on_hover_text("The whole lab as one short text code, on the clipboard: paste it in another window, or run cari-mtl --lab CODE")
+            .clicked()
+        {
+            actions.push(UiAction::CopyLabCode);
+        }
+        if ui
+            .button("Paste lab code…")
+            .on_hover_text(PASTE_HOVER)
+            .clicked()
+        {
+            paste = true;
+        }
     })
     .response
     .on_hover_text(FILES_HOVER);
+    paste
 }
 
-const FILES_HOVER: &str = "Open a dataset or a finished run (or drop its folder on the window); export metrics, save the plots, checkpoints and settings";
+const FILES_HOVER: &str = "Open a dataset or a finished run (or drop its folder on the window); export metrics, save the plots, checkpoints and settings; copy or paste a lab code";
 
 /// The menu's entries, in groups.
 fn menu_entries() -> Vec<Vec<(String, FileAction)>> {

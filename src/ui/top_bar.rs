@@ -329,10 +329,21 @@ pub struct LessonBanner;
 
 impl View for LessonBanner {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
-        if let Some(lesson) = ctx.settings.lesson {
-            lesson_banner_ui(ui, lesson, ctx.actions);
+        match ctx.settings.lesson {
+            Some(lesson) => lesson_banner_ui(ui, lesson, ctx.actions),
+            None => hidden_banner_ui(ui, ctx.actions),
         }
     }
+}
+
+/// A lab code hid some controls without a lesson: say so, and offer them back.
+fn hidden_banner_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("The lab code that opened this lab hides some controls.");
+        if ui.button("Show all controls").clicked() {
+            actions.push(UiAction::LeaveLesson);
+        }
+    });
 }
 
 fn lesson_banner_ui(ui: &mut egui::Ui, lesson: Lesson, actions: &mut Vec<UiAction>) {

@@ -5,7 +5,9 @@ use crate::lab::PanelCtx;
 use crate::ui::view::View;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use crate::lab::toy::ToyState;
+use super::landscape::LandscapePanel;
+use crate::lab::lessons::Control;
+use crate::lab::toy::{ToyState, ToyView};
 use crate::weighting::Strategy;
 use crate::weighting::toy::ToyConfig;
 
@@ -33,13 +35,29 @@ fn rule_combo(ui: &mut egui::Ui, rule: &mut Strategy, salt: &str) {
 
 const TOY_INTRO: &str = "Each task i has a loss that falls toward its floor L*_i at a speed set by its learnability κ_i and by the weight it gets: L(t+1) = L* + (L(t) − L*)·(1 − κ·w(t)). The rules set w from the losses. Nothing here trains a network: it is instant.";
 
-/// The Toy tab: two rules side by side on the model without a network.
+/// The Toy tab: two rules side by side on the model without a network, or the loss
+/// landscape.
 #[derive(Default)]
-pub struct ToyPanel;
+pub struct ToyPanel {
+    landscape: LandscapePanel,
+}
 
 impl View for ToyPanel {
     fn ui(&mut self, ui: &mut egui::Ui, ctx: &mut PanelCtx) {
-        toy_ui(ui, &mut ctx.settings.toy);
+        if ctx.settings.shows(Control::ToyView) {
+            ui.horizontal(|ui| {
+                let view = &mut ctx.settings.toy.view;
+                ui.selectable_value(view, ToyView::Losses, "Losses toy")
+                    .on_hover_text("Two rules side by side on tasks that have losses only");
+                ui.selectable_value(view, ToyView::Landscape, "Loss landscape")
+                    .on_hover_text("Two tasks sharing two parameters: contours, the Pareto set and every rule's path from five starts");
+            });
+            ui.separator();
+        }
+        match ctx.settings.toy.view {
+            ToyView::Losses => toy_ui(ui, &mut ctx.settings.toy),
+            ToyView::Landscape => self.landscape.ui(ui, ctx),
+        }
     }
 }
 

@@ -35,7 +35,7 @@ impl LabApp {
                 .frame(bar)
                 .show(ui, |ui| welcome.ui(ui, ctx));
         }
-        if ctx.settings.lesson.is_some() {
+        if ctx.settings.lesson.is_some() || !ctx.settings.hidden.is_empty() {
             egui::Panel::top("lesson_text")
                 .frame(bar)
                 .show(ui, |ui| lesson.ui(ui, ctx));

@@ -76,6 +76,15 @@ impl LabApp {
             settings.dataset = "synthetic".into();
             settings.fold = None;
         }
+        if let Some(state) = launch.lab.clone() {
+            match state.applied_to(&settings) {
+                Ok(opened) => {
+                    settings = opened;
+                    settings.welcome_seen = true;
+                }
+                Err(e) => notes.push(format!("warning: --lab: {e}")),
+            }
+        }
         let mut app = LabApp::around(Lab::launched(settings, launch));
         if drawn_by_the_cpu(cc) {
             app.repaint_while_training = REPAINT_WHILE_TRAINING_ON_CPU;
@@ -117,7 +126,7 @@ impl LabApp {
         if let Some(result) = self.files.poll_screenshot() {
             self.lab.status_line = Some(result.unwrap_or_else(|m| format!("warning: {m}")));
         }
-        self.apply_actions();
+        self.apply_actions(ctx);
         if let Some(line) = self.lab.quit_due() {
             println!("{line}");
             eprintln!("{} frames drawn", self.frames_drawn);
@@ -141,14 +150,17 @@ impl LabApp {
         self.file_dialogs(ui.ctx());
         self.keyboard(ui);
         self.panels_ui(ui);
-        self.apply_actions();
+        self.apply_actions(&ui.ctx().clone());
         self.files.request_screenshot(ui.ctx());
     }
 
     /// The lab applies the actions; what it cannot do without egui comes back here.
-    fn apply_actions(&mut self) {
+    fn apply_actions(&mut self, ctx: &egui::Context) {
         self.lab.apply_actions();
         let wanted = self.lab.take_for_the_window();
+        if let Some(code) = wanted.clipboard {
+            ctx.copy_text(code);
+        }
         for action in wanted.dialogs {
             if let Err(e) = self.files.open(action) {
                 self.lab.status_line = Some(format!("warning: {e}"));
