@@ -39,8 +39,13 @@ impl Wanted {
 struct TrunkPass {
     z: Tensor,
     /// The last stage's input as the trunk's head computed it, and the leaf the last stage
-    /// read it from.
+    /// read it from (a trunk whose last stage keeps running statistics: they must be updated
+    /// once only).
     split: Option<(Tensor, Var)>,
+    /// The last stage's input, detached, for a trunk whose last stage can simply be run
+    /// again: its per-task weight gradients then cost no input gradient.
+    head: Option<Tensor>,
+    mode: Mode,
 }
 
 /// Per-space results computed once per step and shared by the rule and the lens.
@@ -161,14 +166,27 @@ impl Trainer {
             return Ok(TrunkPass {
                 z: trunk.forward(images, mode)?,
                 split: None,
+                head: None,
+                mode,
             });
         }
         let head = trunk.forward_head(images, mode)?;
+        if trunk.last_stage_runs_again() {
+            let z = trunk.forward_last(&head, mode)?;
+            return Ok(TrunkPass {
+                z,
+                split: None,
+                head: Some(head.detach()),
+                mode,
+            });
+        }
         let leaf = Var::from_tensor(&head.detach())?;
         let z = trunk.forward_last(leaf.as_tensor(), mode)?;
         Ok(TrunkPass {
             z,
             split: Some((head, leaf)),
+            head: None,
+            mode,
         })
     }
 
@@ -271,9 +289,19 @@ impl Trainer {
             GradSpace::Z => [host(&g_z[0])?, host(&g_z[1])?, host(&g_z[2])?],
             GradSpace::Last => {
                 let vars = self.network.last_stage_vars()?;
+                // The last stage run again on its detached input, so each task's backward
+                // pass computes its weight gradients only; or, for a stage that must run once,
+                // back through it to the leaf it read.
+                let again = match &trunk.head {
+                    Some(head) => Some(self.network.trunk.forward_last(head, trunk.mode)?),
+                    None => None,
+                };
                 let mut out: [Vec<f32>; TASKS] = Default::default();
                 for (task, g) in g_z.iter().enumerate() {
-                    let grads = self.trunk_backward(trunk, g, false)?;
+                    let grads = match &again {
+                        Some(z) => (z * g.detach())?.sum_all()?.backward()?,
+                        None => self.trunk_backward(trunk, g, false)?,
+                    };
                     out[task] = flatten(&grads, &vars)?;
                 }
                 out
