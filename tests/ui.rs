@@ -806,7 +806,7 @@ fn check_plots(h: &Harness<'static, LabApp>, state: &str, expected: usize) {
                 b.rect
             );
         }
-        if a.quantity == Quantity::Losses {
+        if a.quantity == Some(Quantity::Losses) {
             assert!(
                 a.y_range.0 >= -1e-9,
                 "{state}: loss axis from {:?}",
@@ -830,7 +830,8 @@ fn the_labs_plots_never_overlap_at_any_size_before_or_after_a_step() {
         wait_for(&mut h, "both runs ready", both_ready);
         h.step();
         let at = |what: &str| format!("{what} at {width}×{height}");
-        check_plots(&h, &at("fresh, not played"), 4);
+        // Weights, losses and (the lens is on by default) the gradients view per run.
+        check_plots(&h, &at("fresh, not played"), 6);
         let hints = h
             .state()
             .panels
@@ -842,11 +843,11 @@ fn the_labs_plots_never_overlap_at_any_size_before_or_after_a_step() {
         assert_eq!(hints, 2, "one hint per run's weight plot");
         click_step_once(&mut h);
         h.step();
-        check_plots(&h, &at("one step"), 4);
+        check_plots(&h, &at("one step"), 6);
         h.state_mut().lab.settings.layout = Layout::Overlay;
         h.step();
         h.step();
-        check_plots(&h, &at("overlay"), 2);
+        check_plots(&h, &at("overlay"), 3);
     }
 }
 
@@ -879,7 +880,7 @@ fn a_reopened_run_draws_its_plots_apart() {
     h.state_mut().lab.open_run(0, &run_dir).unwrap();
     wait_for(&mut h, "both runs ready on the run's data", both_ready);
     h.step();
-    check_plots(&h, "a reopened run beside an empty one", 4);
+    check_plots(&h, "a reopened run beside an empty one", 6);
 }
 
 #[test]

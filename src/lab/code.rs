@@ -11,6 +11,7 @@
 use base64::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::history::lens::LensQuantity;
 use super::lessons::{Control, Lesson};
 use super::script::RunScript;
 use super::settings::{Layout, Settings, Tab};
@@ -77,6 +78,7 @@ pub struct LabState {
     pub scale: Option<f32>,
     pub weights_reach_trunk: bool,
     pub gradients: Gradients,
+    pub lens_view: LensQuantity,
     pub eval_every: u64,
     pub strategies: [StrategyConfig; 2],
     /// Each run's perturbations and held weights by step.
@@ -105,6 +107,7 @@ impl LabState {
             scale: s.scale,
             weights_reach_trunk: s.weights_reach_trunk,
             gradients: s.gradients,
+            lens_view: s.lens_view,
             eval_every: s.eval_every,
             strategies: s.strategies.clone(),
             scripts,
@@ -130,6 +133,7 @@ impl LabState {
             scale: self.scale,
             weights_reach_trunk: self.weights_reach_trunk,
             gradients: self.gradients,
+            lens_view: self.lens_view,
             eval_every: self.eval_every,
             strategies: self.strategies,
             scripts: self.scripts,

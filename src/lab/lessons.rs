@@ -4,9 +4,9 @@
 //! code, and paste the code here; the tests check every code opens its own lesson and hides
 //! what [`Lesson::hides`] says.
 //!
-//! When the code's version changes, `cargo test --release --lib -- --ignored
-//! print_lesson_codes` prints each code re-encoded in the new version (fields the new version
-//! added take their defaults) to paste back.
+//! When the code's version or the lab's settings change, `cargo test --release --lib --
+//! --ignored print_generated_codes --nocapture` prints every lesson's code built from its setup
+//! in `generate::settings_of`, to paste back.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +29,12 @@ pub enum Control {
     ToyView,
     /// The landscape's optimiser and variant (steps, rates, scaled loss).
     LandscapeSettings,
+    /// The gradient lens and the gradient rules' space.
+    Gradients,
 }
 
 impl Control {
-    pub const ALL: [Control; 13] = [
+    pub const ALL: [Control; 14] = [
         Control::Seed,
         Control::Preset,
         Control::Device,
@@ -46,6 +48,7 @@ impl Control {
         Control::Explain,
         Control::ToyView,
         Control::LandscapeSettings,
+        Control::Gradients,
     ];
 }
 
@@ -58,12 +61,13 @@ pub enum Lesson {
     HardestChanges,
     ReadingEmbeddings,
     IdeaBreaks,
+    TasksPullApart,
     LandscapePaths,
 }
 
 /// Every control but these.
-const fn all_but<const N: usize>(shown: [Control; N]) -> [bool; 13] {
-    let mut hidden = [true; 13];
+const fn all_but<const N: usize>(shown: [Control; N]) -> [bool; 14] {
+    let mut hidden = [true; 14];
     let mut i = 0;
     while i < N {
         hidden[shown[i] as usize] = false;
@@ -73,7 +77,7 @@ const fn all_but<const N: usize>(shown: [Control; N]) -> [bool; 13] {
 }
 
 impl Lesson {
-    pub const ALL: [Lesson; 8] = [
+    pub const ALL: [Lesson; 9] = [
         Lesson::TwoTasksToy,
         Lesson::NaiveStarves,
         Lesson::ProposedChases,
@@ -81,6 +85,7 @@ impl Lesson {
         Lesson::HardestChanges,
         Lesson::ReadingEmbeddings,
         Lesson::IdeaBreaks,
+        Lesson::TasksPullApart,
         Lesson::LandscapePaths,
     ];
 
@@ -93,7 +98,8 @@ impl Lesson {
             Lesson::HardestChanges => "5 · When the hardest task changes",
             Lesson::ReadingEmbeddings => "6 · Reading the t-SNE and the failures",
             Lesson::IdeaBreaks => "7 · When the idea breaks",
-            Lesson::LandscapePaths => "8 · Paths on the loss landscape",
+            Lesson::TasksPullApart => "8 · When tasks pull the trunk apart",
+            Lesson::LandscapePaths => "9 · Paths on the loss landscape",
         }
     }
 
@@ -115,6 +121,7 @@ impl Lesson {
                 "Make photo identification unlearnable with 'visual: shuffle-labels' in both runs: its loss jumps to the top. Proposed moves its largest weight to visual within a few dozen steps; naive turns away from it. Restore it with 'none'."
             }
             Lesson::IdeaBreaks => IDEA_BREAKS,
+            Lesson::TasksPullApart => TASKS_PULL_APART,
             Lesson::ReadingEmbeddings => {
                 "Press Play, wait for the evaluation at step 200, then 'Project runs A and B'. Each colour is one held-out person, circles are photos and triangles caricatures: a good verification embedding puts a person's caricatures next to their photos. On the right, the worst false positives (different people judged the same) and false negatives; select a card to see where its two images sit in both projections."
             }
@@ -131,6 +138,12 @@ impl Lesson {
             Lesson::HardestChanges => all_but([Control::Perturb, Control::Explain]),
             Lesson::ReadingEmbeddings => all_but([Control::Strategy]),
             Lesson::IdeaBreaks => all_but([Control::Rates, Control::Explain]),
+            Lesson::TasksPullApart => all_but([
+                Control::Perturb,
+                Control::Explain,
+                Control::Gradients,
+                Control::Strategy,
+            ]),
             Lesson::LandscapePaths => all_but([]),
         };
         Control::ALL
@@ -149,10 +162,21 @@ impl Lesson {
             Lesson::HardestChanges => HARDEST_CHANGES,
             Lesson::ReadingEmbeddings => READING_EMBEDDINGS,
             Lesson::IdeaBreaks => IDEA_BREAKS_CODE,
+            Lesson::TasksPullApart => TASKS_PULL_APART_CODE,
             Lesson::LandscapePaths => LANDSCAPE_PATHS_CODE,
         }
     }
 }
+
+/// Lesson 8's text. What it promises was measured (seed 1, 600 steps, the lens in `last` every
+/// step, rows 300–600): `cari-mtl train --strategy proposed --lens last --perturb
+/// cari:shuffle-labels@200 --steps 600` (and `naive`), then `bench/lens_summary.py`. Cari's
+/// gradient norm falls from 3.0 at step 200 to 0.35 at 240 and 0.13 over 300–600 (unperturbed:
+/// 2.4), its cosines with verif and visual average 0.00 and are below 0 on 49–51 % of rows
+/// (unperturbed: 3–4 % and 23–28 %); proposed
+/// keeps w_cari at 0.62 (the largest in every row) while cos(d, g_cari) is 0.13 (unperturbed 0.84)
+/// and the update serves verif most; naive keeps w_cari at 0.22 and serves visual.
+const TASKS_PULL_APART: &str = "Under each run's weights and losses, the gradients view shows the tasks' own gradients on the trunk's last layer: their cosines (below 0 two tasks pull the shared layers apart) and whom the update serves. Press Play; after about 200 steps make caricature identification unlearnable with 'cari: shuffle-labels' in both runs. Its gradient turns into faint noise: within about a hundred steps its norm falls some twentyfold and its cosines with the other tasks sit around 0, below 0 on every other step. Proposed keeps the largest weight on cari, because its loss is now the highest, yet the update hardly follows cari's gradient any more: that weight is simply taken from the tasks that can still learn. Naive keeps cari's weight low and serves photo identification. Switch a run to mgda or pcgrad and watch whom the update serves then.";
 
 /// Lesson 7's text. What it promises was measured (seed 1, 500 steps, rows after step 100):
 /// `cari-mtl train --strategy proposed --psi-lr 4e-4 --steps 500` then `bench/eq10_check.py`
@@ -160,7 +184,7 @@ impl Lesson {
 /// (naive-like); with `--constant-weights` the largest in 100 %.
 const IDEA_BREAKS: &str = "Run A is proposed, but Ψ learns at 0.4× the network's rate (Ψ lr 4e-4 against lr 1e-3) and 'w reaches trunk' is ticked, as in the authors' code: the network's own loss Σ w_i·L_i reaches the trunk through w, and the trunk learns to make Ψ favour the easy tasks faster than Ψ's L4 pulls the weight back. Press Play: run A's weights drift like naive run B's. Then untick 'w reaches trunk' (the paper's eq. 11: w is a constant for the network) and watch A's largest weight return to the hardest task. Raising Ψ lr to 10× the network's mends it too.";
 
-/// Lesson 8's text. What it says was measured with `cari-mtl toy --landscape cagrad --table`
+/// Lesson 9's text. What it says was measured with `cari-mtl toy --landscape cagrad --table`
 /// and `--rule R --start X,Y` (100,000 Adam steps at lr 0.001 from each start): MGDA, CAGrad
 /// and proposed end Pareto-stationary from all five starts; naive stalls 12 and 13 from the
 /// front from (−8.5, 7.5) and (9, 9), with w1 = 1.000 and w2 = 1.000 at the end, as equal
@@ -168,14 +192,15 @@ const IDEA_BREAKS: &str = "Run A is proposed, but Ψ learns at 0.4× the network
 /// (−8.5, −5); CAGrad within 1e-4 of x = 0 and proposed within 0.2 of it from every start.
 const LANDSCAPE_PATHS: &str = "Two tasks share two parameters θ = (x, y): grey contours of their mean loss, and the Pareto set as the thick dark curve, where no task can improve without the other getting worse. Naive, proposed, MGDA and CAGrad each run 100,000 Adam steps from the same five starts. MGDA and CAGrad end on the front from every start: MGDA's minimum-norm combination improves both tasks at every step and stops at the first Pareto point it meets (x ≈ ±3.3 from the upper corners); CAGrad stays near the mean gradient without letting either task get worse, and ends at the front's middle. Naive stalls from the two upper starts: there each loss has a narrow log gorge, naive puts all the weight on the task with the smaller loss — the one whose gorge the path is in — and follows that gorge for good (equal weights stall the same way). Proposed weights the task with the larger loss, climbs out, and ends near the middle from all five. The arrows are −∇f1 (blue), −∇f2 (orange) and the rule's step (its colour); hover a path for its weights.";
 
-const TWO_TASKS_TOY: &str = "CARI1.vVTNbtswDH4XnQ3D7toectwfduhhWIJdCkNgbcYWIkuGJMcNAr_7SFnO0iLrcQEiixTF7-OPeBYBXsRG7OxJZELDyY6BxK1q8POJV9L63trQKdOKTZE_ZmICrWVQPUp4VV5s9qA9kllnJ4mvgwZlxCa4kXRJlG4kVUE2iI3YlJkYHHpkpJ0yjOywVgOS_ER0SISA5PkstGPQouArXskkljO5qkHTBTNqTZRQtV3w0iHUnSRsc1gptA4ahSZEdyxIP0DNUAM46D2HjSaergcafCA1HtGdiO088x60TIq7giMJzLFVTPP5vIonduvsYD3F-Y6jDxBULRNVulXk91mRf-J_lYlmAjkp09iJERY5YD8gOR4debnLSVtDDKHmNNzP2RtgA-qI_wG1YginhrCETrZk-kIwltP4TMed1U3cMsMPz0kI1HqU_NqavWp550aN7_IYwAWprfcx3cypyB_o7l5b65aoSlKV1aV1SFM8JCvumjKPRcPBrwX8MEvV2qv_yAm1hGNbmciuuT8qnLiLF6r8okxDSNza1yEewSkw3P9fYmrFhVtZ8C-7bnyGkH9juOb9pjA3i73m4HZhU4zzAsI3LpFcpb9vGxArmKhSPdg6PrEbC9lQsMGOsTjLgFjWdHr1KtP4AKP62CPSY03qR0ryzG_Te2t4UEx2B_7gl0nVqaZBw3y3GDn-XAZKJr7iUdUcwK_YCJnYxoTRd30pmfhu3YHvLJ1Jux_UkPR5WuZfJr6lMZbxYPzNNeXDVMothkDT0Itq_gM";
-const NAIVE_STARVES: &str = "CARI1.vVTNbtswDH4XnY3AyZoectyGYYdiGJZil8IQWJuxhcqSIcl2jcDvPlKWs7TIelwAKxJF8vv4p7MI8CwO4oHWTGiYbB_oeFQVfp54JalvrQ2NMrU45Jv7TIygtQyqRQmvyovDCbRHUmvsKPG106CMOATXkywdpetJtCUdxCpuOoceGelRmYkwHJaqwwsRBwHJ81lox6B5ziZeyXTczuSqBE0GpteaKKGqm-ClQygbSdjmZaVQO6gUmhDd8UH6DkqG6sBB6zlsNPF2vdDgA4lxQDcR23nmPWiZBLs8J_jAHGvFNJ_O63Fit8521lOc7zj6AEGVMlElq3xzl-WbT_wVmahGkKMylR0ZYTkHbDskx70jL7sNSUuIIZSchrs5ewNsQA34H1ALhnCqC0vopEuqzwRjOY1PdN1YXcUtM_zwng7BTpz80pqTqnnneo3v8hjABamt9zHdzGlLX77Zk_1JW-uWyLZZ-opLC5E035Nol7S5g9iWfGLn12J-mLFi7dt_5Ifaw7GuTMTXOgwKR-7ohTZPl6kIidv8OtwBnALDs_AlpllcuG1z_mXXQ8AQ8m8M17zfFOlm4fcpB7eLnGKcFxC2uERyVYq2rkCsYKJItWHtOG43FtKhYIPtY5GWx2JZ0-3VhKanBIxqY79IjyWJ7ynJM8-p95YeEvGDeR0JeIiJbVRVoWHCR4wkfy6vSya-4qBKjuBX7IZMHGPG6H8dm0x8s-6FbZY2pd136k76e1gew0w82uk3l5JFqYJHDIEeRC-K-Q8";
-const PROPOSED_CHASES: &str = "CARI1.vVTNbtswDH4XnYXA6ZoeclyHYYceiqXYpQgE1mZsobJkSHJcI_C7j5TlLC2yHhvAikSR_D7-6SQivIiteKBVCgOj6yMdd7rC7yOvJA2tc7HRthbbYnUnxQDGqKhbVPCmg9gewAQktcYNCt86A9qKbfQ9yfJR-Z5EBekgVmK7lqLzGJCRnrQdCcNjqTs8E_EQkTyfhPEMWhRsErTKx_VErkowZGB7Y4gS6rqJQXmEslGEbV8XCrWHSqONyR0fVOigZKgOPLSBw0abbpcLAyGSGI_oR2I7TbwHo7LgpuBIInOsNdN8Pi3Hkd1617lAcX7gGCJEXapMlayK1a0sVt_420tRDaAGbSs3MMJ8jth2SI57T15uViQtIYVQchpuJ_kO2II-4heg7hnC6y7OoZMuqb4QjOM0PtN140yVtszw03s6RDdy8ktnD7rmne8NfshjBB-VcSGkdDOnNX3FakP2B-OcnyNby_ztzy1E0mJDopuszR3EtuQTu7AU89OM7Ze-_U9-qD0866pMfKnDUePAHT3T5umyFSFxm1-GewSvwfIs3Kc0izO3dcE_eTkEDKH-xXDJ-12RrhZ-k3Nwvcg5xmkGYYtzJBelaOsKxAIm9rk2rJ3G7cpCOhRsdH0q0vxYzGu-vZjQ_JSA1W3qFxWwJPEdJXniOQ3B0UMiHjOf-wbm1Da6qtAy5R0mmo_z-yLFDzzqkmP4nfpBil3KGf0vgyPFT-df2WZuVNr9ov6kv4f5OZTiyY1_uJgsyjXcYYz0JAaxn_4C";
-const SWITCH_MID_RUN: &str = "CARI1.xVTNjpswEH4Xn1FE0s0ecmx76GErVZtVLytkeWECoxob2QYWRbx7Z4xJqZTutZFwPOP5-eb3KoJ6EyfxRGcmtJpsH4g8YwWfJz6J61trQ4OmFqd895iJUWktA7Yg1Tt6cboo7YHEGjtKeO-0QiNOwfXES6R0PbFykgGoxGmfic6BB_b0gmYiHw5K7OAGxKkAZPkqtGOnec4qHmUi9zOZKpUmBdNrTZAA6yZ46UCVjSTf5tcKoXaqQjAhmmNC-k6V7KpTTrWewwYTX9cHrXwgNgzgJkI7z3xXWibGIedIAmOskWG-XleSXoVROMS0bQH6oAKWMuEklXz3kOW7T_wVmahGJUc0lR3Z_EIHaDsgq70jK4cdcUsV8Zecg4c5-y9eC3bhsAtL3CRLom_kxnIOX-m5sbqKV0b44TsRwU6c-dKaC9Z8c72OtXG2s56aJQbhgtTW-5hrxrSnL98dSf-irXVLZPssfcWtf4ibH4l1SNLcPqxLNqHzayU_zFixNu0_8kO94VhWJuBrHQaEkdt5gc2jZSryxD2-DXdQDpXhQfgS0yxu2PY5_7LtBLAL-SeGLe6_inS38MeUg_tFTjHOixPWuEWyKUVbV0qszkSRasPScdbuHCRDwQbbxyItm2I50-tmPNMeUQbb2C_SQ0nsR0ryzEPqvTW8m0YMZfMdq2daKtROWFVgGPAZIsgfy2rJxFcYsOQInmM3ZOIcM0YSS1PS7Rv1Iv09LXsvEy92-smFY1aq1xlCoN3nRTH_Bg";
-const HARDEST_CHANGES: &str = "CARI1.vVTNbtswDH4XnYXA6ZoeclyHoYcehqXYpQgE1mZsobJkSHJcI_C7j5TlLC2yHmvAsklR_D7-6SQivIiteKRVCgOj6yOJO13h95FX0obWudhoW4ttsbqTYgBjVNQtKnjTQWwPYAKSWeMGhW-dAW3FNvqedFlUvidVQTaIldiupeg8BmSkJ21HwvBY6g7PRDxEJM8nYTyDFgUfCVplcT2RqxIMHbC9MUQJdd3EoDxC2SjCtq8LhdpDpdHG5I4FFTooGaoDD23gsNGm3WXDQIikxiP6kdhOE_-DUVlxU3AkkTnWmmk-nxZxZLfedS5QnB84hghRlypTpVPF6lYWq2_87qWoBlCDtpUbGGGWI7YdkuPek5ebFWlLSCGUnIbbSb4DtqCP-AWoe4bwuotz6GRLpi8E4ziNz7TdOFOlX2b46T4J0Y2c_NLZg675z_cGP-Qxgo_KuBBSupnTmt5itaHzB-OcnyNby_zuzy1E2mJDqptszR3EZ8kndmEp5qcZ2y99-5_8UHt4tlWZ-FKHo8aBO3qmzdNlK0LiNr8M9wheg-VZuE9pFmdu64IfeTkEDKH-xXDJ-12RrhZ-k3Nwvcg5xmkG4RPnSC5K0dYViAVM7HNt2DqN25WFbCjY6PpUpPmymNe8ezGh-SoBq9vULypgSeo7SvLEcxqCo4tEPICvMMT7BmydUtvoqkLLlHeYaP6a7xcpfuBRlxzD79QPUuxSzui7DI4UP51_pc8DdSV9HudLUIonN_7hErIqV26HMdJFGMR--gs";
-const READING_EMBEDDINGS: &str = "CARI1.vVTNbtswDH4XnYXA6ZoectzWYYceiqbYpQgExmYcrbJkSHJcI_C7j5TlLC2yHhfAikiR_D7-SCcRYSfW4tG731hG54UUBgbXRVJudIVfB15JGxrn4kHbWqyLxZ0UPRijom5QwZsOYr0HE5DMDq5X-NYa0Faso-9Il0XlO1IVZINYifVSitZjQEZ61nYgDI-lbpHkByJFIkSkyCdhPIMWBbsErbK4HClUCYYcbGcMUUJdH2JQHqE8KMK2rzOF2kOl0cYUjgUVWigZqgUPTeC00abT-cBAiKTGI_qB2I4j78GorLgpOJPIHGvNNF9OszhwWO9aFyjPDxxDhKhLlamSV7G4lcXiC39bKaoeVK9t5XpGmOSITYsUuPMU5WZB2hJSCiWX4XaU74At6CP-B9QtQ3jdxil1siXTHcE4LuMLHR-cqdKWGX56TkJ0Axe_dHava975zuCHOkbwURkXQio3c1rSVyxW5L83zvkps6XM3_Y8QqQtVqS6ydY8QexLMbENczM_rdh2ntt_1IfGw7OtysTnPhw19jzRE22-XbYiJB7zy3SP4DVYvgvfUpnFmduy4J-8vAQMof7mcMn7XZOuNn6Va3C9yTnHcQJhj3MmF61o6grEDCa2uTdsna7blYVsKNnoutSk6bGY1nx6cUPzUwJWN2leVMCS1HdU5JHvaQiOHhLxhORh6_tmhxVvuLoHXVVomfUGE9PH6YmR4jsedclpPKWRkGKTyibFD-df2XAaUNr9pLmkv4fpGZTiPr9mUjy74Re3kw9zFzcYY8Lejn8A";
-const IDEA_BREAKS_CODE: &str = "CARI1.vVTNbtswDH4XnY3AyZoecuyGYQN6GJBil8IQWJuxhciSIclxjcDvPlKWs7RIe2wAKyJF8fv4p7MI8CJ24pHWTGgYbR9I3KsKH0ZeSetba0OjTC12-eo-EwNoLYNqUcKr8mJ3AO2RzBo7SHztNCgjdsH1pEuidD2pcrJBrMRunYnOoUdGelJmJAyHperwQsRBQPJ8FtoxaJ7zFa_kIuZ3EzkrQdMV02tNpFDVTfDSIZSNJHRzXEjUDiqFJkSHLEjfQclgHThoPQeOJp4uBxp8IDWe0I3Ed5p4D1omxSbnWAKzrBUTfT4v4shune2sp0jfcfQBgiplokq38tVdlq--8VdkohpADspUdmCEWQ7YdkiOe0deNivSlhBDKDkRlIU3wAbUCb8AtWAIp7owh062ZPpCMJbT-EzHjdVV3DLDT89JCHbk5JfWHFTNO9drfJfHAC5Ibb2P6WZOa_ry1ZbuH7S1bo5snaWvuDQRafMtqTbJmnuI75JP7PxSzE8zViyd-0F-qD0c28pEfKnDSeHAPT3T5vkyFSFxo1-HewKnwPA0fI9pFhdu65x_2fUYMIT8H8M17zdFuln4bcrB7SKnGKcZhG9cIrkqRVtXIBYwUaTasHUctxsL2VCwwfaxSPNzMa_p9GpC02MCRrWxX6THktT3lOSJ59R7S0-J-F0hPNCsHzmtjaoqNEx3j5Hin_l1ycQPPKmS-e9jnuh_GZZM_LTuyLZzc9LuF_Uk_T3Oj2Amnuz4lwvIqlS3PYZAD6EXxfQP";
-const LANDSCAPE_PATHS_CODE: &str = "CARI1.vVTNbtswDH4XnYXAyZoectwfduihWIpdikBgbcYWKkuGJMcNAr_7SFlOkyLrcQZsixTF7-OfTiLCi9iIJ3cUUhg4uj6SuNUVfj3yl7ShdS422tZiUyzupRjAGBV1iwredBCbPZiAZNa4QeFbZ0BbsYm-J10Wle9JVZANYiU2Syk6jwEZ6UlbRvZY6g5JfiA6JEJE8nwSxjNoUfCRoFUWlyO5KsHQAdsbQ5RQ100MyiOUjSJs-zpTqD1UGm1M7lhQoYOSoTrw0AYOG23anTcMhEhqPKA_Ettx5DUYlRWrgiOJzLHWTPP5NItHdutd5wLF-YFjiBB1qTJVOlUs7mSx-MLvTopqADVoW7mBESY5YtshOe49eVktSFtCCqHkNNyN8grYgj7gf0DdMYTXXZxCJ1syfSEYx2l8pu3GmSotmeGn-yREaj1KfunsXte88r3BD3mM4KMyLoSUbua0pLdYrOn83jjnp8iWMr-7cwuRtliTapWtuYP4LPnELszF_DRju7lv_5Efag_PtioTn-tw0DikjrYVAXSYBmxeX0V8AK_B8jh8S5kWZ3rLgh95OQeMot7DuKR-VaebtV_nNNyucw5znED4xDmYi2q0dQViBhO7XB62ThN340M2FGx0farTdF9M37x7MaTT1ILVbeoYFbAk7T2leeRJDcHZy6Q-Qmx4hhtdVWiZ8RYTy8fphpHiOx50ySH8Th0hxTaljP7z6Ejx0_lXPjO1Kq1-UYfS72G6EKX4ke81yTflHy6sfOewxRjpegxiN_4F";
+const TWO_TASKS_TOY: &str = "CARI1.vVRLb6MwEP4vPqOIdNseOG73dchhtYn2UiFrChOwYmxkm9Ao4r_vjDHZtMr2uJECzMP-5pvXWQR4EYXY2ZPIhIaTHQKJW1Xj5xM_Ses7a0OrTCOKfPWYiRG0lkF1KOFVeVHsQXskt9aOEl97DcqIIriBdEmUbiBVTj6ItSjWmegdemSknTKM7LBSPZK8oXBIhIB081lox6B5zke8kklcT3RVBZoOmEFrCglV0wYvHULVSsI2hyWExkGt0IR4HQvS91AxVA8OOs-00UTrYtDgA6nxiO4kiodpml3kUeFI5ifrlUEfPUDL5HaXM7_AkTeKg38-L-KJwZztrSf27yL3AYKqZCJAp_LVfZavPvG_zEQ9ghyVqe3ICLMcsOuRLh4c3XK3Im0FkVjFybmfsjfABtQR_wNqyRBO9WGmTr7k-kIwlpP7TObW6jp-coQf2kkI1JBUksqavWr4yw0a3-UxgAtSW-9jujmmfPVAZ_faWjezWpNqXV4aijT5Q_LiXlqvYtGw90sBP8xSuXTwP3JCjeLYV6Zgl9ynxtnMofKcmZqQuOGvKR7BKTA8FU8xteIS2zrnX3Y9Dgwh_3K4jvtNYW4We8nB7cImjtMMwicuTK7S3zU1iAVMlKke7B0H78aDfIhssEMszrw25meyXs1qWipgVBd7RHqsSP1ISY7j6L01vD5GuwN_8PP-alVdo-F4txhj_DmvmUx8waOqmMCv2AiZ2MaE0XuZlEx8s-7AZ-bOpK8f1JD02sxbMRNf03LLeF3-5pqyMZVyiyHQjuS7v19olNMf";
+const NAIVE_STARVES: &str = "CARI1.vVTNbtswDH4XnY3AyZoeclyHbYdgGJZilyIQWJuxhcqSIcl2jcDvPlKWs7TIelwAKxJF8vv4p7MI8Cx2Yk9rJjSMtgt0PKgSP4-8ktQ31oZamUrs8tV9JgbQWgbVoIRX5cXuBNojqdV2kPjaalBG7ILrSJaO0nUkWpMOYhk3rUOPjPSozEgYDgvV4oWIg4Dk-Sy0Y9A8ZxOvZDquJ3JVgCYD02lNlFBVdfDSIRS1JGzzslCoHJQKTYju-CB9CwVDteCg8Rw2mni7XGjwgcTYoxvFbjtNs4rsFQ50_WC9MuijBmiZ1DZ5TqQCM68Uk386L8eRwZxtrafo3zH3AYIqZAqArPLVXZavPvF3zEQ5gByUKe3ACPM5YNMiOe4cedmsSFpADKzg5NxN2RtgA6rH_4B6ZAin2jCHTrqk-kwwlpP7RNe11WXcMsMP7-kQ7MglKaw5qYp3rtP4Lo8BXJDaeh_TzZzW9OWrLdmftLVujmydpe94aSyS5lsSbZI29xXbkk9s_VLMDzN2XLr5H_mhpnGsKxPxpQ6pifYzbZ45UxISN_91uD04BYYn5CGmWVy4rXP-ZdejwRDybwzXvN8U6WbhtykHt4ucYpxmELa4RHJViqYqQSxg4phqw9pxCG8spEPBBtvFIs1PyLym26u5TQ8MGNXEfpEeCxLfU5LjaHpv6XkRP5jXgYD7mNhalSUaJnzASPLn_OZk4gv2quAIfsVuyMQhZoz-l7HJxFfrXthmblPafafupL_9_ERm4tGOv7mULEoVPGAI9Eyyx28X9sfpDw";
+const PROPOSED_CHASES: &str = "CARI1.vVTNbtswDH4XnY3A6ZoeclyGbYcciqXYpTAE1mZsobJkSHJcI_C7j5TlLC2yHmfAskWR_D7-6SwCvIit2NOaCQ2j7QNtD6rCryOvJPWttaFRphbbfPWQiQG0lkG1KOFNebE9gvZIao0dJL51GpQR2-B6kqWtdD2JctJBrMR2nYnOoUdGelJmJAyHperwQsRBQPJ8FtoxaJ6ziVcybdcTuSpBk4HptSZKqOomeOkQykYStnldKNQOKoUmRHe8kb6DkqE6cNB6DhtNPF0ONPhAYjyhG8V2M02zijwpHOh4Z70y6KMGaJnU7nKOLzDzWjH55_OyHRnM2c56iv4Dcx8gqFKmAMgqX91n-eoLv0UmqgHkoExlB0aY9wHbDslx78jL3YqkJcTASk7O_ZS9AzagTvgfUAuGcKoLc-ikS6ovBGM5uc903FhdxV9m-Ok5bYIduSSlNUdV85_rNX7IYwAXpLbex3QzpzW9-WpD9kdtrZsjW2fpLS6NRdJ8Q6K7pM19xbbkEzu_FPPTjBVLN_8jP9Q0jnVlIr7UITXRfqbNM2cqQuLmvw73BE6B4QnZxTSLC7d1zk92PRoMIf_GcM37XZFuFn6TcnC7yCnGaQZhi0skV6Vo6wrEAiaKVBvWjkN4YyEdCjbYPhZpvkLmNZ1ezW26YMCoNvaL9FiS-IGSHEfTe0vXi3hMfHYNzKltVFWhYcoHjDQf51snE9_wpEqO4Vfsh0wcYs7ouwxOJr5b98o2c6PS30_qT_rs50syE092_M3FZFGq4QFDoIuSPf648C-mPw";
+const SWITCH_MID_RUN: &str = "CARI1.xVTNitswEH4XnU1w0s0ecuwW2kMKZbP0shihtSf2UFkykhyvCX73zshy6kK61wasaP6_-dFcRVBv4iCOdGZCq9H2gcgTVvB55JO4vrU2NGhqccg3j5kYlNYyYAtSvaMXh7PSHkitsYOE904rNOIQXE-8RErXEysnHYBKHLaZ6Bx44EgvaEaK4aDEDm5AnApAnq9COw6a52ziUSZyO5GrUmkyML3WBAmwboKXDlTZSIptfi0QaqcqBBOiOyak71TJoTrlVOs5bTBRugi08oHYcAE3isN-mmYVeUEYSPxkPRrwUUNpmdR2OecXGHmNDP71upAkFUbhJRZzDdsHFbCUCT2Z5JuHLN984q_IRDUoOaCp7MDuZzpA2wF57R152W2IW6qYVcmVeZiy_xK14BAOuzDnTbqk-kZhLFf2lcSN1VW8MsIP5UQEO3I_SmvOWPPN9Tp2zNnOehqhmIQLUlvvY60Z05a-fLMn-7O21s2ZbbP0FbepIm6-J9YuafNQsS35hM4vnfywYsUyyv-oD02MY12ZgC99SBN0nGHzgzMVReLJX6d7UQ6V4efxFMssbti2Of-y9bvgEPJPDmvcfzXpbuP3qQb3m5xynOYgbHHLZNWKtq6UWIKJIvWGteMLvHOQDiUbbB-bNO-P-UzS1aNN20UZbOO8SA8lsR-pyPFdem8Nb6wBQ9l8x-qZVg2NE1YVGAZ8ggjyx7xwMvEFLlhyBs9xGjJxihUjjXko6faNZpH-jvM2zMSLHX9y45iV-nWCEGgjsv3XG9Zi-g0";
+const HARDEST_CHANGES: &str = "CARI1.vVTNbtswDH4XnY3A6ZoeclyGrYcchqXYpTAE1mZsobJkSHJcI_C7j5TlLC2yHmfAsklR_D7-6SwCvIit2NOaCQ2j7QOJB1Xh15FX0vrW2tAoU4ttvnrIxABay6BalPCmvNgeQXsks8YOEt86DcqIbXA96ZIoXU-qnGwQK7FdZ6Jz6JGRnpQZCcNhqTq8EHEQkDyfhXYMmud8xCuZxPVErkrQdMD0WhMlVHUTvHQIZSMJ27wuFGoHlUITojsWpO-gZKgOHLSew0YTd5cNDT6QGk_oRrHdTNNsIk8KB9reWa8M-mgBWiazu5zjC8y8Vkz--byII4M521lP0X9g7gMEVcoUAJ3KV_dZvvrCb5GJagA5KFPZgRFmOWDbITnuHXm5W5G2hBhYycm5n7J3wAbUCf8DasEQTnVhDp1syfSFYCwn95m2G6ur-MsMP90nIdiRS1Jac1Q1_7le44c8BnBBaut9TDdzWtObrzZ0_qitdXNk6yy9xaWxSJtvSHWXrLmv-Cz5xM4vxfw0Y8XSzf_IDzWNY1uZiC91SE20n2nzzJmKkLj5r8M9gVNgeEJ2Mc3iwm2d85NdjwZDyL8xXPN-V6Sbhd-kHNwucopxmkH4xCWSq1K0dQViARNFqg1bxyG8sZANBRtsH4s0XyHzmnav5jZdMGBUG_tFeixJ_UBJjqPpvaXrRTyCq9CHXQOmjqltVFWhYcoHjDR_zrdOJr7hSZUcw6_YD5k4xJzRdxmcTHy37pU-j9SV9NnPV2Mmnuz4m0vIqlS5A4ZA1yP7-XFhXUx_AA";
+const READING_EMBEDDINGS: &str = "CARI1.vVTNbtswDH4XnYXA6ZoefFzXbYcciqbYpTAExWZsrbJkSHJcI_C7j5TlLC2yHhfAivinjx9J6cSC3LOcPTr7G8pgHeNMy9H2AZU7VcHXkVbU-tba0ChTszxb3XE2SK1FUC0I-aY8yw9Se0C3xg4C3jotlWF5cD3qkihcj6oMfQAqlq856xx4IKRnZUbEcFCqDlDeYlIoygB48olpR6BZRiFeiSSuJzyqlBoDTK81pgSqboIXDmTZCMQ2r0sKtZOVAhPicSQI38mSoDrpZOuJNphoXQxa-oBqOIIbWb6ZptlFHBUMaL63Xhnw0UNqkdxuMuIXKPNaUfIvp0UcCczZznpk_yFzH2RQpUgEMCpb3fJs9YW-grNqkGJQprIDIcxygLYDPLh3eMrNCrWljMRKKs7txN8BG6mO8B9QC4JwqgszdfRF1z3CWCruC5obq6u4pQw_taMQ7EgtKa05qJp2rtfwoY5BuiC09T6Wm3Ja45etNhh_0Na6mdmap684DxZqsw2qbpI3zRXF4pnQ-aWZn1asWKb5H_XBoXHkK1LiSx_SEG3ntOnOmQqRaPgv6R6lU9LQDbmPZWbn3NYZ_fjl1SAI8ZfDZd7vmnS18ZtUg-tNThynGYQizkwuWtHWlWQLGCtSb8g7XsIrC_og2WD72KT5CZnXZL24t-mBkUa1cV6EhxLVd1jkeDW9t_i8sCfACFM_tHuoaEPVbVRVgaGsdxAzfZwfHs6-wVGVROMpjgRnu1g2zr5b90qO84Di7ifOJf5t58eRs4f0xnH2bMdf1E4ypi7uIISE_ePMoJj-AA";
+const IDEA_BREAKS_CODE: &str = "CARI1.vVTNbqMwEH4Xn1FEuk0PHNvV_kg5rJRqLxWypjABK8ZGtglFUd59Z4zJplW2x0XCMOOxv29-TyLAqyjEltZMaJjsEEjcqRofJ15J6ztrQ6tMI4p89ZCJEbSWQXUo4U15UexBeySz1o4S33oNyogiuIF0SZRuIFVONoi1KNaZ6B16ZKRnZSbCcFipHi9EHASkm09COwbNcz7ilVzE_P5Ml1Wg6YgZtCZSqJo2eOkQqlYSujksJBoHtUIT4oUsSN9DxWA9OOg8O44m7i4bGnwgNR7RTaLYnM-ziTwqHGn7yXpl0EcL0DKZ3eXsYWDujWL6L6dFnBjM2d568v8Dcx8gqEomB-hUvrrP8tUXfstM1CPIUZnajowwywG7HuniwdEtdyvSVhAdqzg8FJt3wAbUEf8DaskQTvVhdp1syfSVYCwH94W2W6vr-MsMP90nIdiJU1JZs1cN_7lB44c4BnBBaut9DDdzWtObrzZ0fq-tdbNn6yy95aW0SJtvSHWXrLmy-Czdib1fkvlpxMqlnv8RHyoax7YyEV_ykIpoO9PmrjM1IXH5X7t7BKfAcI88xTCLC7d1zk923RwMIf_6cM37XZJuJn6TYnA7ycnH8wzCJy6eXKWia2oQC5goU27YOjbhjYVsyNlgh5ikeYjMa9q96ts0YsCoLtaL9FiR-oGCHFvTe0sDRvysER5pAhw4rK2qazRMd4eR4q955mTiKx5Vxfx3MU70XZolE9-sO7DtXJz094Nqkj7beTRm4tlOvzmBrEp522EINB4Z9PuFc3n-Aw";
+const TASKS_PULL_APART_CODE: &str = "CARI1.vVQ9b9swEP0vnAVDTuMM3toURQcPQR10CQTiIp0lwhQpkJQVwdB_7x1FuU7gZqwAUeLxyPfeffAsAryKrdjRmAkNo-0DTfeqwm8jj2T1rbWhUaYW23z1kIkBtJZBtSjhTXmxPYD2SG6NHSS-dRqUEdvgerKlqXQ9mXLyQazEdp2JzqFHRnpWZiQMh6Xq8ELEQUA6-Sy0Y9A85y1eyTRdT3RUCZo2mF5rooSqboKXDqFsJGGb40KhdlApNCEexxPpOygZqgMHrWfZaOLqsqDBBzLjCd1IbKdpdpEnhQMtP1qvDProAVomt7uc9QVmXism_3JepiODOdtZT-o_MPcBgiplEkC78tV9lq--8FtkohpADspUdmCEeR6w7ZAO7h2dcrciawlRWMnBuZ-yd8AG1An_A2rBEE51YZZOvuT6SjCWg_tCy43VVfxlhp-u0yTYkVNSWnNQNf-5XuOHOAZwQWrrfQw3c1rTm682tP-grXWzsnWW3uJSWGTNN2S6S95cV7yXzsTOL8n8NGLFUs3_iA8VjWNfmYgveUhFtJtpc8-ZipC4-K_lnsApMNwhjzHM4sJtnfOTXbcGQ8i_Gq55v0vSzcRvUgxuJzlpnGYQ3nFRcpWKtq5ALGCiSLlh79iENwbyIbHB9jFJ8xUyj2n1qm_TBQNGtbFepMeSzA8U5Nia3lvDVwn4o38i1V-ps7mBG1VVaJjyHiPNp_nWycR3PKmSNfyK9ZCJfYxZJn5Yd6TPTypF-uzm-zATz3b8zXljU0rXHkOgO9GLYvoD";
+const LANDSCAPE_PATHS_CODE: &str = "CARI1.vVTNbtswDH4XnYXAyZoeclz3d8ihWIpdikBgbSYWKkuGJMcNAr_7SFlOkyLrcQZsixTFjx9_dBIRXsRKPLmjkMLA0XWRxI2u8OuRv6QNjXOx1nYvVsXsXooejFFRN6jgTQex2oEJSGa16xW-tQa0FavoO9JlUfmOVAXZIFZiNZei9RiQkZ60ZWSPpW6R5DWFQyJEJM8nYTyDFgUfCVplcT6QqxIMHbCdMRQS6n0dg_IIZa0I275OIew9VBptTO5YUKGFkqFa8NAEpo027U4bBkIkNR7QH8VqOQyjiTpo7Gn7wQVtMSQLMCqbLQrmFznyvebgn0-TeGQw71oXiP2HyEOEqEuVCdCpYnYni9kXfrdSVD2oXtvK9YwwyhGbFslx58nLYkbaEhKxkpNzN8grYAv6gP8BdcsQXrdxpE62ZPpCMI6T-0zbtTNVWnKEn-6TEKkhqSSlszu955XvDH7IYwQflXEhpHRzTHN6i9mSzu-Mc35kNpf53Z4bi7TFklSLbM19xWfJJ7ZhKuanGdtO3fyP_FDTeLZVOfCpDrmJ1mArAmgxjd20vmJ8AK_B8pA8pEyLc3jzgh95OR2Mot5pXIZ-VaebtV_mNNyuc6Y5jCB84kzmohrNvgIxgYltLg9bpzm88SEbIhtdl-o03iLjN-9ejO44y2B1kzpGBSxJe09pTsMZgrOXSX2EWPOA1rqq0HLEG0xRPo73jhTf8KBLpvA7dYQUm5Qy-k-jI8UP51_5zNiqtPpFHUq_9XhNSvE933aS788_XFj5HsMGY6RLk33_PBPZDn8B";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -202,10 +227,12 @@ mod tests {
 #[allow(clippy::unwrap_used)]
 mod generate {
     use super::super::code::LabState;
+    use super::super::history::lens::LensQuantity;
     use super::super::settings::{Layout, Settings, Tab};
     use super::super::toy::ToyView;
     use super::*;
     use crate::train::config::LearningRates;
+    use crate::train::lens::{GradSpace, LensConfig};
     use crate::train::recipe::Recipe;
     use crate::weighting::toy::ToyConfig;
     use crate::weighting::{Strategy, StrategyConfig};
@@ -259,6 +286,17 @@ mod generate {
             Lesson::SwitchMidRun => {
                 s.tab = Tab::Lab;
                 s.strategies = both(Strategy::NAIVE, Strategy::NAIVE);
+                s.show_explain = true;
+            }
+            Lesson::TasksPullApart => {
+                s.tab = Tab::Lab;
+                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
+                s.gradients.lens = LensConfig {
+                    space: Some(GradSpace::Last),
+                    every: 1,
+                };
+                s.lens_view = LensQuantity::Cosines;
+                s.explain_run = 0;
                 s.show_explain = true;
             }
             Lesson::LandscapePaths => {

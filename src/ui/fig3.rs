@@ -48,7 +48,8 @@ pub struct Fig3View {
 /// One plot as drawn: its whole rectangle (axes and labels included) and its y axis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DrawnPlot {
-    pub quantity: Quantity,
+    /// The weights or the losses; `None`: the gradients view.
+    pub quantity: Option<Quantity>,
     pub rect: egui::Rect,
     pub y_range: (f64, f64),
     /// Where the empty plot's "Press Play" hint sits, if it has one.
@@ -76,10 +77,10 @@ const EMPTY_STEPS: f64 = 100.0;
 
 /// The height each of `plots` stacked plots gets from what is left of `ui`'s height, with
 /// the item spacing between them: the column is shared, however many plots a run shows.
-pub fn stacked_plot_height(ui: &egui::Ui, plots: usize) -> f32 {
+pub fn stacked_plot_height(ui: &egui::Ui, plots: usize, other_px: f32) -> f32 {
     let plots = plots.max(1) as f32;
     let gaps = ui.spacing().item_spacing.y * (plots - 1.0);
-    ((ui.available_height() - gaps) / plots).max(MIN_PLOT_HEIGHT)
+    ((ui.available_height() - gaps - other_px) / plots).max(MIN_PLOT_HEIGHT)
 }
 
 impl View for Fig3View {
@@ -163,6 +164,11 @@ impl Fig3View {
         {
             self.follow_newest();
         }
+        if settings.gradients.lens.space.is_some() {
+            ui.separator();
+            super::gradients::selector_ui(ui, settings);
+            ui.separator();
+        }
         if settings.shows(Control::Explain) {
             ui.checkbox(&mut settings.show_explain, "explain")
                 .on_hover_text("Show the equations with the current numbers beside the plots");
@@ -180,12 +186,38 @@ impl Fig3View {
         width: f32,
     ) {
         legend_ui(ui, slots.len() > 1);
-        let size = egui::vec2(width, stacked_plot_height(ui, Quantity::ALL.len()));
+        // The gradients view joins the weights and losses while the lens is on, or once a run
+        // has what it saw (a reopened run, or the lens switched off later).
+        let gradients = settings.gradients.lens.space.is_some()
+            || slots.iter().any(|&s| !runs[s].history.lens.is_empty());
+        let plots = Quantity::ALL.len() + usize::from(gradients);
+        // The gradients view's legend sits between the plots: room for it on up to two lines.
+        let legend = if gradients {
+            2.0 * (ui.spacing().interact_size.y + ui.spacing().item_spacing.y)
+        } else {
+            0.0
+        };
+        let size = egui::vec2(width, stacked_plot_height(ui, plots, legend));
         let link = Id::unique("fig3_x_link");
         for quantity in Quantity::ALL {
             let hovered = self.plot_ui(ui, settings, runs, slots, quantity, size, link);
             if let Some(x) = hovered {
                 hover_readout(ui, runs, x, settings.wall_time_axis);
+            }
+        }
+        if gradients {
+            super::gradients::legend_ui(ui, settings, runs);
+            let plain = self.plain_background;
+            let (rect, hovered) =
+                super::gradients::plot_ui(ui, settings, runs, slots, size, link, plain);
+            self.drawn_plots.push(DrawnPlot {
+                quantity: None,
+                rect,
+                y_range: (-1.0, 1.0),
+                hint: None,
+            });
+            if let Some(x) = hovered {
+                super::gradients::hover_readout(ui, settings, runs, x);
             }
         }
     }
@@ -249,7 +281,7 @@ impl Fig3View {
             None
         };
         self.drawn_plots.push(DrawnPlot {
-            quantity,
+            quantity: Some(quantity),
             rect: scoped.response.rect,
             y_range: (bounds.min()[1], bounds.max()[1]),
             hint,
