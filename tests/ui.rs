@@ -951,6 +951,7 @@ fn holding_a_weight_fixes_it_until_release_and_the_plot_marks_the_steps() {
 fn a_lab_code_copied_in_one_window_opens_the_same_lab_in_a_fresh_one() {
     use cari_mtl::lab::code::LabState;
     use cari_mtl::lab::settings::Tab;
+    use clap::Parser;
     let mut first = harness(small_settings());
     {
         let s = &mut first.state_mut().lab.settings;
@@ -1020,6 +1021,39 @@ fn a_lab_code_copied_in_one_window_opens_the_same_lab_in_a_fresh_one() {
     );
     assert_eq!(b.settings.seed, 4);
     assert_eq!(b.settings.tab, Tab::Toy);
+    // The same code on the command line (`cari-mtl --lab CODE`) opens the same lab in a
+    // fresh window over its remembered settings, whose dataset stays.
+    let launch = cari_mtl::cli::Cli::try_parse_from(["cari-mtl", "--lab", code.as_str()])
+        .unwrap()
+        .window
+        .launch();
+    let mut notes = Vec::new();
+    let remembered = small_settings();
+    let opened = launch.settings_from(remembered.clone(), &mut notes);
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(opened.dataset, remembered.dataset);
+    let mut launched = harness(opened);
+    launched.step();
+    let c = &launched.state().lab;
+    assert_eq!(
+        LabState::of(&a.settings, a.settings.scripts.clone()),
+        LabState::of(&c.settings, c.settings.scripts.clone())
+    );
+    assert_eq!(
+        launched.state().lab.settings.toy.landscape.config.steps,
+        5000
+    );
+    // A bad code on the command line is refused before a window opens, saying why.
+    for (bad, why) in [
+        ("CARI9.abc", "another version"),
+        ("hello", "not a cari-mtl lab code"),
+        ("CARI1.abc", "damaged"),
+    ] {
+        let e = cari_mtl::cli::Cli::try_parse_from(["cari-mtl", "--lab", bad])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--lab") && e.contains(why), "{bad}: {e}");
+    }
 }
 
 #[test]

@@ -104,6 +104,18 @@ impl Cli {
 }
 
 impl WindowArgs {
+    /// How the window is to start.
+    pub fn launch(self) -> Launch {
+        Launch {
+            play: self.play,
+            quit_after_secs: self.quit_after,
+            dataset: self.dataset,
+            fold: self.fold,
+            open_runs: self.open_run,
+            lab: self.lab.map(Box::new),
+        }
+    }
+
     fn any(&self) -> bool {
         self.play.is_some()
             || self.quit_after.is_some()
@@ -170,14 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if cli.window.open_run.len() > 2 {
                 anyhow::bail!("--open-run: at most two runs (A and B)");
             }
-            crate::ui::run_app(Launch {
-                play: cli.window.play,
-                quit_after_secs: cli.window.quit_after,
-                dataset: cli.window.dataset,
-                fold: cli.window.fold,
-                open_runs: cli.window.open_run,
-                lab: cli.window.lab.map(Box::new),
-            })
+            crate::ui::run_app(cli.window.launch())
         }
         Some(Commands::Train(args)) => train::run(args),
         Some(Commands::Compare(args)) => compare::run(args),

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use super::settings::Settings;
+
 /// Which runs `--play` starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlayRuns {
@@ -36,6 +38,32 @@ pub struct Launch {
     pub open_runs: Vec<std::path::PathBuf>,
     /// A lab to open (`--lab CODE`), already read and checked.
     pub lab: Option<Box<super::code::LabState>>,
+}
+
+impl Launch {
+    /// The settings the window opens with: the remembered ones with the command line's dataset
+    /// and lab code applied. What could not be applied is said in `notes`, and the rest opens.
+    pub fn settings_from(&self, remembered: Settings, notes: &mut Vec<String>) -> Settings {
+        let mut settings = remembered;
+        if let Some(spec) = &self.dataset {
+            settings.dataset = spec.clone();
+            settings.fold = self.fold;
+        } else if let Some(gone) = settings.dataset_gone() {
+            notes.push(gone);
+            settings.dataset = "synthetic".into();
+            settings.fold = None;
+        }
+        if let Some(state) = &self.lab {
+            match (**state).clone().applied_to(&settings) {
+                Ok(opened) => {
+                    settings = opened;
+                    settings.welcome_seen = true;
+                }
+                Err(e) => notes.push(format!("warning: --lab: {e}")),
+            }
+        }
+        settings
+    }
 }
 
 /// The `--quit-after` clock: starts at the first step the window sees.

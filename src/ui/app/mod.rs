@@ -66,25 +66,9 @@ impl LabApp {
         let saved: Option<Settings> = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY));
-        let (mut settings, problem) = checked_saved_settings(saved);
+        let (settings, problem) = checked_saved_settings(saved);
         let mut notes: Vec<String> = problem.into_iter().collect();
-        if let Some(spec) = &launch.dataset {
-            settings.dataset = spec.clone();
-            settings.fold = launch.fold;
-        } else if let Some(gone) = settings.dataset_gone() {
-            notes.push(gone);
-            settings.dataset = "synthetic".into();
-            settings.fold = None;
-        }
-        if let Some(state) = launch.lab.clone() {
-            match state.applied_to(&settings) {
-                Ok(opened) => {
-                    settings = opened;
-                    settings.welcome_seen = true;
-                }
-                Err(e) => notes.push(format!("warning: --lab: {e}")),
-            }
-        }
+        let settings = launch.settings_from(settings, &mut notes);
         let mut app = LabApp::around(Lab::launched(settings, launch));
         if drawn_by_the_cpu(cc) {
             app.repaint_while_training = REPAINT_WHILE_TRAINING_ON_CPU;
