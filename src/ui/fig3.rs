@@ -73,7 +73,7 @@ impl Default for Fig3View {
 const MIN_PLOT_HEIGHT: f32 = 90.0;
 
 /// The x axis of an empty plot: steps 0 to this.
-const EMPTY_STEPS: f64 = 100.0;
+pub const EMPTY_STEPS: f64 = 100.0;
 
 /// The height each of `plots` stacked plots gets from what is left of `ui`'s height, with
 /// the item spacing between them: the column is shared, however many plots a run shows.
@@ -303,9 +303,11 @@ impl Fig3View {
 fn headroom(plot_ui: &mut PlotUi, highest: f64) {
     let top = if highest > 0.0 { highest * 1.05 } else { 1.0 };
     // At x = 0, where steps and seconds start: it widens no axis the curves do not start at.
+    // Drawn with no width: egui_plot takes a transparent colour for "pick one", and the line
+    // once showed in red.
     plot_ui.line(
         Line::new("", PlotPoints::from(vec![[0.0, 0.0], [0.0, top]]))
-            .color(Color32::TRANSPARENT)
+            .width(0.0)
             .allow_hover(false),
     );
 }

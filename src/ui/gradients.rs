@@ -118,6 +118,12 @@ pub fn plot_ui(
         .show_x(false)
         .show_y(false)
         .show_background(!plain_background);
+    // Before the first step, the same x axis as the empty weights and losses above.
+    let plot = if slots.iter().all(|&s| runs[s].history.is_empty()) {
+        plot.include_x(0.0).include_x(super::fig3::EMPTY_STEPS)
+    } else {
+        plot
+    };
     let scoped = ui.scope(|ui| {
         plot.show(ui, |plot_ui| {
             plot_ui.hline(HLine::new("0", 0.0).color(Color32::GRAY).width(0.5));

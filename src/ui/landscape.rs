@@ -18,7 +18,7 @@ use crate::weighting::landscape::functions::gradients;
 use crate::weighting::landscape::pareto::{pareto_distance, stationarity};
 use crate::weighting::landscape::{PathPoint, STARTS, TaskLoss, Variant, refusal};
 
-const INTRO: &str = "Two tasks share two parameters θ = (x, y) — the toy of the CAGrad, Nash-MTL and FAMO papers (CAGrad's code). Each rule picks the weights of the two tasks' gradients at every step, and Adam moves θ along the combination (lr 0.001, 100,000 steps, as the paper). The thick dark curve is the Pareto set: points where no task can improve without the other getting worse (where some convex combination of the two gradients vanishes).";
+const INTRO: &str = "Two tasks share two parameters θ = (x, y) — the toy of the CAGrad, Nash-MTL and FAMO papers (CAGrad's code). Each rule picks the weights of the two tasks' gradients at every step, and Adam moves θ along the combination (lr 0.001, 100,000 steps, as the paper). The thick gold curve is the Pareto set: points where no task can improve without the other getting worse (where some convex combination of the two gradients vanishes).";
 
 /// Colours of the rules' paths, in the order the rules were chosen.
 const RULE_COLOURS: [Color32; 8] = [
@@ -39,7 +39,8 @@ const CONTOUR_COLOURS: [Color32; 3] = [
     Color32::from_rgb(110, 110, 110),
 ];
 
-const PARETO_COLOUR: Color32 = Color32::from_rgb(40, 40, 40);
+/// Gold: it shows on the dark and the light theme, and no rule has it.
+const PARETO_COLOUR: Color32 = Color32::from_rgb(235, 190, 30);
 
 /// Arrows at a point are drawn this long (in θ units) for the longest of the three.
 const ARROW_LENGTH: f64 = 1.6;
@@ -280,7 +281,10 @@ fn display_ui(ui: &mut egui::Ui, settings: &mut LandscapeSettings) -> bool {
 fn plot_ui(ui: &mut egui::Ui, settings: &LandscapeSettings, view: &LandscapeView, progress: f64) {
     let side = ui.available_height().min(ui.available_width()).max(200.0);
     let variant = settings.config.variant;
+    // Square, so that with x and y at the same scale the whole box (starts, front) shows: in
+    // a wide window a full-width plot cut y to about ±5.
     let response = Plot::new("landscape")
+        .width(side)
         .height(side)
         .data_aspect(1.0)
         .default_x_bounds(X_RANGE.0 - 0.5, X_RANGE.1 + 0.5)
@@ -306,7 +310,13 @@ fn plot_ui(ui: &mut egui::Ui, settings: &LandscapeSettings, view: &LandscapeView
                 let colour = RULE_COLOURS[k % RULE_COLOURS.len()];
                 draw_paths(plot_ui, paths, settings, colour, progress);
             }
-            let pointer = plot_ui.pointer_coordinate();
+            // Only while the pointer is over the plot: outside it egui_plot still gives a
+            // coordinate, and the nearest point's arrows were drawn across the map.
+            let pointer = plot_ui
+                .response()
+                .hovered()
+                .then(|| plot_ui.pointer_coordinate())
+                .flatten();
             let nearest = pointer.and_then(|p| nearest_point(plot_ui, view, settings, progress, p));
             if let Some((k, _, point)) = &nearest {
                 let colour = RULE_COLOURS[k % RULE_COLOURS.len()];

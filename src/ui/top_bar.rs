@@ -358,8 +358,8 @@ impl View for Welcome {
 }
 
 fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
+    // The buttons first: after a text that wraps, a narrow window left them off the bar.
     ui.horizontal_wrapped(|ui| {
-        ui.label(egui::RichText::new(WELCOME).strong());
         if ui.button(Lesson::TwoTasksToy.title()).clicked() {
             actions.push(UiAction::OpenLesson(Lesson::TwoTasksToy));
         }
@@ -370,6 +370,7 @@ fn welcome_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) {
         {
             actions.push(UiAction::DismissWelcome);
         }
+        ui.label(egui::RichText::new(WELCOME).strong());
     });
 }
 
