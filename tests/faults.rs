@@ -227,6 +227,24 @@ fn a_sharded_sweep_collects_to_the_same_results_as_one_compare() {
     );
     assert_eq!(a, b, "the collected results equal the unsharded sweep's");
     assert_eq!(a["proposed"]["auc"]["values"].as_array().unwrap().len(), 2);
+    // Each figure's sd is the sample sd (n − 1) of the values it lists, with n beside it.
+    for strategy in ["proposed", "naive"] {
+        for (key, entry) in a[strategy].as_object().unwrap() {
+            let values: Vec<f64> = entry["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let sample_sd =
+                (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            assert_eq!(entry["n"], 2, "{strategy} {key}");
+            let sd = entry["sd"].as_f64().unwrap();
+            assert!((sd - sample_sd).abs() < 1e-12, "{strategy} {key}: {entry}");
+        }
+    }
     // The paired section: proposed − naive per seed, from the figures the same file lists.
     let values = |s: &str| -> Vec<f64> {
         let v = &a[s]["auc"];

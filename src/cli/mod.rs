@@ -122,7 +122,7 @@ pub(crate) fn parse_positive_secs(text: &str) -> Result<f64, String> {
 pub enum Commands {
     /// Train one run headless and write metrics.csv, config.json, checkpoint.safetensors and summary.json.
     Train(train::TrainArgs),
-    /// Train several strategies over several seeds and print the paper's Table I as mean ± std.
+    /// Train several strategies over several seeds and print the paper's Table I as mean ± sample sd (n − 1).
     Compare(compare::CompareArgs),
     /// Measure training steps/s and images/s.
     Bench(bench::BenchArgs),

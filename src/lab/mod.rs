@@ -12,6 +12,7 @@
 //! | `run.rs`, `history/` | one run slot: its trainer handle, status and bounded history |
 //! | `settings.rs`, `lessons.rs`, `launch.rs` | what the window remembers, the lessons, the command-line launch |
 //! | `dataset.rs`, `projector.rs`, `failures.rs`, `toy.rs`, `files.rs` | each tab's state and numbers |
+//! | `paired.rs` | A − B paired by seed and both rules, for the Metrics tab |
 
 pub mod actions;
 mod commands;
@@ -23,6 +24,7 @@ pub mod history;
 pub mod launch;
 pub mod lessons;
 mod logic;
+pub mod paired;
 pub mod projector;
 pub mod run;
 pub mod settings;

@@ -130,7 +130,8 @@ pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_jso
             "step": report.step,
             "protocol": protocol_json(report),
             "metrics": report.summary,
-            "std": report.spread,
+            // Per metric with folds: {"sd": sample sd (n − 1) over the folds, "n": folds}.
+            "spread": report.spread,
             "eval_secs": report.eval_secs,
         }),
         Err(e) => serde_json::json!({ "step": step, "error": e }),

@@ -6,7 +6,7 @@
 //! job); `--collect DIR…` builds the results of a sweep from its folders once every shard is
 //! done. A run that fails is recorded (reason, step) and the others go on. `--folds all` (or
 //! `--folds 1,3,5`) adds the dataset's published folds to the sweep: one run per (strategy,
-//! seed, fold), and figures as mean ± std over folds (see `results`).
+//! seed, fold), and figures as mean ± sample sd over folds (see `results`).
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -47,7 +47,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 600)]
     pub steps: u64,
     /// Published folds to sweep: `all` (every fold the dataset has) or a list such as 1,3,5.
-    /// Figures are then mean ± std over folds, the seeds of each fold averaged first.
+    /// Figures are then mean ± sample sd over folds, the seeds of each fold averaged first.
     #[arg(long, value_name = "all|K,…", conflicts_with = "fold")]
     pub folds: Option<String>,
     /// The sweep's folder: sweep.json, results.json and one folder per run (strategy/seedS, or

@@ -2,16 +2,17 @@
 //! runs that failed (and why, at which step) and those that are missing. An unsharded compare
 //! and `--collect` over its shards build `results.json` the same way, from the same files.
 //!
-//! Without folds a figure is mean ± std over seeds. Over folds it is mean ± std over folds, as
+//! Without folds a figure is mean ± sd over seeds. Over folds it is mean ± sd over folds, as
 //! the paper's tables report the ten WebCaricature folds: with several seeds, the seeds of each
-//! fold are averaged first, so every fold counts once and the spread is the folds' alone.
+//! fold are averaged first, so every fold counts once and the spread is the folds' alone. The
+//! sd is the sample sd (n − 1), with n beside it.
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::sweep::{RunSpec, Sweep, run_label};
-use crate::eval::{METRIC_KEYS, mean_std, table_markdown};
+use crate::eval::{METRIC_KEYS, mean_sd, table_markdown};
 use crate::train::config::TrainConfig;
 use crate::train::run_folder::{CONFIG_FILE, INCOMPLETE_FILE, SUMMARY_FILE, read_json};
 
@@ -145,12 +146,12 @@ impl Collected {
         }
         by_fold
             .into_iter()
-            .map(|(k, values)| (k, mean_std(&values).0))
+            .map(|(k, values)| (k, mean_sd(&values).0))
             .collect()
     }
 
-    /// What a figure's mean and std are taken over: the seeds' values, or the folds' means.
-    fn summarised(&self, strategy: &str, key: &str) -> Vec<f64> {
+    /// What a figure's mean and sd are taken over: the seeds' values, or the folds' means.
+    pub fn summarised(&self, strategy: &str, key: &str) -> Vec<f64> {
         if self.folds.is_empty() {
             self.values(strategy, key)
                 .into_iter()
@@ -184,8 +185,9 @@ impl Collected {
         }
     }
 
-    /// `results.json`: per strategy and metric the mean, std, values and their seeds (and, over
-    /// folds, each value's fold and each fold's mean); then the failed and the missing runs.
+    /// `results.json`: per strategy and metric the mean, the sample sd (n − 1) and n, the values
+    /// and their seeds (and, over folds, each value's fold and each fold's mean); then the failed
+    /// and the missing runs.
     pub fn to_json(&self) -> Value {
         let mut root = serde_json::Map::new();
         for strategy in &self.strategies {
@@ -227,8 +229,10 @@ impl Collected {
         let runs = self.values(strategy, key);
         let values: Vec<f64> = runs.iter().map(|r| r.2).collect();
         let seeds: Vec<u64> = runs.iter().map(|r| r.0).collect();
-        let (mean, std) = mean_std(&self.summarised(strategy, key));
-        let mut entry = json!({"mean": mean, "std": std, "values": values, "seeds": seeds});
+        let summarised = self.summarised(strategy, key);
+        let (mean, sd) = mean_sd(&summarised);
+        let mut entry = json!({"mean": finite(mean), "sd": finite(sd), "n": summarised.len(),
+                               "values": values, "seeds": seeds});
         if !self.folds.is_empty() {
             let folds: Vec<Option<usize>> = runs.iter().map(|r| r.1).collect();
             let fold_means: serde_json::Map<String, Value> = self
@@ -243,24 +247,34 @@ impl Collected {
         entry
     }
 
-    /// Table I: one row per strategy, mean ± std in percent, under a line saying over what.
+    /// Table I: one row per strategy, mean ± sample sd in percent with n beside the name (and
+    /// beside a cell whose n differs), under a line saying over what.
     pub fn markdown(&self) -> String {
         let rows: Vec<(String, Vec<String>)> = self
             .strategies
             .iter()
             .map(|strategy| {
-                let cells = METRIC_KEYS
+                let columns: Vec<Vec<f64>> = METRIC_KEYS
                     .iter()
-                    .map(|key| {
-                        let (mean, std) = mean_std(&self.summarised(strategy, key));
-                        format!("{:.1} ± {:.1}", 100.0 * mean, 100.0 * std)
+                    .map(|key| self.summarised(strategy, key))
+                    .collect();
+                let n = columns.iter().map(Vec::len).max().unwrap_or(0);
+                let cells = columns
+                    .iter()
+                    .map(|values| {
+                        let cell = mean_sd_cell(values);
+                        if values.len() == n {
+                            cell
+                        } else {
+                            format!("{cell} (n = {})", values.len())
+                        }
                     })
                     .collect();
-                (strategy.clone(), cells)
+                (format!("{strategy} (n = {n})"), cells)
             })
             .collect();
         format!(
-            "Mean ± std (percent) over {}.\n\n{}",
+            "Mean ± sample sd (percent; n − 1 in the sd) over {}.\n\n{}",
             self.over(),
             table_markdown("strategy", &rows)
         )
@@ -283,6 +297,26 @@ impl Collected {
             .map(|m| format!("missing: {} ({})", m.label(), m.dir.display()));
         failed.chain(missing).collect()
     }
+}
+
+/// "41.7 ± 3.3" in percent; "41.7 ± –" for one value, "–" for none.
+pub fn mean_sd_cell(values: &[f64]) -> String {
+    let (mean, sd) = mean_sd(values);
+    let pct = |x: f64| {
+        if x.is_finite() {
+            format!("{:.1}", 100.0 * x)
+        } else {
+            "–".into()
+        }
+    };
+    if values.is_empty() {
+        return "–".into();
+    }
+    format!("{} ± {}", pct(mean), pct(sd))
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
 }
 
 #[cfg(test)]
@@ -313,17 +347,23 @@ mod tests {
         let j = c.to_json();
         let acc = &j["proposed"]["verif_acc"];
         assert!((acc["mean"].as_f64().unwrap() - 0.8).abs() < 1e-12, "{acc}");
-        assert!((acc["std"].as_f64().unwrap() - 0.1).abs() < 1e-12, "{acc}");
+        // The sample sd of the fold means 0.7 and 0.9: 0.1·√2.
+        let sd = acc["sd"].as_f64().unwrap();
+        assert!((sd - 0.1 * 2f64.sqrt()).abs() < 1e-12, "{acc}");
+        assert_eq!(acc["n"], 2);
         assert_eq!(acc["folds"], json!([1, 1, 3]));
         assert_eq!(acc["seeds"], json!([1, 2, 1]));
         assert_eq!(acc["over"], "folds");
         let table = c.markdown();
         assert!(
             table.starts_with(
-                "Mean ± std (percent) over 2 folds (the 2 seeds of each fold averaged first)."
+                "Mean ± sample sd (percent; n − 1 in the sd) over 2 folds (the 2 seeds of each fold averaged first)."
             ),
             "{table}"
         );
-        assert!(table.contains("| 80.0 ± 10.0 |"), "{table}");
+        assert!(
+            table.contains("| proposed (n = 2) |") && table.contains("| 80.0 ± 14.1 |"),
+            "{table}"
+        );
     }
 }
