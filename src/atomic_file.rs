@@ -46,7 +46,7 @@ pub fn write_atomically<E: std::fmt::Display>(
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e.to_string()));
     }
-    sync_parent(path);
+    sync_folder_of(path);
     Ok(())
 }
 
@@ -61,8 +61,9 @@ fn sync_file(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("could not flush to disk: {e}"))
 }
 
-/// Make the rename itself durable (best effort: not every file system can sync a folder).
-fn sync_parent(path: &Path) {
+/// Make a rename or removal in `path`'s folder durable (best effort: not every file system can
+/// sync a folder). Files written in place and renamed later (a run's metrics) call this too.
+pub fn sync_folder_of(path: &Path) {
     if let Some(parent) = path.parent() {
         let dir = if parent.as_os_str().is_empty() {
             Path::new(".")

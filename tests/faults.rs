@@ -76,18 +76,39 @@ fn a_used_out_folder_is_refused_and_overwrite_replaces_only_the_run() {
 }
 
 #[test]
-fn a_run_killed_mid_way_leaves_a_folder_that_says_it_is_incomplete() {
+fn a_run_killed_mid_way_leaves_every_finished_step_and_says_it_is_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let mut child = train(&out, "100000", &[]).spawn().unwrap();
     let partial = out.join("metrics.csv.partial");
+    // Killed once 20 steps are in the file (however long that takes): what is checked after
+    // does not depend on when the kill lands.
     let started = Instant::now();
-    while std::fs::read_to_string(&partial).map_or(0, |t| t.lines().count()) < 5 {
+    while std::fs::read_to_string(&partial).map_or(0, |t| t.lines().count()) < 21 {
         assert!(started.elapsed() < Duration::from_secs(120), "no rows");
-        std::thread::sleep(Duration::from_millis(50));
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended before it was killed: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    let text = std::fs::read_to_string(&partial).unwrap();
+    assert!(text.ends_with('\n'), "no half-written last line");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(cari_mtl::train::metrics::METRICS_HEADER),
+        "the header"
+    );
+    let mut steps = Vec::new();
+    cari_mtl::train::metrics::read_metrics_csv(std::io::Cursor::new(text.as_bytes()), |row| {
+        steps.push(row.step)
+    })
+    .expect("every row parses");
+    assert!(steps.len() >= 20, "{} rows", steps.len());
+    let contiguous: Vec<u64> = (1..=steps.len() as u64).collect();
+    assert_eq!(steps, contiguous, "every finished step, in order, none missing");
     assert!(out.join("INCOMPLETE").is_file());
     assert!(out.join("config.json").is_file());
     assert!(

@@ -64,7 +64,7 @@ impl Sink for FolderSink<'_> {
     }
 
     fn evaluated(&mut self, _report: Result<EvalReport, TrainError>) -> Result<(), RunFolderError> {
-        Ok(())
+        self.writer.sync()
     }
 
     fn embedded(&mut self, _e: Result<Embeddings, TrainError>) -> Result<(), RunFolderError> {
