@@ -423,3 +423,89 @@ fn a_checkpoint_is_not_read_against_another_run() {
         "6 held-out identities × 12 images"
     );
 }
+
+/// Copy a run folder's files (one level: what a run folder holds).
+fn copy_run(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to).unwrap();
+    }
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn a_sweep_refuses_runs_and_calls_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = [
+        "--strategies",
+        "proposed,naive",
+        "--steps",
+        "4",
+        "--jobs",
+        "2",
+        "--device",
+        "cpu",
+    ];
+    let compare = |extra: &[&str], out: &Path| {
+        let mut c = cari(&["compare"]);
+        c.args(sweep).args(SMALL).args(extra).arg("--out").arg(out);
+        run(c)
+    };
+    let (main, other) = (dir.path().join("main"), dir.path().join("other"));
+    let (o, err) = compare(&["--seeds", "2"], &main);
+    assert!(o.status.success(), "{err}");
+    let recorded = read_json(&main.join("sweep.json"));
+    assert_eq!(
+        recorded["settings"]["runs"]["proposed"]["lr"],
+        serde_json::json!(0.001)
+    );
+    assert!(recorded["settings"]["version"].is_string());
+    let results = read_json(&main.join("results.json"));
+    assert_eq!(results["sweep"]["settings"], recorded["settings"]);
+    // A second call into the folder with another --lr and --seeds is refused, naming both.
+    let (o, err) = compare(&["--lr", "0.01", "--seeds", "3"], &main);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("lr (--lr): 0.001 in the sweep, 0.01 in this call")
+            && err.contains("seeds"),
+        "{err}"
+    );
+    assert_eq!(read_json(&main.join("sweep.json")), recorded, "untouched");
+    // A run copied in from a sweep trained with another --lr: collect refuses it by name.
+    let (o, err) = compare(&["--seeds", "2", "--lr", "0.01"], &other);
+    assert!(o.status.success(), "{err}");
+    copy_run(&other.join("naive/seed2"), &main.join("naive/seed2"));
+    std::fs::remove_file(main.join("results.json")).unwrap();
+    let collect = |extra: &[&str]| {
+        let mut c = cari(&["compare", "--collect"]);
+        c.arg(&main).args(extra);
+        run(c)
+    };
+    let (o, err) = collect(&[]);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("naive seed 2") && err.contains("lr (--lr): 0.001 in the sweep, 0.01 in the run"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-mixed"), "{err}");
+    assert!(!main.join("results.json").exists(), "nothing written");
+    // --allow-mixed collects it and lists what differs.
+    let (o, err) = collect(&["--allow-mixed"]);
+    assert!(o.status.success(), "{err}");
+    let results = read_json(&main.join("results.json"));
+    let mixed = results["mixed"].as_array().unwrap();
+    assert_eq!(mixed.len(), 1, "{mixed:?}");
+    assert_eq!((mixed[0]["strategy"].as_str(), mixed[0]["seed"].as_u64()), (Some("naive"), Some(2)));
+    let names: Vec<&str> = mixed[0]["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"lr") && names.contains(&"psi_lr"), "{names:?}");
+    assert_eq!(results["naive"]["verif_acc"]["n"], 2, "collected");
+}
+

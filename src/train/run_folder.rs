@@ -3,7 +3,7 @@
 //!
 //! | file | written |
 //! |---|---|
-//! | `config.json` | first: every setting of the run |
+//! | `config.json` | first: every setting of the run, and the version that wrote it (`cari_mtl_version`) |
 //! | `INCOMPLETE` | at the start; removed last, when everything else is in place |
 //! | `metrics.csv.partial` | one row per step while training, each written as it comes (a kill loses no finished step), synced at every evaluation; synced and renamed `metrics.csv` at the end |
 //! | `checkpoint.safetensors` | at the end, with the run's facts in its metadata |
@@ -23,6 +23,11 @@ use super::metrics::{METRICS_HEADER, StepMetrics, csv_row};
 use crate::atomic_file::{WriteError, sync_folder_of, write_bytes};
 
 pub const CONFIG_FILE: &str = "config.json";
+/// This program's version, as recorded in each run's config.json (and a sweep's files).
+pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The key under which a run's config.json records the version that wrote it, beside the
+/// config's own fields (a config.json without it was written before versions were recorded).
+pub const VERSION_KEY: &str = "cari_mtl_version";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const PARTIAL_METRICS_FILE: &str = "metrics.csv.partial";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -129,10 +134,13 @@ impl RunWriter {
              training. {METRICS_FILE} is {PARTIAL_METRICS_FILE} until it ends.\n"
         );
         write_bytes(&dir.join(INCOMPLETE_FILE), marker.as_bytes())?;
-        let json = serde_json::to_string_pretty(config).map_err(|e| RunFolderError::Format {
+        let format = |e: serde_json::Error| RunFolderError::Format {
             path: dir.join(CONFIG_FILE),
             reason: e.to_string(),
-        })?;
+        };
+        let mut value = serde_json::to_value(config).map_err(format)?;
+        value[VERSION_KEY] = serde_json::Value::String(PROGRAM_VERSION.into());
+        let json = serde_json::to_string_pretty(&value).map_err(format)?;
         write_bytes(&dir.join(CONFIG_FILE), json.as_bytes())?;
         let metrics = RowFile::create(&dir.join(PARTIAL_METRICS_FILE), METRICS_HEADER)?;
         Ok(RunWriter {

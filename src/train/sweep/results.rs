@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::sweep::{RunSpec, Sweep, run_label};
+use super::settings::{
+    PROGRAM_VERSION, SettingDiff, SweepSettings, VERSION_KEY, describe, run_settings,
+};
+use super::{RunSpec, Sweep, run_label};
 use crate::eval::{METRIC_KEYS, mean_sd, table_markdown};
 use crate::train::config::TrainConfig;
 use crate::train::run_folder::{CONFIG_FILE, INCOMPLETE_FILE, SUMMARY_FILE, read_json};
@@ -37,16 +40,30 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// A run trained with other settings than its sweep's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixedRun {
+    pub run: RunSpec,
+    pub dir: PathBuf,
+    pub diffs: Vec<SettingDiff>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Collected {
     pub strategies: Vec<String>,
     pub seeds: u64,
     /// The sweep's folds; empty for a sweep without folds.
     pub folds: Vec<usize>,
+    pub steps: u64,
+    /// The settings the runs were checked against: sweep.json's, or, for a sweep.json that
+    /// records none, the first run of each strategy's.
+    pub settings: Option<SweepSettings>,
     pub results: Vec<RunResult>,
     pub failed: Vec<Failure>,
     /// Runs with no folder in any of the places looked at.
     pub missing: Vec<RunSpec>,
+    /// Finished runs (among `results`) trained with other settings than the sweep's.
+    pub mixed: Vec<MixedRun>,
 }
 
 /// Read every run of `sweep` from the first of `roots` that holds its folder.
@@ -55,6 +72,8 @@ pub fn collect(sweep: &Sweep, roots: &[PathBuf]) -> Collected {
         strategies: sweep.strategies.clone(),
         seeds: sweep.seeds,
         folds: sweep.folds.clone(),
+        steps: sweep.steps,
+        settings: sweep.settings.clone(),
         ..Collected::default()
     };
     for run in &sweep.runs {
@@ -62,23 +81,92 @@ pub fn collect(sweep: &Sweep, roots: &[PathBuf]) -> Collected {
             out.missing.push(run.clone());
             continue;
         };
-        match read_run(run, &dir) {
-            Ok(result) => out.results.push(result),
-            Err((step, reason)) => out.failed.push(Failure {
+        out.add(run, &dir, read_run(run, &dir));
+    }
+    out
+}
+
+/// A run folder read back: its settings (and the version that wrote it, when recorded), then
+/// its figures or (step, why not).
+#[derive(Clone, Debug)]
+pub struct ReadRun {
+    pub settings: Option<(BTreeMap<String, Value>, Option<String>)>,
+    pub figures: Result<RunResult, (Option<u64>, String)>,
+}
+
+impl Collected {
+    /// Take one run's outcome: its figures (checked against the sweep's settings) or its
+    /// failure.
+    pub fn add(&mut self, run: &RunSpec, dir: &Path, read: ReadRun) {
+        match read.figures {
+            Ok(result) => {
+                if let Some((settings, version)) = &read.settings {
+                    let diffs = self.check(run, settings, version.as_deref());
+                    if !diffs.is_empty() {
+                        self.mixed.push(MixedRun {
+                            run: run.clone(),
+                            dir: dir.to_path_buf(),
+                            diffs,
+                        });
+                    }
+                }
+                self.results.push(result);
+            }
+            Err((step, reason)) => self.failed.push(Failure {
                 strategy: run.strategy.clone(),
                 seed: run.seed,
                 fold: run.fold,
-                dir,
+                dir: dir.to_path_buf(),
                 step,
                 reason,
             }),
         }
     }
-    out
+
+    /// What differs between a run's settings and the sweep's. A sweep that records none takes
+    /// the first run of each strategy as its reference, so runs are still checked against
+    /// each other.
+    fn check(
+        &mut self,
+        run: &RunSpec,
+        settings: &BTreeMap<String, Value>,
+        version: Option<&str>,
+    ) -> Vec<SettingDiff> {
+        let reference = self.settings.get_or_insert_with(|| SweepSettings {
+            version: version.unwrap_or("unknown").to_string(),
+            runs: BTreeMap::new(),
+        });
+        let expected = reference
+            .runs
+            .entry(run.strategy.clone())
+            .or_insert_with(|| settings.clone());
+        let mut diffs = super::settings::differences(expected, settings);
+        if let Some(version) = version
+            && version != reference.version
+        {
+            diffs.insert(0, SettingDiff::new("version", &reference.version, version));
+        }
+        diffs
+    }
+}
+
+/// One run folder's settings and figures.
+pub fn read_run(run: &RunSpec, dir: &Path) -> ReadRun {
+    let config_path = dir.join(CONFIG_FILE);
+    let config: Result<Value, _> = read_json(&config_path, "a run's config.json");
+    let settings = config.as_ref().ok().and_then(|raw| {
+        let typed: TrainConfig = serde_json::from_value(raw.clone()).ok()?;
+        let version = raw[VERSION_KEY].as_str().map(String::from);
+        Some((run_settings(&typed), version))
+    });
+    ReadRun {
+        settings,
+        figures: read_figures(run, dir),
+    }
 }
 
 /// One run folder's figures, or (step, why not).
-fn read_run(run: &RunSpec, dir: &Path) -> Result<RunResult, (Option<u64>, String)> {
+fn read_figures(run: &RunSpec, dir: &Path) -> Result<RunResult, (Option<u64>, String)> {
     let config: TrainConfig = read_json(&dir.join(CONFIG_FILE), "a run's config.json")
         .map_err(|e| (None, e.to_string()))?;
     let strategy = config.strategy.strategy.key();
@@ -222,7 +310,57 @@ impl Collected {
             .collect();
         root.insert("failed".into(), Value::Array(failed));
         root.insert("missing".into(), Value::Array(missing));
+        if !self.mixed.is_empty() {
+            root.insert("mixed".into(), self.mixed_json());
+        }
+        root.insert("sweep".into(), self.sweep_json());
         Value::Object(root)
+    }
+
+    /// What the results were made from: the sweep's runs and settings (with the version that
+    /// started it), and the version that collected them.
+    fn sweep_json(&self) -> Value {
+        json!({
+            "strategies": self.strategies,
+            "seeds": self.seeds,
+            "steps": self.steps,
+            "folds": self.folds,
+            "settings": self.settings,
+            "collected_by_version": PROGRAM_VERSION,
+        })
+    }
+
+    /// `results.json`'s `mixed`: each run trained with other settings, and what differs.
+    fn mixed_json(&self) -> Value {
+        let runs: Vec<Value> = self
+            .mixed
+            .iter()
+            .map(|m| {
+                let mut entry = json!({"strategy": m.run.strategy, "seed": m.run.seed,
+                       "dir": m.dir.display().to_string(), "settings": m.diffs});
+                if let Some(k) = m.run.fold {
+                    entry["fold"] = json!(k);
+                }
+                entry
+            })
+            .collect();
+        Value::Array(runs)
+    }
+
+    /// The runs trained with other settings, one line each: "proposed seed 2 (DIR): lr (--lr):
+    /// 0.001 in the sweep, 0.01 in the run".
+    pub fn mixed_lines(&self) -> Vec<String> {
+        self.mixed
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} ({}): {}",
+                    m.run.label(),
+                    m.dir.display(),
+                    describe(&m.diffs, "in the run")
+                )
+            })
+            .collect()
     }
 
     fn metric_json(&self, strategy: &str, key: &str) -> Value {
