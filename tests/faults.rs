@@ -108,7 +108,10 @@ fn a_run_killed_mid_way_leaves_every_finished_step_and_says_it_is_incomplete() {
     .expect("every row parses");
     assert!(steps.len() >= 20, "{} rows", steps.len());
     let contiguous: Vec<u64> = (1..=steps.len() as u64).collect();
-    assert_eq!(steps, contiguous, "every finished step, in order, none missing");
+    assert_eq!(
+        steps, contiguous,
+        "every finished step, in order, none missing"
+    );
     assert!(out.join("INCOMPLETE").is_file());
     assert!(out.join("config.json").is_file());
     assert!(
@@ -469,8 +472,7 @@ fn a_sweep_refuses_runs_and_calls_with_other_settings() {
     let (o, err) = compare(&["--lr", "0.01", "--seeds", "3"], &main);
     assert!(!o.status.success());
     assert!(
-        err.contains("lr (--lr): 0.001 in the sweep, 0.01 in this call")
-            && err.contains("seeds"),
+        err.contains("lr (--lr): 0.001 in the sweep, 0.01 in this call") && err.contains("seeds"),
         "{err}"
     );
     assert_eq!(read_json(&main.join("sweep.json")), recorded, "untouched");
@@ -487,7 +489,8 @@ fn a_sweep_refuses_runs_and_calls_with_other_settings() {
     let (o, err) = collect(&[]);
     assert!(!o.status.success());
     assert!(
-        err.contains("naive seed 2") && err.contains("lr (--lr): 0.001 in the sweep, 0.01 in the run"),
+        err.contains("naive seed 2")
+            && err.contains("lr (--lr): 0.001 in the sweep, 0.01 in the run"),
         "{err}"
     );
     assert!(err.contains("--allow-mixed"), "{err}");
@@ -498,14 +501,19 @@ fn a_sweep_refuses_runs_and_calls_with_other_settings() {
     let results = read_json(&main.join("results.json"));
     let mixed = results["mixed"].as_array().unwrap();
     assert_eq!(mixed.len(), 1, "{mixed:?}");
-    assert_eq!((mixed[0]["strategy"].as_str(), mixed[0]["seed"].as_u64()), (Some("naive"), Some(2)));
+    assert_eq!(
+        (mixed[0]["strategy"].as_str(), mixed[0]["seed"].as_u64()),
+        (Some("naive"), Some(2))
+    );
     let names: Vec<&str> = mixed[0]["settings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| d["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"lr") && names.contains(&"psi_lr"), "{names:?}");
+    assert!(
+        names.contains(&"lr") && names.contains(&"psi_lr"),
+        "{names:?}"
+    );
     assert_eq!(results["naive"]["verif_acc"]["n"], 2, "collected");
 }
-

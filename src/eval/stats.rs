@@ -65,7 +65,9 @@ pub fn t_975(df: usize) -> f64 {
 }
 
 /// What a band around a mean curve shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum BandKind {
     /// The 95 % t interval of the mean (n − 1 degrees of freedom): where the mean over seeds
     /// would fall again.
