@@ -6,6 +6,7 @@
 //! | `config.json` | first: every setting of the run, and the version that wrote it (`cari_mtl_version`) |
 //! | `INCOMPLETE` | at the start; removed last, when everything else is in place |
 //! | `metrics.csv.partial` | one row per step while training, each written as it comes (a kill loses no finished step), synced at every evaluation; synced and renamed `metrics.csv` at the end |
+//! | `evaluations.csv.partial` | one row per evaluation (`--eval-every`, and the final one), written and synced as it comes; renamed `evaluations.csv` at the end |
 //! | `checkpoint.safetensors` | at the end, with the run's facts in its metadata |
 //! | `summary.json` | at the end: the final evaluation (or why it failed) |
 //!
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use super::config::TrainConfig;
 use super::metrics::{METRICS_HEADER, StepMetrics, csv_row};
 use crate::atomic_file::{WriteError, sync_folder_of, write_bytes};
+use crate::eval::METRIC_KEYS;
 
 pub const CONFIG_FILE: &str = "config.json";
 /// This program's version, as recorded in each run's config.json (and a sweep's files).
@@ -30,14 +32,18 @@ pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const VERSION_KEY: &str = "cari_mtl_version";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const PARTIAL_METRICS_FILE: &str = "metrics.csv.partial";
+pub const EVALUATIONS_FILE: &str = "evaluations.csv";
+pub const PARTIAL_EVALUATIONS_FILE: &str = "evaluations.csv.partial";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const INCOMPLETE_FILE: &str = "INCOMPLETE";
 /// Every file a run writes; `--overwrite` removes these and nothing else.
-pub const RUN_FILES: [&str; 6] = [
+pub const RUN_FILES: [&str; 8] = [
     CONFIG_FILE,
     METRICS_FILE,
     PARTIAL_METRICS_FILE,
+    EVALUATIONS_FILE,
+    PARTIAL_EVALUATIONS_FILE,
     CHECKPOINT_FILE,
     SUMMARY_FILE,
     INCOMPLETE_FILE,
@@ -114,10 +120,31 @@ impl RowFile {
     }
 }
 
+/// evaluations.csv's header: the step, then every Table-I metric.
+pub fn evaluations_header() -> String {
+    std::iter::once("step")
+        .chain(METRIC_KEYS)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One evaluations.csv line: the step and every metric (fractions; empty where absent).
+pub fn evaluation_row(step: u64, summary: &std::collections::BTreeMap<String, f64>) -> String {
+    let mut line = step.to_string();
+    for key in METRIC_KEYS {
+        line.push(',');
+        if let Some(value) = summary.get(key).filter(|v| v.is_finite()) {
+            line.push_str(&format!("{value:.6}"));
+        }
+    }
+    line
+}
+
 /// Writes one run's folder while it trains.
 pub struct RunWriter {
     dir: PathBuf,
     metrics: RowFile,
+    evaluations: RowFile,
 }
 
 impl RunWriter {
@@ -143,9 +170,12 @@ impl RunWriter {
         let json = serde_json::to_string_pretty(&value).map_err(format)?;
         write_bytes(&dir.join(CONFIG_FILE), json.as_bytes())?;
         let metrics = RowFile::create(&dir.join(PARTIAL_METRICS_FILE), METRICS_HEADER)?;
+        let evaluations =
+            RowFile::create(&dir.join(PARTIAL_EVALUATIONS_FILE), &evaluations_header())?;
         Ok(RunWriter {
             dir: dir.to_path_buf(),
             metrics,
+            evaluations,
         })
     }
 
@@ -161,7 +191,18 @@ impl RunWriter {
     /// Make the rows so far durable on disk (at each evaluation: a run that has been evaluated
     /// keeps every row up to it through a power cut too).
     pub fn sync(&self) -> Result<(), RunFolderError> {
-        self.metrics.sync()
+        self.metrics.sync()?;
+        self.evaluations.sync()
+    }
+
+    /// Append an evaluation's figures to evaluations.csv, then sync both files.
+    pub fn evaluation(
+        &mut self,
+        step: u64,
+        summary: &std::collections::BTreeMap<String, f64>,
+    ) -> Result<(), RunFolderError> {
+        self.evaluations.append(&evaluation_row(step, summary))?;
+        self.sync()
     }
 
     /// The end of the run: its checkpoint (written by `save_checkpoint` at the path given),
@@ -177,7 +218,12 @@ impl RunWriter {
             reason,
         })?;
         self.write_summary(summary)?;
-        let RunWriter { dir, metrics } = self;
+        let RunWriter {
+            dir,
+            metrics,
+            evaluations,
+        } = self;
+        evaluations.finish(&dir.join(EVALUATIONS_FILE))?;
         metrics.finish(&dir.join(METRICS_FILE))?;
         let marker = dir.join(INCOMPLETE_FILE);
         std::fs::remove_file(&marker).map_err(io_error(&marker))?;
@@ -187,7 +233,7 @@ impl RunWriter {
 
     /// The run failed: the marker says why and where; the rows so far stay in the partial file.
     pub fn fail(self, step: u64, reason: &str) -> Result<(), RunFolderError> {
-        self.metrics.sync()?;
+        self.sync()?;
         let text = format!(
             "This run failed at step {step} and did not finish: {reason}\n\
              The rows it took are in {PARTIAL_METRICS_FILE}.\n"
@@ -409,7 +455,12 @@ mod tests {
         w.row(&row(1)).unwrap();
         assert_eq!(
             names(&out),
-            [INCOMPLETE_FILE, CONFIG_FILE, PARTIAL_METRICS_FILE]
+            [
+                INCOMPLETE_FILE,
+                CONFIG_FILE,
+                PARTIAL_EVALUATIONS_FILE,
+                PARTIAL_METRICS_FILE
+            ]
         );
         // The row is in the file as soon as it is written, whole, before any flush or end.
         let partial = std::fs::read_to_string(out.join(PARTIAL_METRICS_FILE)).unwrap();
@@ -422,7 +473,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             names(&out),
-            [CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE]
+            [
+                CHECKPOINT_FILE,
+                CONFIG_FILE,
+                EVALUATIONS_FILE,
+                METRICS_FILE,
+                SUMMARY_FILE
+            ]
         );
         let csv = std::fs::read_to_string(out.join(METRICS_FILE)).unwrap();
         assert_eq!(csv.lines().count(), 2);
