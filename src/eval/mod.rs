@@ -47,6 +47,25 @@ pub fn metric_title(key: &str) -> &'static str {
     }
 }
 
+/// The task whose single-task run is a metric's baseline for Δm: verification and the
+/// cross-modal identifications (C2P/P2C rank on the verification embedding) are `verif`'s.
+pub fn metric_task(key: &str) -> Option<crate::task::Task> {
+    use crate::task::Task;
+    match key {
+        "verif_acc" | "val_far_0_1" | "val_far_1" | "auc" | "c2p_rank1" | "c2p_rank10"
+        | "p2c_rank1" | "p2c_rank10" => Some(Task::Verif),
+        "visual_id_top1" => Some(Task::Visual),
+        "cari_id_top1" => Some(Task::Cari),
+        _ => None,
+    }
+}
+
+/// Whether a larger value of a metric is better (every Table-I metric is an accuracy or a
+/// rate of hits; Δm's sign follows this).
+pub fn higher_is_better(key: &str) -> bool {
+    METRIC_KEYS.contains(&key)
+}
+
 /// The paper's Table I as Markdown: a first column titled `first_column`, then one column per
 /// metric of [`METRIC_KEYS`]; each row is a name and its cells, already formatted.
 pub fn table_markdown(first_column: &str, rows: &[(String, Vec<String>)]) -> String {

@@ -8,13 +8,17 @@
 //! | `settings.rs` | the settings a sweep holds fixed, and what differs |
 //! | `results.rs` | the finished runs' figures, the failed, missing and mixed runs (results.json) |
 //! | `paired.rs` | paired differences between two rules, by seed or by fold |
+//! | `watch.rs` | a sweep folder read while it grows (the window's Sweep view) |
+//! | `curves.rs` | each rule's mean curves with bands over its runs |
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub mod curves;
 pub mod paired;
 pub mod results;
 pub mod settings;
+pub mod watch;
 
 use super::run_folder::RunFolderError;
 use settings::{SettingDiff, SweepSettings};
@@ -109,7 +113,11 @@ impl Sweep {
     /// every recorded setting. Settings one of them does not record are not compared.
     pub fn differences(&self, other: &Sweep) -> Vec<SettingDiff> {
         let plain: [(&str, String, String); 4] = [
-            ("strategies", shown(&self.strategies), shown(&other.strategies)),
+            (
+                "strategies",
+                shown(&self.strategies),
+                shown(&other.strategies),
+            ),
             ("seeds", shown(&self.seeds), shown(&other.seeds)),
             ("steps", shown(&self.steps), shown(&other.steps)),
             ("folds", shown(&self.folds), shown(&other.folds)),

@@ -15,7 +15,8 @@ use super::settings::{
     PROGRAM_VERSION, SettingDiff, SweepSettings, VERSION_KEY, describe, run_settings,
 };
 use super::{RunSpec, Sweep, run_label};
-use crate::eval::{METRIC_KEYS, mean_sd, table_markdown};
+use crate::eval::stats::delta_m;
+use crate::eval::{METRIC_KEYS, higher_is_better, mean_sd, metric_task, table_markdown};
 use crate::train::config::TrainConfig;
 use crate::train::run_folder::{CONFIG_FILE, INCOMPLETE_FILE, SUMMARY_FILE, read_json};
 
@@ -250,6 +251,28 @@ impl Collected {
         }
     }
 
+    /// Δm of `strategy` against the sweep's single-task runs, in percent, over the metrics
+    /// whose task's single-task run is in the sweep (and how many); None for a single-task
+    /// run or a sweep without any.
+    pub fn delta_m(&self, strategy: &str) -> Option<(f64, usize)> {
+        if strategy.starts_with("single-") {
+            return None;
+        }
+        let items: Vec<(f64, f64, bool)> = METRIC_KEYS
+            .iter()
+            .filter_map(|key| {
+                let single = format!("single-{}", metric_task(key)?.key());
+                if !self.strategies.contains(&single) {
+                    return None;
+                }
+                let rule = mean_sd(&self.summarised(strategy, key)).0;
+                let baseline = mean_sd(&self.summarised(&single, key)).0;
+                Some((rule, baseline, higher_is_better(key)))
+            })
+            .collect();
+        delta_m(&items)
+    }
+
     /// "3 seeds", or "10 folds (the 3 seeds of each fold averaged first)".
     pub fn over(&self) -> String {
         let plural = |n: u64, what: &str| {
@@ -312,6 +335,17 @@ impl Collected {
         root.insert("missing".into(), Value::Array(missing));
         if !self.mixed.is_empty() {
             root.insert("mixed".into(), self.mixed_json());
+        }
+        let delta_m: serde_json::Map<String, Value> = self
+            .strategies
+            .iter()
+            .filter_map(|s| {
+                let (value, metrics) = self.delta_m(s)?;
+                Some((s.clone(), json!({"percent": value, "metrics": metrics})))
+            })
+            .collect();
+        if !delta_m.is_empty() {
+            root.insert("delta_m".into(), Value::Object(delta_m));
         }
         root.insert("sweep".into(), self.sweep_json());
         Value::Object(root)
