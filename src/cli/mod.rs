@@ -51,6 +51,9 @@ pub struct WindowArgs {
     /// into run B.
     #[arg(long, value_name = "DIR")]
     pub open_run: Vec<std::path::PathBuf>,
+    /// Open a sweep folder (from `compare`, finished or still training) in the Sweep tab.
+    #[arg(long, value_name = "DIR")]
+    pub open_sweep: Option<std::path::PathBuf>,
 }
 
 fn parse_fold(text: &str) -> Result<usize, String> {
@@ -93,6 +96,7 @@ impl WindowArgs {
             || self.dataset.is_some()
             || self.fold.is_some()
             || !self.open_run.is_empty()
+            || self.open_sweep.is_some()
     }
 }
 
@@ -143,7 +147,7 @@ pub enum Commands {
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.window.any() {
         anyhow::bail!(
-            "--play, --quit-after, --open-run, --dataset and --fold before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
+            "--play, --quit-after, --open-run, --open-sweep, --dataset and --fold before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
         );
     }
     match cli.command {
@@ -157,6 +161,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 dataset: cli.window.dataset,
                 fold: cli.window.fold,
                 open_runs: cli.window.open_run,
+                open_sweep: cli.window.open_sweep,
             })
         }
         Some(Commands::Train(args)) => train::run(args),

@@ -19,6 +19,7 @@ impl Lab {
         self.waker = Some(waker);
         if matches!(self.dataset, DatasetState::Failed(ref m) if m == "not started") {
             self.open_launch_runs();
+            self.open_launch_sweep();
             self.start_dataset();
         }
     }
@@ -32,6 +33,7 @@ impl Lab {
     pub fn preparing(&self) -> bool {
         self.runs.iter().any(|r| r.status == RunStatus::Building)
             || matches!(self.dataset, DatasetState::Loading { .. })
+            || self.sweep.loading()
     }
 
     /// `--quit-after`: once its time has passed since the first step, the line to print (the
@@ -149,6 +151,11 @@ impl Lab {
     /// Poll the dataset thread and the trainers; never blocks.
     pub fn poll(&mut self) {
         self.poll_dataset();
+        if self.sweep.poll()
+            && let Some(error) = &self.sweep.error
+        {
+            self.status_line = Some(format!("warning: {error}"));
+        }
         for slot in 0..2 {
             let was_building = self.runs[slot].status == RunStatus::Building;
             for request in self.runs[slot].drain() {

@@ -13,6 +13,7 @@
 //! | `settings.rs`, `lessons.rs`, `launch.rs` | what the window remembers, the lessons, the command-line launch |
 //! | `dataset.rs`, `projector.rs`, `failures.rs`, `toy.rs`, `files.rs` | each tab's state and numbers |
 //! | `paired.rs` | A − B paired by seed and both rules, for the Metrics tab |
+//! | `sweep.rs` | the Sweep tab: a `compare` folder read on its own thread, its tables |
 
 pub mod actions;
 mod commands;
@@ -28,6 +29,7 @@ pub mod paired;
 pub mod projector;
 pub mod run;
 pub mod settings;
+pub mod sweep;
 pub mod toy;
 
 use actions::UiAction;
@@ -36,6 +38,7 @@ use launch::{Launch, QuitTimer};
 use projector::ProjectorState;
 use run::{KeptRun, OpenedInto, RunSlot};
 use settings::Settings;
+use sweep::SweepState;
 
 use crate::session::{ThreadBudget, Waker};
 
@@ -46,6 +49,8 @@ pub struct Lab {
     pub dataset: DatasetState,
     pub runs: [RunSlot; 2],
     pub projector: ProjectorState,
+    /// The sweep open in the Sweep tab.
+    pub sweep: SweepState,
     pub status_line: Option<String>,
     /// Evaluations of runs from before a Reset, for the results table and paired differences.
     pub kept_results: Vec<KeptRun>,
@@ -76,6 +81,8 @@ pub struct PanelCtx<'a> {
     pub dataset: &'a DatasetState,
     pub kept_results: &'a [KeptRun],
     pub projector: &'a mut ProjectorState,
+    /// The Sweep tab's state; its view options (band, baseline, curves) are edited in place.
+    pub sweep: &'a mut SweepState,
     pub status_line: &'a Option<String>,
     /// The seed the running trainers started with (the seed field may show the next one).
     pub live_seed: u64,
@@ -104,6 +111,7 @@ impl Lab {
             dataset: DatasetState::Failed("not started".into()),
             runs: [RunSlot::new("A", smoothing), RunSlot::new("B", smoothing)],
             projector: ProjectorState::default(),
+            sweep: SweepState::default(),
             status_line: None,
             kept_results: Vec::new(),
             play_when_ready: [false; 2],
@@ -128,6 +136,7 @@ impl Lab {
             dataset: &self.dataset,
             kept_results: &self.kept_results,
             projector: &mut self.projector,
+            sweep: &mut self.sweep,
             status_line: &self.status_line,
             live_seed,
             elapsed_secs,

@@ -28,3 +28,33 @@ pub const RUN_COLOURS: [Color32; 2] = [
 pub fn unfilled(frame: egui::Frame) -> egui::Frame {
     frame.fill(Color32::TRANSPARENT)
 }
+
+/// Rules' colours in the Sweep tab, in the sweep's order (Tableau's 10, then their lighter
+/// tints; repeating past 20 rules).
+const RULE_COLOURS: [Color32; 20] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+    Color32::from_rgb(127, 127, 127),
+    Color32::from_rgb(188, 189, 34),
+    Color32::from_rgb(23, 190, 207),
+    Color32::from_rgb(174, 199, 232),
+    Color32::from_rgb(255, 187, 120),
+    Color32::from_rgb(152, 223, 138),
+    Color32::from_rgb(255, 152, 150),
+    Color32::from_rgb(197, 176, 213),
+    Color32::from_rgb(196, 156, 148),
+    Color32::from_rgb(247, 182, 210),
+    Color32::from_rgb(199, 199, 199),
+    Color32::from_rgb(219, 219, 141),
+    Color32::from_rgb(158, 218, 229),
+];
+
+/// The colour of the sweep's `i`-th rule.
+pub fn rule_colour(i: usize) -> Color32 {
+    RULE_COLOURS[i % RULE_COLOURS.len()]
+}

@@ -24,6 +24,7 @@ pub mod files;
 pub mod metrics;
 pub mod projector;
 pub mod status_bar;
+pub mod sweep;
 pub mod top_bar;
 pub mod toy;
 pub mod view;
