@@ -19,7 +19,7 @@ use crate::tensorboard::{
 };
 use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
-use crate::train::metrics::StepMetrics;
+use crate::train::metrics::{LENS_COLUMNS, StepMetrics, lens_values};
 use crate::train::run_folder::{CONFIG_FILE, OpenedRun};
 use crate::train::trainer::{Trainer, select_device};
 
@@ -100,7 +100,8 @@ fn run_start_secs(run: &OpenedRun) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Six scalars per row, and the evaluation's; returns (rows, files written).
+/// Six scalars per row (fifteen where the gradient lens looked), and the evaluation's; returns
+/// (rows, files written).
 fn write_scalars(run: &OpenedRun, out: &Path) -> Result<(u64, usize)> {
     let start = run_start_secs(run);
     let mut events = Vec::new();
@@ -110,7 +111,7 @@ fn write_scalars(run: &OpenedRun, out: &Path) -> Result<(u64, usize)> {
     let rows = run.for_each_row(|row| {
         last_wall = row.wall_secs;
         events.extend(row_events(&row, start));
-        if events.len() >= 6 * ROWS_PER_FILE && failure.is_none() {
+        if events.len() >= 15 * ROWS_PER_FILE && failure.is_none() {
             match write_event_file(out, &events) {
                 Ok(_) => files += 1,
                 Err(e) => failure = Some(e),
@@ -137,17 +138,31 @@ fn write_scalars(run: &OpenedRun, out: &Path) -> Result<(u64, usize)> {
     Ok((rows, files))
 }
 
+/// A row's scalars: each task's weight and loss, and on the steps the gradient lens looked its
+/// nine values under `grad/` (the metrics.csv column names without `grad_`).
 fn row_events(row: &StepMetrics, start: f64) -> impl Iterator<Item = ScalarEvent> + '_ {
     let wall_secs = start + row.wall_secs;
-    Task::ALL.into_iter().flat_map(move |task| {
+    let event = move |tag: String, value: f32| ScalarEvent {
+        tag,
+        step: row.step as i64,
+        wall_secs,
+        value,
+    };
+    let tasks = Task::ALL.into_iter().flat_map(move |task| {
         let i = task.index();
-        [("weight", row.weights[i]), ("loss", row.losses[i])].map(|(kind, value)| ScalarEvent {
-            tag: format!("{kind}/{}", task.key()),
-            step: row.step as i64,
-            wall_secs,
-            value,
-        })
-    })
+        [("weight", row.weights[i]), ("loss", row.losses[i])]
+            .map(|(kind, value)| event(format!("{kind}/{}", task.key()), value))
+    });
+    let lens = row.lens.iter().flat_map(move |lens| {
+        LENS_COLUMNS
+            .iter()
+            .zip(lens_values(lens))
+            .map(move |(column, value)| {
+                let name = column.trim_start_matches("grad_");
+                event(format!("grad/{name}"), value)
+            })
+    });
+    tasks.chain(lens)
 }
 
 /// The checkpoint's verification embeddings of the held-out images; returns the point count.

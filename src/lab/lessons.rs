@@ -17,6 +17,8 @@ pub enum Control {
     Perturb,
     Layout,
     Explain,
+    /// The gradient lens and the gradient rules' space.
+    Gradients,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,10 +30,11 @@ pub enum Lesson {
     HardestChanges,
     ReadingEmbeddings,
     IdeaBreaks,
+    TasksPullApart,
 }
 
 impl Lesson {
-    pub const ALL: [Lesson; 7] = [
+    pub const ALL: [Lesson; 8] = [
         Lesson::TwoTasksToy,
         Lesson::NaiveStarves,
         Lesson::ProposedChases,
@@ -39,6 +42,7 @@ impl Lesson {
         Lesson::HardestChanges,
         Lesson::ReadingEmbeddings,
         Lesson::IdeaBreaks,
+        Lesson::TasksPullApart,
     ];
 
     pub fn title(self) -> &'static str {
@@ -50,6 +54,7 @@ impl Lesson {
             Lesson::HardestChanges => "5 · When the hardest task changes",
             Lesson::ReadingEmbeddings => "6 · Reading the t-SNE and the failures",
             Lesson::IdeaBreaks => "7 · When the idea breaks",
+            Lesson::TasksPullApart => "8 · When tasks pull the trunk apart",
         }
     }
 
@@ -71,6 +76,7 @@ impl Lesson {
                 "Make photo identification unlearnable with 'visual: shuffle-labels' in both runs: its loss jumps to the top. Proposed moves its largest weight to visual within a few dozen steps; naive turns away from it. Restore it with 'none'."
             }
             Lesson::IdeaBreaks => IDEA_BREAKS,
+            Lesson::TasksPullApart => TASKS_PULL_APART,
             Lesson::ReadingEmbeddings => {
                 "Press Play, wait for the evaluation at step 200, then 'Project runs A and B'. Each colour is one held-out person, circles are photos and triangles caricatures: a good verification embedding puts a person's caricatures next to their photos. On the right, the worst false positives (different people judged the same) and false negatives; select a card to see where its two images sit in both projections."
             }
@@ -88,6 +94,10 @@ impl Lesson {
             Lesson::HardestChanges => matches!(control, Control::Perturb | Control::Explain),
             Lesson::ReadingEmbeddings => matches!(control, Control::Strategy),
             Lesson::IdeaBreaks => matches!(control, Control::Rates | Control::Explain),
+            Lesson::TasksPullApart => matches!(
+                control,
+                Control::Perturb | Control::Explain | Control::Gradients | Control::Strategy
+            ),
         }
     }
 
@@ -96,6 +106,10 @@ impl Lesson {
         self != Lesson::TwoTasksToy
     }
 }
+
+/// Lesson 8's text. What it says was measured (seed 1, the lab recipe, lens `last` every step,
+/// cari's labels shuffled from step 200 to 500): see the README's "gradient lens" section.
+const TASKS_PULL_APART: &str = "Under each run's weights and losses, the gradients view shows the tasks' own gradients on the trunk's last layer: their cosines (below 0 two tasks pull the shared layers apart) and whom the update serves. Press Play; after about 200 steps make caricature identification unlearnable with 'cari: shuffle-labels' in both runs. Its gradient turns into noise that no longer agrees with the others (its cosines fall toward 0 and below), proposed hands cari the largest weight because its loss is now the highest, so the update serves a task that cannot be learnt; naive turns away from it. Switch a run to pcgrad or mgda to see a rule that combines gradients handle the conflict.";
 
 /// Lesson 7's text. What it promises was measured (seed 1, 500 steps, rows after step 100):
 /// `cari-mtl train --strategy proposed --psi-lr 4e-4 --steps 500` then `bench/eq10_check.py`

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dataset::DataChoice;
+use super::history::lens::LensQuantity;
 use super::lessons::{Control, Lesson};
 use super::projector::ProjectorSettings;
 use super::toy::ToyState;
@@ -55,8 +56,11 @@ pub struct Settings {
     pub scale: Option<f32>,
     pub weights_reach_trunk: bool,
     /// Where the rules that combine gradients take them, and the lens (on by default, in the
-    /// `last` space, every step).
+    /// `last` space, every 5th step: a look there costs ~0.5 of a step on 2 cores, see
+    /// bench/README.md, and the window's runs should keep most of their rate).
     pub gradients: Gradients,
+    /// Which of the lens's quantities the gradients view shows.
+    pub lens_view: LensQuantity,
     /// Evaluate every N steps (0 = only on demand).
     pub eval_every: u64,
     /// EMA smoothing of the curves, 0..0.999.
@@ -93,9 +97,10 @@ impl Default for Settings {
                 grad_space: GradSpace::Params,
                 lens: LensConfig {
                     space: Some(GradSpace::Last),
-                    every: 1,
+                    every: 5,
                 },
             },
+            lens_view: LensQuantity::Cosines,
             eval_every: 200,
             smoothing: 0.6,
             wall_time_axis: false,
@@ -255,6 +260,17 @@ impl Settings {
             Lesson::SwitchMidRun => {
                 s.tab = Tab::Lab;
                 s.strategies = both(Strategy::NAIVE, Strategy::NAIVE);
+                s.show_explain = true;
+            }
+            Lesson::TasksPullApart => {
+                s.tab = Tab::Lab;
+                s.strategies = both(Strategy::PROPOSED, Strategy::NAIVE);
+                s.gradients.lens = LensConfig {
+                    space: Some(GradSpace::Last),
+                    every: 1,
+                };
+                s.lens_view = LensQuantity::Cosines;
+                s.explain_run = 0;
                 s.show_explain = true;
             }
         }

@@ -73,6 +73,13 @@ impl Trunk {
         }
     }
 
+    /// Whether the last stage can be run a second time on the same input without changing
+    /// anything (it keeps no running statistics): `tiny`'s convolution can, `paper`'s
+    /// batch-normed reduction B cannot.
+    pub fn last_stage_runs_again(&self) -> bool {
+        matches!(self, Trunk::Tiny(_))
+    }
+
     /// The name prefix of the last stage's parameters.
     pub fn last_stage_prefix(&self) -> &'static str {
         match self {

@@ -209,4 +209,21 @@ mod tests {
         assert_eq!(lens.due(11), None);
         assert_eq!(LensConfig::default().due(5), None);
     }
+
+    #[test]
+    fn two_identical_tasks_have_cosine_one() {
+        // Values with no pattern (k·0.37 mod 1.3 − 0.6), two tasks identical, a third scaled
+        // by 3: the cosines of the identical pair and of the scaled one are 1 to the f64
+        // rounding of a dot product over 1,000 terms.
+        let g: Vec<f32> = (0..1000).map(|k| (k as f32 * 0.37) % 1.3 - 0.6).collect();
+        let scaled: Vec<f32> = g.iter().map(|v| 3.0 * v).collect();
+        let v = SpaceVectors {
+            tasks: [g.clone(), g.clone(), scaled],
+            update: Some(g),
+        };
+        let row = v.lens_row().unwrap();
+        for c in row.cosines.iter().chain(&row.alignments) {
+            assert!((c - 1.0).abs() < 1e-6, "{row:?}");
+        }
+    }
 }

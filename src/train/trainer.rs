@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+#[cfg(test)]
+mod lens_tests;
 mod taskwise;
 
 use super::checkpoint::{self, CheckpointRun};

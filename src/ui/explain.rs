@@ -3,8 +3,10 @@
 
 use super::colours::TASK_COLOURS;
 use crate::lab::PanelCtx;
+use crate::lab::history::lens::LensQuantity;
 use crate::lab::run::RunSlot;
 use crate::task::{TASKS, Task};
+use crate::train::lens::{GradSpace, PAIRS};
 use crate::train::metrics::StepMetrics;
 use crate::ui::view::View;
 use crate::weighting::math::{L4_EPSILON, naive_gradient, proposed_gradient};
@@ -102,9 +104,70 @@ fn explain_ui(ui: &mut egui::Ui, explain_run: &mut usize, runs: &[RunSlot; 2]) {
     ui.label(egui::RichText::new(&e.sentence).strong());
     ui.add_space(6.0);
     egui::ScrollArea::vertical().show(ui, |ui| {
+        if let Some(words) = gradients_in_words(run) {
+            ui.label(words);
+            ui.add_space(6.0);
+        }
         equations_ui(ui, &e);
         steps_grid_ui(ui, &e);
     });
+}
+
+/// What the lens saw last, in words with its numbers: which tasks pull the shared layers
+/// apart, and which task the update serves.
+pub fn gradients_in_words(run: &RunSlot) -> Option<String> {
+    let p = run.history.lens.points().last()?;
+    let space = run.applied.as_ref().and_then(|a| a.gradients.lens.space);
+    let key = |t: usize| Task::ALL[t].key();
+    let cos = |pair: usize| p.value(LensQuantity::Cosines, pair, false);
+    let conflicts: Vec<String> = (0..TASKS)
+        .filter(|&pair| cos(pair) < 0.0)
+        .map(|pair| {
+            let (a, b) = PAIRS[pair];
+            format!("{} and {} (cos {:+.2})", key(a), key(b), cos(pair))
+        })
+        .collect();
+    let mut text = format!("Gradients at step {}", p.step);
+    if let Some(space) = space {
+        text.push_str(&format!(" ({} space)", space.key()));
+    }
+    text.push_str(": ");
+    if conflicts.is_empty() {
+        let all: Vec<String> = (0..TASKS)
+            .map(|pair| {
+                let (a, b) = PAIRS[pair];
+                format!("{}·{} {:+.2}", key(a), key(b), cos(pair))
+            })
+            .collect();
+        text.push_str(&format!("no two tasks conflict ({}).", all.join(", ")));
+    } else {
+        text.push_str(&format!(
+            "{} pull the shared layers apart.",
+            conflicts.join(" and ")
+        ));
+    }
+    if space == Some(GradSpace::Z) {
+        text.push_str(
+            " In z, visual and cari see disjoint images, so their cosine is 0 by construction.",
+        );
+    }
+    let align = |t: usize| p.value(LensQuantity::Alignments, t, false);
+    let share = |t: usize| p.value(LensQuantity::Shares, t, false);
+    let order = {
+        let mut o: Vec<usize> = (0..TASKS).collect();
+        o.sort_by(|&a, &b| align(b).total_cmp(&align(a)));
+        o
+    };
+    text.push_str(&format!(
+        " The update serves {} most (cos(d, g) {:+.2}, share {:.0} %) and {} least ({:+.2}, {:.0} %).",
+        key(order[0]),
+        align(order[0]),
+        100.0 * share(order[0]),
+        key(order[TASKS - 1]),
+        align(order[TASKS - 1]),
+        100.0 * share(order[TASKS - 1]),
+    ));
+    Some(text)
 }
 
 fn mono(ui: &mut egui::Ui, text: impl Into<String>) {

@@ -125,6 +125,11 @@ impl Fig3View {
         {
             self.follow_newest();
         }
+        if settings.gradients.lens.space.is_some() {
+            ui.separator();
+            super::gradients::selector_ui(ui, settings);
+            ui.separator();
+        }
         if settings.shows(Control::Explain) {
             ui.checkbox(&mut settings.show_explain, "explain")
                 .on_hover_text("Show the equations with the current numbers beside the plots");
@@ -139,12 +144,26 @@ impl Fig3View {
         slots: &[usize],
     ) {
         legend_ui(ui, slots.len() > 1);
-        let height = ((ui.available_height() - 8.0) / 2.0).max(120.0);
+        // The gradients view joins the weights and losses while the lens is on, or once a run
+        // has what it saw (a reopened run, or the lens switched off later).
+        let gradients = settings.gradients.lens.space.is_some()
+            || slots.iter().any(|&s| !runs[s].history.lens.is_empty());
+        let plots = if gradients { 3.0 } else { 2.0 };
+        let controls = if gradients { 24.0 } else { 0.0 };
+        let height = ((ui.available_height() - 8.0 - controls) / plots).max(100.0);
         let link = Id::unique("fig3_x_link");
         for quantity in Quantity::ALL {
             let hovered = self.plot_ui(ui, settings, runs, slots, quantity, height, link);
             if let Some(x) = hovered {
                 hover_readout(ui, runs, x, settings.wall_time_axis);
+            }
+        }
+        if gradients {
+            super::gradients::legend_ui(ui, settings, runs);
+            let plain = self.plain_background;
+            let hovered = super::gradients::plot_ui(ui, settings, runs, slots, height, link, plain);
+            if let Some(x) = hovered {
+                super::gradients::hover_readout(ui, settings, runs, x);
             }
         }
     }

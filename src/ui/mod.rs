@@ -21,6 +21,7 @@ pub mod colours;
 pub mod explain;
 pub mod fig3;
 pub mod files;
+pub mod gradients;
 pub mod metrics;
 pub mod projector;
 pub mod status_bar;

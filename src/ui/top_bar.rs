@@ -7,6 +7,7 @@ use crate::lab::lessons::{Control, Lesson};
 use crate::lab::run::{RunSlot, RunStatus};
 use crate::lab::settings::{Settings, Tab};
 use crate::model::Preset;
+use crate::train::lens::GradSpace;
 use crate::train::recipe::Recipe;
 use crate::ui::view::View;
 
@@ -129,6 +130,9 @@ fn run_settings_ui(
     if settings.shows(Control::Scale) {
         scale_ui(ui, settings, actions);
     }
+    if settings.shows(Control::Gradients) {
+        gradients_ui(ui, settings, actions);
+    }
 }
 
 fn device_ui(ui: &mut egui::Ui, settings: &mut Settings, runs: &[RunSlot; 2]) {
@@ -223,6 +227,53 @@ fn rates_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>)
         .changed()
     {
         actions.push(UiAction::SetWeightsReachTrunk(reach));
+    }
+}
+
+const LENS_HOVER: &str = "The gradient lens: each task's own gradient on the shared part, their cosines (below 0 the tasks pull the shared layers apart) and whom the update serves, shown under each run's weights and losses. Applies from the next step.";
+const GRAD_SPACE_HOVER: &str = "Where the rules that combine gradients (MGDA, PCGrad, CAGrad, …) take them. Applies from the next step.";
+
+/// The lens (space, every N steps) and the gradient rules' space; changes are actions.
+fn gradients_ui(ui: &mut egui::Ui, settings: &Settings, actions: &mut Vec<UiAction>) {
+    let mut wanted = settings.gradients;
+    room_for(ui, 200.0);
+    ui.horizontal(|ui| {
+        ui.label("lens");
+        egui::ComboBox::from_id_salt("lens_space")
+            .selected_text(wanted.lens.space.map_or("off", GradSpace::key))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut wanted.lens.space, None, "off");
+                for space in GradSpace::ALL {
+                    ui.selectable_value(&mut wanted.lens.space, Some(space), space.key())
+                        .on_hover_text(space.description());
+                }
+            })
+            .response
+            .on_hover_text(LENS_HOVER);
+        if wanted.lens.space.is_some() {
+            ui.label("every");
+            ui.add(egui::DragValue::new(&mut wanted.lens.every).range(1..=1000))
+                .on_hover_text(
+                    "The lens looks on every N-th step (each look costs backward passes)",
+                );
+        }
+    });
+    room_for(ui, 150.0);
+    ui.horizontal(|ui| {
+        ui.label("rules' gradients");
+        egui::ComboBox::from_id_salt("grad_space")
+            .selected_text(wanted.grad_space.key())
+            .show_ui(ui, |ui| {
+                for space in GradSpace::ALL {
+                    ui.selectable_value(&mut wanted.grad_space, space, space.key())
+                        .on_hover_text(space.description());
+                }
+            })
+            .response
+            .on_hover_text(GRAD_SPACE_HOVER);
+    });
+    if wanted != settings.gradients {
+        actions.push(UiAction::SetGradients(wanted));
     }
 }
 

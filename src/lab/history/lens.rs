@@ -12,9 +12,12 @@ use crate::train::metrics::StepMetrics;
 pub const LENS_POINTS_MAX: usize = 16_384;
 
 /// The lens's quantities, each three curves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum LensQuantity {
     /// cos(g_i, g_j) for the pairs verif·visual, verif·cari, visual·cari.
+    #[default]
     Cosines,
     /// Each task's share of the update.
     Shares,

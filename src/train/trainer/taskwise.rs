@@ -9,7 +9,7 @@ use candle_core::{Tensor, Var};
 
 use super::super::lens::{GradSpace, LensRow, SpaceVectors};
 use super::{Pass, TaskBatch, TrainError, Trainer, finite_values};
-use crate::model::Mode;
+use crate::model::{Forward, Mode};
 use crate::task::TASKS;
 use crate::weighting::gram::Gram;
 use crate::weighting::{Needs, WeightInputs, WeightPlan, to_array};
@@ -39,8 +39,27 @@ impl Wanted {
 struct TrunkPass {
     z: Tensor,
     /// The last stage's input as the trunk's head computed it, and the leaf the last stage
-    /// read it from.
+    /// read it from (a trunk whose last stage keeps running statistics: they must be updated
+    /// once only).
     split: Option<(Tensor, Var)>,
+    /// The last stage's input, detached, for a trunk whose last stage can simply be run
+    /// again: its per-task weight gradients then cost no input gradient.
+    head: Option<Tensor>,
+    mode: Mode,
+}
+
+/// What [`Trainer::branch_pass`] leaves for the rest of the step.
+struct BranchPass {
+    trunk: TrunkPass,
+    /// Ψ's own leaf copy of Z (what reaches it is added to the trunk's gradient at Z).
+    z_psi: Var,
+    fwd: Forward,
+    losses: Tensor,
+    loss_values: [f32; TASKS],
+    /// The branches' gradients of Σ L_i (each branch's own loss only).
+    unit: GradStore,
+    /// Each task's ∂L_i/∂Z.
+    g_z: [Tensor; TASKS],
 }
 
 /// Per-space results computed once per step and shared by the rule and the lens.
@@ -70,33 +89,15 @@ impl Trainer {
         step: u64,
         wanted: Wanted,
     ) -> Result<Pass, TrainError> {
-        let trunk = self.trunk_forward(&batch.images, mode, wanted.splits_last())?;
-        let z_detached = trunk.z.detach();
-        let copies: [Var; TASKS] = [
-            Var::from_tensor(&z_detached)?,
-            Var::from_tensor(&z_detached)?,
-            Var::from_tensor(&z_detached)?,
-        ];
-        let z_psi = Var::from_tensor(&z_detached)?;
-        let inputs = copies.each_ref().map(|v| v.as_tensor().clone());
-        let fwd = self
-            .network
-            .branches_forward_each(&inputs, z_psi.as_tensor().clone(), mode)?;
-        let losses = self.task_losses(&fwd, batch)?;
-        let loss_values = finite_values(&losses, step)?;
-        // Branch i reads only copy i, so copy i's gradient is ∂L_i/∂Z.
-        let unit = losses.sum_all()?.backward()?;
-        let g_z = copies
-            .each_ref()
-            .map(|copy| unit.get(copy.as_tensor()).cloned());
-        let g_z: [Tensor; TASKS] = match g_z {
-            [Some(a), Some(b), Some(c)] => [a, b, c],
-            _ => [
-                z_detached.zeros_like()?,
-                z_detached.zeros_like()?,
-                z_detached.zeros_like()?,
-            ],
-        };
+        let BranchPass {
+            trunk,
+            z_psi,
+            fwd,
+            losses,
+            loss_values,
+            unit,
+            g_z,
+        } = self.branch_pass(batch, mode, step, wanted.splits_last())?;
         let mut spaces = Spaces::default();
         let gram = match wanted.rule_space {
             Some(space) => Some(self.rule_gram(space, &g_z, &trunk, &mut spaces)?),
@@ -150,6 +151,53 @@ impl Trainer {
         })
     }
 
+    /// The trunk's forward pass, each branch on its own copy of Z, and one backward pass of
+    /// Σ L_i through the branches: copy i's gradient is ∂L_i/∂Z.
+    fn branch_pass(
+        &self,
+        batch: &TaskBatch,
+        mode: Mode,
+        step: u64,
+        split_last: bool,
+    ) -> Result<BranchPass, TrainError> {
+        let trunk = self.trunk_forward(&batch.images, mode, split_last)?;
+        let z_detached = trunk.z.detach();
+        let copies: [Var; TASKS] = [
+            Var::from_tensor(&z_detached)?,
+            Var::from_tensor(&z_detached)?,
+            Var::from_tensor(&z_detached)?,
+        ];
+        let z_psi = Var::from_tensor(&z_detached)?;
+        let inputs = copies.each_ref().map(|v| v.as_tensor().clone());
+        let fwd = self
+            .network
+            .branches_forward_each(&inputs, z_psi.as_tensor().clone(), mode)?;
+        let losses = self.task_losses(&fwd, batch)?;
+        let loss_values = finite_values(&losses, step)?;
+        // Branch i reads only copy i, so copy i's gradient is ∂L_i/∂Z.
+        let unit = losses.sum_all()?.backward()?;
+        let g_z = copies
+            .each_ref()
+            .map(|copy| unit.get(copy.as_tensor()).cloned());
+        let g_z: [Tensor; TASKS] = match g_z {
+            [Some(a), Some(b), Some(c)] => [a, b, c],
+            _ => [
+                z_detached.zeros_like()?,
+                z_detached.zeros_like()?,
+                z_detached.zeros_like()?,
+            ],
+        };
+        Ok(BranchPass {
+            trunk,
+            z_psi,
+            fwd,
+            losses,
+            loss_values,
+            unit,
+            g_z,
+        })
+    }
+
     fn trunk_forward(
         &self,
         images: &Tensor,
@@ -161,14 +209,27 @@ impl Trainer {
             return Ok(TrunkPass {
                 z: trunk.forward(images, mode)?,
                 split: None,
+                head: None,
+                mode,
             });
         }
         let head = trunk.forward_head(images, mode)?;
+        if trunk.last_stage_runs_again() {
+            let z = trunk.forward_last(&head, mode)?;
+            return Ok(TrunkPass {
+                z,
+                split: None,
+                head: Some(head.detach()),
+                mode,
+            });
+        }
         let leaf = Var::from_tensor(&head.detach())?;
         let z = trunk.forward_last(leaf.as_tensor(), mode)?;
         Ok(TrunkPass {
             z,
             split: Some((head, leaf)),
+            head: None,
+            mode,
         })
     }
 
@@ -271,9 +332,19 @@ impl Trainer {
             GradSpace::Z => [host(&g_z[0])?, host(&g_z[1])?, host(&g_z[2])?],
             GradSpace::Last => {
                 let vars = self.network.last_stage_vars()?;
+                // The last stage run again on its detached input, so each task's backward
+                // pass computes its weight gradients only; or, for a stage that must run once,
+                // back through it to the leaf it read.
+                let again = match &trunk.head {
+                    Some(head) => Some(self.network.trunk.forward_last(head, trunk.mode)?),
+                    None => None,
+                };
                 let mut out: [Vec<f32>; TASKS] = Default::default();
                 for (task, g) in g_z.iter().enumerate() {
-                    let grads = self.trunk_backward(trunk, g, false)?;
+                    let grads = match &again {
+                        Some(z) => (z * g.detach())?.sum_all()?.backward()?,
+                        None => self.trunk_backward(trunk, g, false)?,
+                    };
                     out[task] = flatten(&grads, &vars)?;
                 }
                 out
@@ -369,4 +440,36 @@ fn flatten(grads: &GradStore, vars: &[(String, Var)]) -> Result<Vec<f32>, TrainE
         }
     }
     Ok(out)
+}
+
+/// The lens's pieces on one batch, for its tests against plain autograd.
+#[cfg(test)]
+impl Trainer {
+    pub(super) fn lens_vectors_for_test(
+        &self,
+        batch: &TaskBatch,
+        mode: Mode,
+        space: GradSpace,
+    ) -> Result<[Vec<f32>; TASKS], TrainError> {
+        let pass = self.branch_pass(batch, mode, 1, space == GradSpace::Last)?;
+        let mut spaces = Spaces::default();
+        let vectors = self.space_vectors(space, &pass.g_z, &pass.trunk, &mut spaces)?;
+        Ok(vectors.tasks.clone())
+    }
+
+    /// The gradient the step's update takes in `space` (`last` or `params`).
+    pub(super) fn update_vector_for_test(
+        &mut self,
+        batch: &TaskBatch,
+        mode: Mode,
+        wanted: Wanted,
+        space: GradSpace,
+    ) -> Result<Vec<f32>, TrainError> {
+        let pass = self.taskwise_pass(batch, mode, 1, wanted)?;
+        let vars = match space {
+            GradSpace::Last => self.network.last_stage_vars()?,
+            _ => self.network.trunk_vars()?,
+        };
+        flatten(&pass.grads, &vars)
+    }
 }
