@@ -64,6 +64,9 @@ fn bucket_width(max_step: u64, max_block: u64) -> u64 {
     wanted.div_ceil(block) * block
 }
 
+/// A run's mean step and mean quantities within one bucket of steps.
+type BucketMean = (f64, [f64; SERIES]);
+
 /// The weights' and losses' curves over `runs`.
 fn series_curves(runs: &[&StepSeries], kind: BandKind) -> Vec<Curve> {
     let mut curves = vec![Curve::default(); SERIES];
@@ -74,7 +77,7 @@ fn series_curves(runs: &[&StepSeries], kind: BandKind) -> Vec<Curve> {
     let width = bucket_width(max_step, runs.iter().map(|s| s.block()).max().unwrap_or(1));
     let buckets = max_step.div_ceil(width) as usize;
     // Per run and bucket: the sums of each quantity and of the steps, and the row count.
-    let mut means: Vec<Vec<Option<(f64, [f64; SERIES])>>> = Vec::with_capacity(runs.len());
+    let mut means: Vec<Vec<Option<BucketMean>>> = Vec::with_capacity(runs.len());
     for series in runs {
         let mut sums = vec![(0.0, [0.0; SERIES], 0usize); buckets];
         for (i, &step) in series.steps.iter().enumerate() {
@@ -98,7 +101,7 @@ fn series_curves(runs: &[&StepSeries], kind: BandKind) -> Vec<Curve> {
     }
     let mut values = Vec::with_capacity(runs.len());
     for b in 0..buckets {
-        let present: Vec<&(f64, [f64; SERIES])> =
+        let present: Vec<&BucketMean> =
             means.iter().filter_map(|run| run[b].as_ref()).collect();
         if present.is_empty() {
             continue;
