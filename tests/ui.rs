@@ -822,11 +822,31 @@ fn a_sweep_opens_as_bands_with_its_tables_and_a_run_opens_into_a() {
         h.query_by_label_contains(&format!("{} − {}", rules[1], rules[0]))
             .is_some()
     );
+    let status = h.state().lab.status_line.clone().unwrap_or_default();
+    assert!(status.starts_with("read the sweep in"), "{status}");
     h.get_by_label("± sd").click();
     h.step();
     assert_eq!(
         h.state().lab.sweep.band,
         cari_mtl::eval::stats::BandKind::Sd
+    );
+    // Another baseline: the paired rows follow it.
+    h.state_mut().lab.sweep.baseline = Some(rules[1].clone());
+    h.step();
+    assert!(
+        h.query_by_label_contains(&format!("{} − {}", rules[0], rules[1]))
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(&format!("{} − {}", rules[1], rules[0]))
+            .is_none()
+    );
+    // A metric's curves over steps: the evaluations are there, so no hint that they are not.
+    h.state_mut().lab.sweep.curves = cari_mtl::lab::sweep::SweepCurves::Metric(0);
+    h.step();
+    assert!(
+        h.query_by_label_contains("only the final evaluation")
+            .is_none()
     );
     // A run of the sweep into A: the Lab tab shows it.
     h.get_by_label_contains("Runs (9)").click();

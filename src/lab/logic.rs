@@ -8,6 +8,7 @@ use super::dataset::{DatasetState, LoadOutcome, Previous};
 use super::history::Marker;
 use super::projector::ProjectorState;
 use super::run::{KeptRun, RunSlot, RunStatus, SlotRequest};
+use super::sweep::SweepNews;
 use crate::data::Dataset;
 use crate::session::{Command, Waker};
 use crate::train::snapshot::TrainerSnapshot;
@@ -151,10 +152,20 @@ impl Lab {
     /// Poll the dataset thread and the trainers; never blocks.
     pub fn poll(&mut self) {
         self.poll_dataset();
-        if self.sweep.poll()
-            && let Some(error) = &self.sweep.error
-        {
-            self.status_line = Some(format!("warning: {error}"));
+        match self.sweep.poll() {
+            SweepNews::Failed(error) => self.status_line = Some(format!("warning: {error}")),
+            SweepNews::Opened { secs } => {
+                let dir = self
+                    .sweep
+                    .dir
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""));
+                self.status_line = Some(format!(
+                    "read the sweep in {} in {secs:.2} s",
+                    dir.display()
+                ));
+            }
+            SweepNews::Nothing | SweepNews::Updated => {}
         }
         for slot in 0..2 {
             let was_building = self.runs[slot].status == RunStatus::Building;

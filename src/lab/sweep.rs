@@ -69,6 +69,20 @@ impl Drop for Watcher {
     }
 }
 
+/// What a poll of the reading thread brought.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepNews {
+    Nothing,
+    /// The first snapshot, this long after the folder was opened.
+    Opened {
+        secs: f64,
+    },
+    /// A newer snapshot: runs moved on or finished.
+    Updated,
+    /// The folder could not be read; the reading thread has ended.
+    Failed(String),
+}
+
 #[derive(Default)]
 pub struct SweepState {
     /// The folder open, if any.
@@ -133,10 +147,10 @@ impl SweepState {
         self.watcher.is_some() && self.snapshot.is_none() && self.error.is_none()
     }
 
-    /// Take the newest snapshot, if one came (never waits); whether one did.
-    pub fn poll(&mut self) -> bool {
+    /// Take the newest snapshot, if one came (never waits); what came.
+    pub fn poll(&mut self) -> SweepNews {
         let Some(watcher) = &self.watcher else {
-            return false;
+            return SweepNews::Nothing;
         };
         let taken = watcher
             .latest
@@ -145,20 +159,23 @@ impl SweepState {
             .take();
         match taken {
             Some(Ok(snapshot)) => {
-                if self.open_secs.is_none() {
-                    self.open_secs = self.opened_at.map(|t| t.elapsed().as_secs_f64());
-                }
+                let first = self.snapshot.is_none();
                 self.snapshot = Some(snapshot);
                 self.generation += 1;
                 self.error = None;
-                true
+                if !first {
+                    return SweepNews::Updated;
+                }
+                let secs = self.opened_at.map_or(0.0, |t| t.elapsed().as_secs_f64());
+                self.open_secs = Some(secs);
+                SweepNews::Opened { secs }
             }
             Some(Err(e)) => {
-                self.error = Some(e);
+                self.error = Some(e.clone());
                 self.watcher = None;
-                true
+                SweepNews::Failed(e)
             }
-            None => false,
+            None => SweepNews::Nothing,
         }
     }
 

@@ -101,8 +101,7 @@ fn series_curves(runs: &[&StepSeries], kind: BandKind) -> Vec<Curve> {
     }
     let mut values = Vec::with_capacity(runs.len());
     for b in 0..buckets {
-        let present: Vec<&BucketMean> =
-            means.iter().filter_map(|run| run[b].as_ref()).collect();
+        let present: Vec<&BucketMean> = means.iter().filter_map(|run| run[b].as_ref()).collect();
         if present.is_empty() {
             continue;
         }
