@@ -4,7 +4,7 @@
 //! interval, ± sd or min–max) for a Table-I metric or for the weights above the losses (Fig. 3
 //! over seeds); and every run, to open into A or B (it trains on from its checkpoint).
 
-use egui_plot::{FilledArea, Legend, Line, Plot, PlotPoints, PlotUi};
+use egui_plot::{ColorConflictHandling, FilledArea, Legend, Line, Plot, PlotPoints, PlotUi};
 
 use super::colours::{TASK_COLOURS, rule_colour};
 use crate::eval::paired::cell;
@@ -342,9 +342,15 @@ fn metric_plot_ui(ui: &mut egui::Ui, shown: &[(usize, &RuleCurves)], k: usize, h
     }
     Plot::new("sweep_metric")
         .height(height)
-        .legend(Legend::default())
+        // A rule's band and mean share its name: the legend takes the mean's colour (the band
+        // is drawn first) and keeps the sweep's order of rules.
+        .legend(
+            Legend::default()
+                .color_conflict_handling(ColorConflictHandling::PickLast)
+                .follow_insertion_order(true),
+        )
+        // From 0, not to 1: the rules' differences are a few points, which a 0–1 axis hides.
         .include_y(0.0)
-        .include_y(1.0)
         .x_axis_label("step")
         .y_axis_label(format!("{title} (0–1)"))
         .show(ui, |plot_ui| {
