@@ -4,7 +4,6 @@
 //! a few `stat`s per run when nothing changed and never reads a row twice. A run's settings
 //! and final figures are read once, when its summary.json appears.
 
-use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -404,10 +403,15 @@ impl SweepWatch {
         })
     }
 
-    /// Read what changed in every run (runs in parallel); whether anything did.
+    /// Read what changed in every run, one after another; whether anything did. Not on
+    /// rayon's pool: the window builds its dataset there at start, and an open sweep waited
+    /// behind it for seconds.
     pub fn refresh(&mut self) -> bool {
-        let changed: Vec<bool> = self.runs.par_iter_mut().map(WatchedRun::refresh).collect();
-        changed.into_iter().any(|c| c)
+        let mut changed = false;
+        for run in &mut self.runs {
+            changed |= run.refresh();
+        }
+        changed
     }
 
     /// The finished runs' figures, the failed and missing runs, as `compare --collect` would
