@@ -183,8 +183,9 @@ impl Fig3View {
         let wall = settings.wall_time_axis;
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
-        let frame =
-            plot_frame(quantity, slots, height, link, wall).show_background(!self.plain_background);
+        let implied = slots.iter().any(|&slot| runs[slot].weights_are_implied());
+        let frame = plot_frame(quantity, slots, height, link, wall, implied)
+            .show_background(!self.plain_background);
         let response = frame.show(ui, |plot_ui| {
             if reset_view {
                 plot_ui.set_auto_bounds([true, true]);
@@ -241,6 +242,7 @@ fn plot_frame(
     height: f32,
     link: Id,
     wall: bool,
+    implied: bool,
 ) -> Plot<'static> {
     let salt = (quantity == Quantity::Weights, slots.to_vec());
     let plot = Plot::new(salt)
@@ -249,6 +251,7 @@ fn plot_frame(
         .link_cursor(link, [true, false])
         .x_axis_label(if wall { "wall time (s)" } else { "step" })
         .y_axis_label(match quantity {
+            Quantity::Weights if implied => "implied λ (sum 1)",
             Quantity::Weights => "task weight w",
             Quantity::Losses => "task loss L",
         })

@@ -6,24 +6,12 @@
 use egui::{Color32, Id};
 use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
 
-use super::colours::TASK_COLOURS;
+use super::colours::{PAIR_COLOURS, TASK_COLOURS};
 use crate::lab::history::lens::{LensHistory, LensPoint, LensQuantity};
 use crate::lab::run::RunSlot;
 use crate::lab::settings::Settings;
 use crate::task::{TASKS, Task};
 use crate::train::lens::{GradSpace, PAIRS};
-
-/// A pair's colour: the mean of its two tasks' colours.
-fn pair_colour(pair: usize) -> Color32 {
-    let (a, b) = PAIRS[pair];
-    let (ca, cb) = (TASK_COLOURS[a], TASK_COLOURS[b]);
-    let mid = |x: u8, y: u8| ((x as u16 + y as u16) / 2) as u8;
-    Color32::from_rgb(
-        mid(ca.r(), cb.r()),
-        mid(ca.g(), cb.g()),
-        mid(ca.b(), cb.b()),
-    )
-}
 
 /// The name of curve `curve` of `quantity`.
 pub fn curve_name(quantity: LensQuantity, curve: usize) -> String {
@@ -38,7 +26,7 @@ pub fn curve_name(quantity: LensQuantity, curve: usize) -> String {
 
 fn curve_colour(quantity: LensQuantity, curve: usize) -> Color32 {
     match quantity {
-        LensQuantity::Cosines => pair_colour(curve),
+        LensQuantity::Cosines => PAIR_COLOURS[curve],
         _ => TASK_COLOURS[curve],
     }
 }
