@@ -4,7 +4,7 @@
 //! the same x axis (linked), smoothing and hover read-outs as the weights and losses.
 
 use egui::{Color32, Id};
-use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{HLine, LineStyle, Plot, PlotPoints};
 
 use super::colours::{PAIR_COLOURS, TASK_COLOURS};
 use crate::lab::history::lens::{LensHistory, LensPoint, LensQuantity};
@@ -120,21 +120,8 @@ pub fn plot_ui(
                 let points = |smooth| {
                     PlotPoints::from(decimate(lens, quantity, curve, smooth, columns, wall))
                 };
-                if settings.smoothing > 0.0 {
-                    plot_ui.line(
-                        Line::new(name.clone(), points(false))
-                            .color(colour.gamma_multiply(0.25))
-                            .width(1.0)
-                            .style(style)
-                            .allow_hover(false),
-                    );
-                }
-                plot_ui.line(
-                    Line::new(name, points(true))
-                        .color(colour)
-                        .width(2.0)
-                        .style(style),
-                );
+                let raw_too = settings.smoothing > 0.0;
+                super::fig3::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
             }
         }
         plot_ui.pointer_coordinate().map(|p| p.x)
