@@ -16,6 +16,15 @@ pub const TASK_COLOURS: [Color32; TASKS] = [
     colour(Task::Cari),
 ];
 
+/// The gradient lens's pair colours, in `train::lens::PAIRS`' order (verif·visual,
+/// verif·cari, visual·cari): hues none of the tasks takes, far apart so that three noisy lines
+/// can be told apart (the mean of two tasks' colours made visual·cari read as visual's orange).
+pub const PAIR_COLOURS: [Color32; 3] = [
+    Color32::from_rgb(200, 80, 190),
+    Color32::from_rgb(40, 180, 170),
+    Color32::from_rgb(225, 60, 60),
+];
+
 /// Run A's and run B's colour for markers and per-run curves.
 pub const RUN_COLOURS: [Color32; 2] = [
     Color32::from_rgb(160, 60, 200),

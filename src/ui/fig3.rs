@@ -183,8 +183,9 @@ impl Fig3View {
         let wall = settings.wall_time_axis;
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
-        let frame =
-            plot_frame(quantity, slots, height, link, wall).show_background(!self.plain_background);
+        let implied = slots.iter().any(|&slot| runs[slot].weights_are_implied());
+        let frame = plot_frame(quantity, slots, height, link, wall, implied)
+            .show_background(!self.plain_background);
         let response = frame.show(ui, |plot_ui| {
             if reset_view {
                 plot_ui.set_auto_bounds([true, true]);
@@ -241,6 +242,7 @@ fn plot_frame(
     height: f32,
     link: Id,
     wall: bool,
+    implied: bool,
 ) -> Plot<'static> {
     let salt = (quantity == Quantity::Weights, slots.to_vec());
     let plot = Plot::new(salt)
@@ -249,6 +251,7 @@ fn plot_frame(
         .link_cursor(link, [true, false])
         .x_axis_label(if wall { "wall time (s)" } else { "step" })
         .y_axis_label(match quantity {
+            Quantity::Weights if implied => "implied λ (sum 1)",
             Quantity::Weights => "task weight w",
             Quantity::Losses => "task loss L",
         })
@@ -288,22 +291,36 @@ fn draw_series(
         let points = |smooth| {
             PlotPoints::from(history.decimate(quantity, task.index(), smooth, range, columns, wall))
         };
-        if settings.smoothing > 0.0 {
-            plot_ui.line(
-                Line::new(name.clone(), points(false))
-                    .color(colour.gamma_multiply(0.25))
-                    .width(1.0)
-                    .style(style)
-                    .allow_hover(false),
-            );
-        }
+        let raw_too = settings.smoothing > 0.0;
+        raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
+    }
+}
+
+/// One curve: the smoothed line, and behind it, faint and without hover, the raw one (when
+/// smoothing is on). `points(smooth)` gives either.
+pub fn raw_and_smoothed<'a>(
+    plot_ui: &mut PlotUi<'a>,
+    name: String,
+    colour: Color32,
+    style: LineStyle,
+    raw_too: bool,
+    points: impl Fn(bool) -> PlotPoints<'a>,
+) {
+    if raw_too {
         plot_ui.line(
-            Line::new(name, points(true))
-                .color(colour)
-                .width(2.0)
-                .style(style),
+            Line::new(name.clone(), points(false))
+                .color(colour.gamma_multiply(0.25))
+                .width(1.0)
+                .style(style)
+                .allow_hover(false),
         );
     }
+    plot_ui.line(
+        Line::new(name, points(true))
+            .color(colour)
+            .width(2.0)
+            .style(style),
+    );
 }
 
 /// A run's markers (rule switches, perturbations, forks) as labelled vertical lines.
