@@ -6,7 +6,7 @@
 use crate::lab::PanelCtx;
 use crate::ui::view::View;
 use egui::{Color32, Id};
-use egui_plot::{Line, LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
+use egui_plot::{LineStyle, Plot, PlotPoints, PlotUi, Text, VLine};
 
 use super::colours::{RUN_COLOURS, TASK_COLOURS};
 use crate::lab::actions::UiAction;
@@ -292,35 +292,8 @@ fn draw_series(
             PlotPoints::from(history.decimate(quantity, task.index(), smooth, range, columns, wall))
         };
         let raw_too = settings.smoothing > 0.0;
-        raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
+        super::curve::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
     }
-}
-
-/// One curve: the smoothed line, and behind it, faint and without hover, the raw one (when
-/// smoothing is on). `points(smooth)` gives either.
-pub fn raw_and_smoothed<'a>(
-    plot_ui: &mut PlotUi<'a>,
-    name: String,
-    colour: Color32,
-    style: LineStyle,
-    raw_too: bool,
-    points: impl Fn(bool) -> PlotPoints<'a>,
-) {
-    if raw_too {
-        plot_ui.line(
-            Line::new(name.clone(), points(false))
-                .color(colour.gamma_multiply(0.25))
-                .width(1.0)
-                .style(style)
-                .allow_hover(false),
-        );
-    }
-    plot_ui.line(
-        Line::new(name, points(true))
-            .color(colour)
-            .width(2.0)
-            .style(style),
-    );
 }
 
 /// A run's markers (rule switches, perturbations, forks) as labelled vertical lines.

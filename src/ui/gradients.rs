@@ -121,7 +121,7 @@ pub fn plot_ui(
                     PlotPoints::from(decimate(lens, quantity, curve, smooth, columns, wall))
                 };
                 let raw_too = settings.smoothing > 0.0;
-                super::fig3::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
+                super::curve::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
             }
         }
         plot_ui.pointer_coordinate().map(|p| p.x)

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod colours;
+pub mod curve;
 pub mod explain;
 pub mod fig3;
 pub mod files;
