@@ -46,8 +46,39 @@ pub fn write_atomically<E: std::fmt::Display>(
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e.to_string()));
     }
-    sync_parent(path);
+    sync_folder_of(path);
     Ok(())
+}
+
+/// Write bytes to `path` atomically unless a file is there: Ok(true) when written, Ok(false)
+/// when one was (left as it is). Of two processes creating the same file at once, exactly one
+/// writes it: the complete temporary file is linked to its name, which fails if it exists.
+pub fn create_new(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
+    let fail = |reason: String| WriteError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let tmp = temporary_path(path);
+    if let Err(reason) = std::fs::write(&tmp, bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|()| sync_file(&tmp))
+    {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(reason));
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_folder_of(path);
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        // A file system without hard links: no race-free create, so the check and the write
+        // are two steps (shards starting in the same instant may both write).
+        Err(_) if path.exists() => Ok(false),
+        Err(_) => write_bytes(path, bytes).map(|()| true),
+    }
 }
 
 /// Write bytes to `path` atomically.
@@ -61,8 +92,9 @@ fn sync_file(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("could not flush to disk: {e}"))
 }
 
-/// Make the rename itself durable (best effort: not every file system can sync a folder).
-fn sync_parent(path: &Path) {
+/// Make a rename or removal in `path`'s folder durable (best effort: not every file system can
+/// sync a folder). Files written in place and renamed later (a run's metrics) call this too.
+pub fn sync_folder_of(path: &Path) {
     if let Some(parent) = path.parent() {
         let dir = if parent.as_os_str().is_empty() {
             Path::new(".")
@@ -95,6 +127,17 @@ mod tests {
         assert_eq!(names.len(), 1, "a temporary file was left behind");
         write_bytes(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn create_new_writes_once_and_leaves_an_existing_file_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.json");
+        assert!(create_new(&path, b"first").unwrap());
+        assert!(!create_new(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
     }
 
     #[test]

@@ -76,18 +76,42 @@ fn a_used_out_folder_is_refused_and_overwrite_replaces_only_the_run() {
 }
 
 #[test]
-fn a_run_killed_mid_way_leaves_a_folder_that_says_it_is_incomplete() {
+fn a_run_killed_mid_way_leaves_every_finished_step_and_says_it_is_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let mut child = train(&out, "100000", &[]).spawn().unwrap();
     let partial = out.join("metrics.csv.partial");
+    // Killed once 20 steps are in the file (however long that takes): what is checked after
+    // does not depend on when the kill lands.
     let started = Instant::now();
-    while std::fs::read_to_string(&partial).map_or(0, |t| t.lines().count()) < 5 {
+    while std::fs::read_to_string(&partial).map_or(0, |t| t.lines().count()) < 21 {
         assert!(started.elapsed() < Duration::from_secs(120), "no rows");
-        std::thread::sleep(Duration::from_millis(50));
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended before it was killed: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    let text = std::fs::read_to_string(&partial).unwrap();
+    assert!(text.ends_with('\n'), "no half-written last line");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(cari_mtl::train::metrics::METRICS_HEADER),
+        "the header"
+    );
+    let mut steps = Vec::new();
+    cari_mtl::train::metrics::read_metrics_csv(std::io::Cursor::new(text.as_bytes()), |row| {
+        steps.push(row.step)
+    })
+    .expect("every row parses");
+    assert!(steps.len() >= 20, "{} rows", steps.len());
+    let contiguous: Vec<u64> = (1..=steps.len() as u64).collect();
+    assert_eq!(
+        steps, contiguous,
+        "every finished step, in order, none missing"
+    );
     assert!(out.join("INCOMPLETE").is_file());
     assert!(out.join("config.json").is_file());
     assert!(
@@ -227,6 +251,24 @@ fn a_sharded_sweep_collects_to_the_same_results_as_one_compare() {
     );
     assert_eq!(a, b, "the collected results equal the unsharded sweep's");
     assert_eq!(a["proposed"]["auc"]["values"].as_array().unwrap().len(), 2);
+    // Each figure's sd is the sample sd (n − 1) of the values it lists, with n beside it.
+    for strategy in ["proposed", "naive"] {
+        for (key, entry) in a[strategy].as_object().unwrap() {
+            let values: Vec<f64> = entry["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let sample_sd =
+                (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            assert_eq!(entry["n"], 2, "{strategy} {key}");
+            let sd = entry["sd"].as_f64().unwrap();
+            assert!((sd - sample_sd).abs() < 1e-12, "{strategy} {key}: {entry}");
+        }
+    }
     // The paired section: proposed − naive per seed, from the figures the same file lists.
     let values = |s: &str| -> Vec<f64> {
         let v = &a[s]["auc"];
@@ -383,4 +425,95 @@ fn a_checkpoint_is_not_read_against_another_run() {
         1 + 6 * 12,
         "6 held-out identities × 12 images"
     );
+}
+
+/// Copy a run folder's files (one level: what a run folder holds).
+fn copy_run(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to).unwrap();
+    }
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn a_sweep_refuses_runs_and_calls_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = [
+        "--strategies",
+        "proposed,naive",
+        "--steps",
+        "4",
+        "--jobs",
+        "2",
+        "--device",
+        "cpu",
+    ];
+    let compare = |extra: &[&str], out: &Path| {
+        let mut c = cari(&["compare"]);
+        c.args(sweep).args(SMALL).args(extra).arg("--out").arg(out);
+        run(c)
+    };
+    let (main, other) = (dir.path().join("main"), dir.path().join("other"));
+    let (o, err) = compare(&["--seeds", "2"], &main);
+    assert!(o.status.success(), "{err}");
+    let recorded = read_json(&main.join("sweep.json"));
+    assert_eq!(
+        recorded["settings"]["runs"]["proposed"]["lr"],
+        serde_json::json!(0.001)
+    );
+    assert!(recorded["settings"]["version"].is_string());
+    let results = read_json(&main.join("results.json"));
+    assert_eq!(results["sweep"]["settings"], recorded["settings"]);
+    // A second call into the folder with another --lr and --seeds is refused, naming both.
+    let (o, err) = compare(&["--lr", "0.01", "--seeds", "3"], &main);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("lr (--lr): 0.001 in the sweep, 0.01 in this call") && err.contains("seeds"),
+        "{err}"
+    );
+    assert_eq!(read_json(&main.join("sweep.json")), recorded, "untouched");
+    // A run copied in from a sweep trained with another --lr: collect refuses it by name.
+    let (o, err) = compare(&["--seeds", "2", "--lr", "0.01"], &other);
+    assert!(o.status.success(), "{err}");
+    copy_run(&other.join("naive/seed2"), &main.join("naive/seed2"));
+    std::fs::remove_file(main.join("results.json")).unwrap();
+    let collect = |extra: &[&str]| {
+        let mut c = cari(&["compare", "--collect"]);
+        c.arg(&main).args(extra);
+        run(c)
+    };
+    let (o, err) = collect(&[]);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("naive seed 2")
+            && err.contains("lr (--lr): 0.001 in the sweep, 0.01 in the run"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-mixed"), "{err}");
+    assert!(!main.join("results.json").exists(), "nothing written");
+    // --allow-mixed collects it and lists what differs.
+    let (o, err) = collect(&["--allow-mixed"]);
+    assert!(o.status.success(), "{err}");
+    let results = read_json(&main.join("results.json"));
+    let mixed = results["mixed"].as_array().unwrap();
+    assert_eq!(mixed.len(), 1, "{mixed:?}");
+    assert_eq!(
+        (mixed[0]["strategy"].as_str(), mixed[0]["seed"].as_u64()),
+        (Some("naive"), Some(2))
+    );
+    let names: Vec<&str> = mixed[0]["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"lr") && names.contains(&"psi_lr"),
+        "{names:?}"
+    );
+    assert_eq!(results["naive"]["verif_acc"]["n"], 2, "collected");
 }

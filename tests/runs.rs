@@ -112,6 +112,57 @@ fn export_writes_every_metrics_row_as_scalars_and_the_projector_files() {
     );
 }
 
+#[test]
+fn eval_every_writes_each_evaluation_and_the_final_one_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let train = Command::new(env!("CARGO_BIN_EXE_cari-mtl"))
+        .args([
+            "train",
+            "--steps",
+            "10",
+            "--eval-every",
+            "5",
+            "--device",
+            "cpu",
+        ])
+        .args(["--identities", "12", "--open-identities", "6"])
+        .args(["--images-per-modality", "6", "--test-images", "2"])
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let csv = std::fs::read_to_string(run.join("evaluations.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "step");
+    assert_eq!(&header[1..], cari_mtl::eval::METRIC_KEYS);
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let steps: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        steps,
+        ["5", "10"],
+        "the last evaluation is the final one, made once"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["step"], 10);
+    for (key, cell) in header[1..].iter().zip(&rows[1][1..]) {
+        let value: f64 = cell.parse().unwrap();
+        let final_value = summary["metrics"][key].as_f64().unwrap();
+        assert!(
+            (value - final_value).abs() < 1e-6,
+            "{key}: {value} vs {final_value}"
+        );
+    }
+    assert!(!run.join("evaluations.csv.partial").exists());
+}
+
 /// `train` with the small synthetic set, `extra` flags added; returns metrics.csv's rows.
 fn train_rows(dir: &std::path::Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
     let run = dir.join(name);

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 #[allow(dead_code)]
 mod test_util;
 
+#[path = "support/sweep_fixture.rs"]
+mod sweep_fixture;
+
 fn small_settings() -> Settings {
     Settings {
         synthetic: SyntheticConfig {
@@ -1090,4 +1093,75 @@ fn the_landscape_draws_the_paths_of_the_chosen_rules() {
     );
     // A rule that cannot run here is shown, greyed.
     assert!(h.query_by_label("gradnorm").is_some());
+}
+
+#[test]
+fn a_sweep_opens_as_bands_with_its_tables_and_a_run_opens_into_a() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = sweep_fixture::rules(3);
+    sweep_fixture::write_sweep(dir.path(), &rules, 3, 60, 20);
+    let mut h = harness(small_settings());
+    h.state_mut().lab.open_sweep(dir.path()).unwrap();
+    wait_for(&mut h, "the sweep's first snapshot", |app| {
+        app.lab.sweep.snapshot.is_some()
+    });
+    h.step();
+    assert_eq!(
+        h.state().lab.settings.tab,
+        cari_mtl::lab::settings::Tab::Sweep
+    );
+    let snapshot = h.state().lab.sweep.snapshot.clone().unwrap();
+    assert_eq!(snapshot.counts, (9, 0, 0, 0), "every run read as finished");
+    let first = &snapshot.curves(cari_mtl::eval::stats::BandKind::TInterval95)[0];
+    assert_eq!(first.series[0].n_last, 3, "a band over the three seeds");
+    assert_eq!(
+        first.metrics[0].x,
+        [20.0, 40.0, 60.0],
+        "evaluations.csv's steps"
+    );
+    assert!(
+        h.query_by_label_contains("Table I: mean ± sample sd")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(&format!("{} − {}", rules[1], rules[0]))
+            .is_some()
+    );
+    let status = h.state().lab.status_line.clone().unwrap_or_default();
+    assert!(status.starts_with("read the sweep in"), "{status}");
+    h.get_by_label("± sd").click();
+    h.step();
+    assert_eq!(
+        h.state().lab.sweep.band,
+        cari_mtl::eval::stats::BandKind::Sd
+    );
+    // Another baseline: the paired rows follow it.
+    h.state_mut().lab.sweep.baseline = Some(rules[1].clone());
+    h.step();
+    assert!(
+        h.query_by_label_contains(&format!("{} − {}", rules[0], rules[1]))
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains(&format!("{} − {}", rules[1], rules[0]))
+            .is_none()
+    );
+    // A metric's curves over steps: the evaluations are there, so no hint that they are not.
+    h.state_mut().lab.sweep.curves = cari_mtl::lab::sweep::SweepCurves::Metric(0);
+    h.step();
+    assert!(
+        h.query_by_label_contains("only the final evaluation")
+            .is_none()
+    );
+    // A run of the sweep into A: the Lab tab shows it.
+    h.get_by_label_contains("Runs (9)").click();
+    h.step();
+    h.get_all_by_label("into A").next().unwrap().click();
+    h.step();
+    assert_eq!(
+        h.state().lab.settings.tab,
+        cari_mtl::lab::settings::Tab::Lab
+    );
+    let status = h.state().lab.status_line.clone().unwrap_or_default();
+    assert!(status.contains("into run A: 60 steps"), "{status}");
 }

@@ -91,6 +91,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         lens_every: 1,
         grad_space: args.grad_space.clone(),
         cagrad_c: 0.4,
+        eval_every: 0,
         identities: 50,
         open_identities: 10,
         images_per_modality: 15,

@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+use crate::atomic_file::write_atomically;
 use crate::data::synthetic::{SyntheticConfig, contact_sheet};
 
 #[derive(Args, Debug)]
@@ -46,10 +47,19 @@ pub fn run(args: DatasetArgs) -> Result<()> {
                 seed,
                 ..SyntheticConfig::default()
             };
+            // The format from --out's extension, checked before any work is done.
+            let format = image::ImageFormat::from_path(&out)
+                .ok()
+                .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Jpeg))
+                .with_context(|| {
+                    format!(
+                        "--out {}: name a .png or .jpg file (the format follows the extension)",
+                        out.display()
+                    )
+                })?;
             let sheet = contact_sheet(&config, rows, cell)?;
-            sheet
-                .save(&out)
-                .with_context(|| format!("writing {}", out.display()))?;
+            // Atomically: a failed or interrupted write never leaves half a PNG at --out.
+            write_atomically(&out, |tmp| sheet.save_with_format(tmp, format))?;
             println!(
                 "wrote {} ({}×{} px, {} identities)",
                 out.display(),

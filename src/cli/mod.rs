@@ -52,7 +52,10 @@ pub struct WindowArgs {
     /// into run B.
     #[arg(long, value_name = "DIR")]
     pub open_run: Vec<std::path::PathBuf>,
-    /// Open the lab a lab code describes (Files ▸ Copy lab code in a window): its tab, rules,
+    /// Open a sweep folder (from `compare`, finished or still training) in the Sweep tab.
+    #[arg(long, value_name = "DIR")]
+    pub open_sweep: Option<std::path::PathBuf>,
+    /// Open the lab a lab code describes (Files > Copy lab code in a window): its tab, rules,
     /// seed, preset, recipe, rates, scale, perturbations and holds, toy and landscape, lesson.
     /// The dataset and device stay this machine's.
     #[arg(long, value_name = "CODE", value_parser = parse_lab_code)]
@@ -112,6 +115,7 @@ impl WindowArgs {
             dataset: self.dataset,
             fold: self.fold,
             open_runs: self.open_run,
+            open_sweep: self.open_sweep,
             lab: self.lab.map(Box::new),
         }
     }
@@ -123,6 +127,7 @@ impl WindowArgs {
             || self.fold.is_some()
             || !self.open_run.is_empty()
             || self.lab.is_some()
+            || self.open_sweep.is_some()
     }
 }
 
@@ -152,7 +157,7 @@ pub(crate) fn parse_positive_secs(text: &str) -> Result<f64, String> {
 pub enum Commands {
     /// Train one run headless and write metrics.csv, config.json, checkpoint.safetensors and summary.json.
     Train(train::TrainArgs),
-    /// Train several strategies over several seeds and print the paper's Table I as mean ± std.
+    /// Train several strategies over several seeds and print the paper's Table I as mean ± sample sd (n − 1).
     Compare(compare::CompareArgs),
     /// Measure training steps/s and images/s.
     Bench(bench::BenchArgs),
@@ -174,7 +179,7 @@ pub enum Commands {
 pub fn run(cli: Cli) -> Result<()> {
     if cli.command.is_some() && cli.window.any() {
         anyhow::bail!(
-            "--play, --quit-after, --open-run, --dataset, --fold and --lab before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
+            "--play, --quit-after, --open-run, --open-sweep, --dataset, --fold and --lab before a subcommand are flags of the window: use them without a subcommand (a subcommand's --dataset goes after it)"
         );
     }
     match cli.command {

@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// CAGrad's c.
     #[arg(long, default_value_t = 0.4)]
     pub cagrad_c: f64,
+    /// Evaluate every N steps while training, each evaluation a row of evaluations.csv (the
+    /// Sweep view's curves over steps); 0: only the final evaluation, as summary.json has.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub eval_every: u64,
     /// Synthetic data: training identities.
     #[arg(long, default_value_t = 200)]
     pub identities: usize,
@@ -162,6 +166,7 @@ impl RunArgs {
             batch_size: self.batch_size,
             weights_reach_trunk: !self.constant_weights,
             max_steps: steps,
+            eval_every: self.eval_every,
             device: self.device.clone(),
             ..TrainConfig::default()
         };

@@ -9,12 +9,13 @@
 //! * CMC / rank-k: a probe counts as a hit at rank k iff its true identity is among the k nearest
 //!   gallery **identities** (the authors' rank-10 aggregation gave ≈ 100 %).
 //!
-//! All standard deviations reported here are **population** standard deviations (ddof = 0, i.e.
-//! `numpy.std` default), taken over the folds.
+//! All standard deviations reported here are **sample** standard deviations (n − 1, i.e.
+//! `statistics.stdev`, `numpy.std(ddof=1)`), taken over the folds; NaN for a single fold.
 
 use rayon::prelude::*;
 use std::cmp::Ordering;
 
+use super::stats::mean_sd;
 use crate::seeded::SplitMix64;
 
 use std::collections::{BTreeMap, HashSet};
@@ -119,7 +120,7 @@ fn stratified_folds(same: &[bool], k: usize, seed: u64) -> Option<Vec<usize>> {
 pub struct Verification {
     /// Mean held-out accuracy over folds.
     pub accuracy_mean: f64,
-    /// Population standard deviation (ddof 0) of the held-out accuracies.
+    /// Sample standard deviation (n − 1) of the held-out accuracies (NaN for one fold).
     pub accuracy_std: f64,
     /// Held-out accuracy of each fold.
     pub fold_accuracy: Vec<f64>,
@@ -129,13 +130,13 @@ pub struct Verification {
     pub val_far_0_1: f64,
     /// VAL at FAR = 1 % ([`FAR_1_PERCENT`]), mean over folds, measured on the held-out folds.
     pub val_far_1: f64,
-    /// Population standard deviation (ddof 0) of VAL at FAR = 0.1 % over folds.
+    /// Sample standard deviation (n − 1) of VAL at FAR = 0.1 % over folds.
     pub val_far_0_1_std: f64,
-    /// Population standard deviation (ddof 0) of VAL at FAR = 1 % over folds.
+    /// Sample standard deviation (n − 1) of VAL at FAR = 1 % over folds.
     pub val_far_1_std: f64,
     /// Mean of the per-fold AUCs (each computed on the fold's own pairs).
     pub auc_mean: f64,
-    /// Population standard deviation (ddof 0) of the per-fold AUCs.
+    /// Sample standard deviation (n − 1) of the per-fold AUCs.
     pub auc_std: f64,
     /// ROC curve over all pairs (at most [`MAX_ROC_POINTS`] points, from (0,0) to (1,1)), for plotting.
     pub roc: Vec<RocPoint>,
@@ -310,7 +311,7 @@ fn roc_curve(pairs: &[ScoredPair], max_points: usize) -> Vec<RocPoint> {
 ///   is measured **on the held-out fold** (the authors measured it on the training folds: a bug);
 /// * **AUC** ([`auc`]): exact, ties counted half (Mann–Whitney), on the fold's own pairs.
 ///
-/// Reported as mean ± **population** standard deviation (ddof 0) over folds. The ROC is computed over
+/// Reported as mean ± **sample** standard deviation (n − 1) over folds. The ROC is computed over
 /// all pairs together.
 ///
 /// Errors when `pairs` is empty, a distance is non-finite, there are fewer than 2 folds, or a fold
@@ -368,12 +369,12 @@ pub fn verification(pairs: &[ScoredPair]) -> Result<Verification, String> {
         aucs.push(auc(&test)?);
     }
 
-    let (accuracy_mean, accuracy_std) = mean_std(&fold_accuracy);
-    let (val_far_0_1, val_far_0_1_std) = mean_std(&val_0_1);
-    let (val_far_1, val_far_1_std) = mean_std(&val_1);
-    let (auc_mean, auc_std) = mean_std(&aucs);
+    let (accuracy_mean, accuracy_std) = mean_sd(&fold_accuracy);
+    let (val_far_0_1, val_far_0_1_std) = mean_sd(&val_0_1);
+    let (val_far_1, val_far_1_std) = mean_sd(&val_1);
+    let (auc_mean, auc_std) = mean_sd(&aucs);
     let thresholds: Vec<f64> = fold_threshold.iter().map(|&t| f64::from(t)).collect();
-    let mean_threshold = mean_std(&thresholds).0 as f32;
+    let mean_threshold = mean_sd(&thresholds).0 as f32;
     Ok(Verification {
         accuracy_mean,
         accuracy_std,
@@ -396,7 +397,7 @@ pub fn verification(pairs: &[ScoredPair]) -> Result<Verification, String> {
 /// The accuracy-maximising threshold ([`best_threshold`]) and the VAL@FAR thresholds
 /// ([`threshold_at_far`]) are chosen once on `calibration` and applied to every fold of `test`
 /// (the folds it lists, whatever their numbers); AUC is each test fold's own. Reported as mean ±
-/// population standard deviation over the test folds (0 for one fold). The ROC is over `test`.
+/// sample standard deviation over the test folds (NaN for one fold). The ROC is over `test`.
 ///
 /// Errors when either set is empty, a distance is non-finite, a test fold has no same or no
 /// different pair, or `calibration` has no different pair.
@@ -448,10 +449,10 @@ pub fn verification_calibrated(
         val_1.push(val_on(&fold, t_1));
         aucs.push(auc(&fold)?);
     }
-    let (accuracy_mean, accuracy_std) = mean_std(&fold_accuracy);
-    let (val_far_0_1, val_far_0_1_std) = mean_std(&val_0_1);
-    let (val_far_1, val_far_1_std) = mean_std(&val_1);
-    let (auc_mean, auc_std) = mean_std(&aucs);
+    let (accuracy_mean, accuracy_std) = mean_sd(&fold_accuracy);
+    let (val_far_0_1, val_far_0_1_std) = mean_sd(&val_0_1);
+    let (val_far_1, val_far_1_std) = mean_sd(&val_1);
+    let (auc_mean, auc_std) = mean_sd(&aucs);
     Ok(Verification {
         accuracy_mean,
         accuracy_std,
@@ -831,17 +832,6 @@ pub fn make_cross_modal_pairs(
         .collect()
 }
 
-/// Mean and population standard deviation (NaN for an empty list).
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -876,7 +866,7 @@ mod tests {
         let test = pairs_from(&[0.3, 0.5, 0.45, 0.9], &[true, true, false, false], &[2; 4]);
         let v = verification_calibrated(&test, &calibration).unwrap();
         assert_close(v.accuracy_mean, 0.75, 1e-12);
-        assert_eq!(v.accuracy_std, 0.0);
+        assert!(v.accuracy_std.is_nan(), "one fold has no sd");
         assert_eq!(v.fold_accuracy, vec![0.75]);
         assert!((v.mean_threshold - 0.4).abs() < 1e-6);
         // FAR ≤ 1 % on calibration: accept below the first different pair → threshold 0.4 too.
@@ -1000,11 +990,11 @@ mod tests {
     //               vtrain1.append(np.sum((d[tr] < tf) & same[tr]) / np.sum(same[tr]))  # authors' bug
     //       aucs.append(roc_auc_score(same[te], -d[te]))
     //   [t * 256 for t in thr]  # [295, 295, 303, 295, 264, 295, 264, 264, 295, 264]
-    //   acc      # [1, 2/3, 5/6, 0.75, 0.75, 5/6, 5/6, 5/6, 1, 5/6]; mean 0.8333333333333334, std 0.09860132971832694
-    //   v01, v1  # both [4/6, 3/6, 2/6, 1/6, 2/6, 4/6, 3/6, 2/6, 5/6, 1/6]; mean 0.45, std 0.21147629234082532
+    //   acc      # [1, 2/3, 5/6, 0.75, 0.75, 5/6, 5/6, 5/6, 1, 5/6]; mean 0.8333333333333334, sample sd 0.10393492741038726
+    //   v01, v1  # both [4/6, 3/6, 2/6, 1/6, 2/6, 4/6, 3/6, 2/6, 5/6, 1/6]; mean 0.45, sample sd 0.22291558497487643
     //   np.mean(vtrain1)  # 0.437037037037037 (the authors' training-fold VAL)
     //   aucs     # [1, 0.7777777777777778, 0.986111111111111, 0.9305555555555556, 0.9166666666666667,
-    //            #  0.9305555555555556, 1, 1, 1, 0.9722222222222223]; mean 0.951388888888889, std 0.0658075430026785
+    //            #  0.9305555555555556, 1, 1, 1, 0.9722222222222223]; mean 0.951388888888889, sample sd 0.06936724103598008
     //   fpr, tpr, _ = roc_curve(same, -d, drop_intermediate=False)
     //   len(fpr)  # 93; second point (0, 1/60); second to last (59/60, 1)
     #[test]
@@ -1039,14 +1029,14 @@ mod tests {
             assert_close(*a, b, 1e-12);
         }
         assert_close(v.accuracy_mean, 0.8333333333333334, 1e-12);
-        assert_close(v.accuracy_std, 0.09860132971832694, 1e-12);
+        assert_close(v.accuracy_std, 0.10393492741038726, 1e-12);
         assert_close(v.val_far_0_1, 0.45, 1e-12);
-        assert_close(v.val_far_0_1_std, 0.21147629234082532, 1e-12);
+        assert_close(v.val_far_0_1_std, 0.22291558497487643, 1e-12);
         assert_close(v.val_far_1, 0.45, 1e-12);
-        assert_close(v.val_far_1_std, 0.21147629234082532, 1e-12);
+        assert_close(v.val_far_1_std, 0.22291558497487643, 1e-12);
         assert!(!close(v.val_far_1, 0.437037037037037, 1e-6));
         assert_close(v.auc_mean, 0.951388888888889, 1e-12);
-        assert_close(v.auc_std, 0.0658075430026785, 1e-12);
+        assert_close(v.auc_std, 0.06936724103598008, 1e-12);
         let mean_thr = (5.0 * 295.0 + 303.0 + 4.0 * 264.0) / 2560.0;
         assert!((v.mean_threshold - mean_thr).abs() < 1e-6);
         assert_eq!(v.roc.len(), 93);
@@ -1075,7 +1065,7 @@ mod tests {
     //       tf = c[far <= 0.01].max()
     //       held = np.mean(d[te][same[te]] < tf); train_val = np.mean(d[tr][same[tr]] < tf)
     //   thresholds [0.5, 0.875], acc [0.6, 0.5]
-    //   held-out VAL [1/3, 1/2] mean 0.41666666666666663 std 0.08333333333333334
+    //   held-out VAL [1/3, 1/2] mean 0.41666666666666663 sample sd 0.11785113019775793
     //   training VAL (authors) [0.5, 1.0] mean 0.75
     #[test]
     fn val_at_far_is_measured_on_held_out_fold() {
@@ -1093,7 +1083,7 @@ mod tests {
             (v.val_far_0_1, v.val_far_0_1_std),
         ] {
             assert_close(mean, 0.41666666666666663, 1e-12);
-            assert_close(std, 0.08333333333333334, 1e-12);
+            assert_close(std, 0.11785113019775793, 1e-12);
             assert!(!close(mean, 0.75, 1e-6), "training-fold VAL (authors' bug)");
         }
         // The FAR thresholds themselves.

@@ -12,8 +12,9 @@ use crate::model::{Mode, Network};
 
 pub mod metrics;
 pub mod paired;
+pub mod stats;
 
-pub use metrics::mean_std;
+pub use stats::mean_sd;
 
 /// Metric keys, in the order of the results table and `results.json`.
 pub const METRIC_KEYS: [&str; 10] = [
@@ -44,6 +45,25 @@ pub fn metric_title(key: &str) -> &'static str {
         "auc" => "AUC",
         _ => "?",
     }
+}
+
+/// The task whose single-task run is a metric's baseline for Δm: verification and the
+/// cross-modal identifications (C2P/P2C rank on the verification embedding) are `verif`'s.
+pub fn metric_task(key: &str) -> Option<crate::task::Task> {
+    use crate::task::Task;
+    match key {
+        "verif_acc" | "val_far_0_1" | "val_far_1" | "auc" | "c2p_rank1" | "c2p_rank10"
+        | "p2c_rank1" | "p2c_rank10" => Some(Task::Verif),
+        "visual_id_top1" => Some(Task::Visual),
+        "cari_id_top1" => Some(Task::Cari),
+        _ => None,
+    }
+}
+
+/// Whether a larger value of a metric is better (every Table-I metric is an accuracy or a
+/// rate of hits; Δm's sign follows this).
+pub fn higher_is_better(key: &str) -> bool {
+    METRIC_KEYS.contains(&key)
 }
 
 /// The paper's Table I as Markdown: a first column titled `first_column`, then one column per
@@ -134,14 +154,21 @@ pub struct ProbeOutcome {
     pub top: Vec<(usize, f32)>,
 }
 
+/// A figure's spread over the folds of one evaluation: the sample sd (n − 1) over `n` folds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub sd: f64,
+    pub n: usize,
+}
+
 /// Everything one evaluation found.
 #[derive(Clone, Debug, Default)]
 pub struct EvalReport {
     pub step: u64,
     /// Metric key -> value in 0..1 (fractions, not percent).
     pub summary: BTreeMap<String, f64>,
-    /// Metric key -> standard deviation over folds where the metric has folds.
-    pub spread: BTreeMap<String, f64>,
+    /// Metric key -> sample standard deviation over folds, where the metric has two or more.
+    pub spread: BTreeMap<String, Spread>,
     pub verification: metrics::Verification,
     /// Verification pairs (sample a, sample b, squared distance, same person).
     pub pairs: Vec<DistancePair>,
@@ -280,7 +307,7 @@ pub fn evaluate(network: &Network, dataset: &Dataset, step: u64) -> Result<EvalR
         summary.insert(key.into(), mean);
         // A spread exists only over two folds or more (one published fold has none).
         if folds > 1 {
-            spread.insert(key.into(), std);
+            spread.insert(key.into(), Spread { sd: std, n: folds });
         }
     }
     let mut outcomes: [Vec<ProbeOutcome>; 2] = Default::default();
@@ -614,7 +641,7 @@ fn identify(
     open: &OpenEmbeddings,
     probe_modality: Modality,
     summary: &mut BTreeMap<String, f64>,
-    spread: &mut BTreeMap<String, f64>,
+    spread: &mut BTreeMap<String, Spread>,
 ) -> Vec<ProbeOutcome> {
     let prefix = match probe_modality {
         Modality::Caricature => "c2p",
@@ -651,10 +678,11 @@ fn identify(
         (format!("{prefix}_rank1"), rank1),
         (format!("{prefix}_rank10"), rank10),
     ] {
-        let (mean, std) = mean_std(&values);
+        let (mean, sd) = mean_sd(&values);
         summary.insert(key.clone(), mean);
         if values.len() > 1 {
-            spread.insert(key, std);
+            let n = values.len();
+            spread.insert(key, Spread { sd, n });
         }
     }
     outcomes

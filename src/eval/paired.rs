@@ -3,6 +3,8 @@
 //! their data, initial weights and batches, so the paired difference removes what the seed alone
 //! decides and asks only whether the rule changes the figure.
 
+use super::stats::{mean_sd, t_975};
+
 /// One metric's paired difference (first − second), in the metric's own units.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairedDiff {
@@ -11,53 +13,6 @@ pub struct PairedDiff {
     pub interval: Option<(f64, f64)>,
     /// Pairs (seeds, or folds) that both runs finished.
     pub n: usize,
-}
-
-/// Two-sided 95 % quantiles of Student's t for 1..=30 degrees of freedom
-/// (`scipy.stats.t.ppf(0.975, df)`).
-const T_975: [f64; 30] = [
-    12.706204736,
-    4.302652730,
-    3.182446305,
-    2.776445105,
-    2.570581836,
-    2.446911851,
-    2.364624252,
-    2.306004135,
-    2.262157163,
-    2.228138852,
-    2.200985160,
-    2.178812830,
-    2.160368656,
-    2.144786688,
-    2.131449546,
-    2.119905299,
-    2.109815578,
-    2.100922040,
-    2.093024054,
-    2.085963447,
-    2.079613845,
-    2.073873068,
-    2.068657610,
-    2.063898562,
-    2.059538553,
-    2.055529439,
-    2.051830516,
-    2.048407142,
-    2.045229642,
-    2.042272456,
-];
-
-/// The t quantile for `df` degrees of freedom; past 30 the value at the nearest tabled df
-/// below (40, 60, 120), which errs on the wide side.
-fn t_975(df: usize) -> f64 {
-    match df {
-        0 => f64::NAN,
-        1..=30 => T_975[df - 1],
-        31..=59 => 2.021075390,
-        60..=119 => 2.000297822,
-        _ => 1.979930405,
-    }
 }
 
 /// Mean and 95 % t interval of paired differences.
@@ -70,10 +25,9 @@ pub fn paired_diff(diffs: &[f64]) -> PairedDiff {
             n,
         };
     }
-    let mean = diffs.iter().sum::<f64>() / n as f64;
+    let (mean, sd) = mean_sd(diffs);
     let interval = (n >= 2).then(|| {
-        let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let half = t_975(n - 1) * (var / n as f64).sqrt();
+        let half = t_975(n - 1) * sd / (n as f64).sqrt();
         (mean - half, mean + half)
     });
     PairedDiff {

@@ -79,4 +79,11 @@ pub enum UiAction {
     SetRecipe(Recipe),
     /// Train and evaluate on another published fold of the real dataset (None: fold 1).
     SetFold(Option<usize>),
+    /// Open a run of the open sweep into slot A or B (it trains on from its checkpoint).
+    OpenSweepRun {
+        slot: usize,
+        dir: std::path::PathBuf,
+    },
+    /// Stop reading the open sweep and forget it.
+    CloseSweep,
 }

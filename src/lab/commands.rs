@@ -71,6 +71,14 @@ impl Lab {
             }
             UiAction::DismissWelcome => self.settings.welcome_seen = true,
             UiAction::OpenFile(action) => self.for_the_window.dialogs.push(action),
+            UiAction::OpenSweepRun { slot, dir } => {
+                let message = self.open_run(slot, &dir);
+                if message.is_ok() {
+                    self.settings.tab = super::settings::Tab::Lab;
+                }
+                self.status_line = Some(message.unwrap_or_else(|e| format!("warning: {e}")));
+            }
+            UiAction::CloseSweep => self.sweep.close(),
             UiAction::Status(message) => self.status_line = Some(message),
             UiAction::CancelLoad => {
                 if let Some(progress) = self.dataset.loading() {

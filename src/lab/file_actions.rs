@@ -64,6 +64,32 @@ impl Lab {
             }
             FileAction::OpenDataset => self.open_dataset(path),
             FileAction::OpenRun(slot) => self.open_run(slot, path),
+            FileAction::OpenSweep => self.open_sweep(path),
+        }
+    }
+
+    /// Show the sweep in `dir` (a `compare` folder, finished or still training) in the Sweep
+    /// tab; it is read on a background thread and follows the runs as they finish.
+    pub fn open_sweep(&mut self, dir: &Path) -> Result<String, String> {
+        if !dir.join(crate::train::sweep::SWEEP_FILE).is_file() {
+            return Err(format!(
+                "{} is not a sweep folder: no {} (a sweep folder is what `cari-mtl compare --out` writes)",
+                dir.display(),
+                crate::train::sweep::SWEEP_FILE
+            ));
+        }
+        self.sweep.open(dir, self.waker.clone())?;
+        self.settings.tab = super::settings::Tab::Sweep;
+        Ok(format!("reading the sweep in {} …", dir.display()))
+    }
+
+    /// `--open-sweep DIR`.
+    pub(super) fn open_launch_sweep(&mut self) {
+        if let Some(dir) = self.launch.open_sweep.take() {
+            let message = self
+                .open_sweep(&dir)
+                .unwrap_or_else(|e| format!("warning: {e}"));
+            self.status_line = Some(message);
         }
     }
 

@@ -23,6 +23,8 @@ pub enum FileAction {
     OpenDataset,
     /// A run folder written by `cari-mtl train` or `compare`, into slot A or B.
     OpenRun(usize),
+    /// A sweep folder written by `cari-mtl compare`, into the Sweep tab.
+    OpenSweep,
 }
 
 /// Write text atomically; the error names the file.

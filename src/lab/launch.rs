@@ -36,6 +36,8 @@ pub struct Launch {
     pub fold: Option<usize>,
     /// Run folders to open into runs A and B, in that order.
     pub open_runs: Vec<std::path::PathBuf>,
+    /// A sweep folder (written by `compare`) to open in the Sweep tab.
+    pub open_sweep: Option<std::path::PathBuf>,
     /// A lab to open (`--lab CODE`), already read and checked.
     pub lab: Option<Box<super::code::LabState>>,
 }

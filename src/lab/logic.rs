@@ -8,6 +8,7 @@ use super::dataset::{DatasetState, LoadOutcome, Previous};
 use super::history::Marker;
 use super::projector::ProjectorState;
 use super::run::{KeptRun, RunSlot, RunStatus, SlotRequest};
+use super::sweep::SweepNews;
 use crate::data::Dataset;
 use crate::session::{Command, Waker};
 use crate::train::snapshot::TrainerSnapshot;
@@ -19,6 +20,7 @@ impl Lab {
         self.waker = Some(waker);
         if matches!(self.dataset, DatasetState::Failed(ref m) if m == "not started") {
             self.open_launch_runs();
+            self.open_launch_sweep();
             self.start_dataset();
         }
     }
@@ -32,6 +34,7 @@ impl Lab {
     pub fn preparing(&self) -> bool {
         self.runs.iter().any(|r| r.status == RunStatus::Building)
             || matches!(self.dataset, DatasetState::Loading { .. })
+            || self.sweep.loading()
     }
 
     /// `--quit-after`: once its time has passed since the first step, the line to print (the
@@ -149,6 +152,21 @@ impl Lab {
     /// Poll the dataset thread and the trainers; never blocks.
     pub fn poll(&mut self) {
         self.poll_dataset();
+        match self.sweep.poll() {
+            SweepNews::Failed(error) => self.status_line = Some(format!("warning: {error}")),
+            SweepNews::Opened { secs } => {
+                let dir = self
+                    .sweep
+                    .dir
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""));
+                self.status_line = Some(format!(
+                    "read the sweep in {} in {secs:.2} s",
+                    dir.display()
+                ));
+            }
+            SweepNews::Nothing | SweepNews::Updated => {}
+        }
         for slot in 0..2 {
             let was_building = self.runs[slot].status == RunStatus::Building;
             for request in self.runs[slot].drain() {

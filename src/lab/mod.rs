@@ -13,6 +13,8 @@
 //! | `settings.rs`, `lessons.rs`, `launch.rs` | what the window remembers, the lessons, the command-line launch |
 //! | `dataset.rs`, `projector.rs`, `failures.rs`, `toy.rs`, `landscape.rs`, `files.rs` | each tab's state and numbers |
 //! | `script.rs`, `code.rs` | a run's perturbations and holds by step; the lab as one short text code |
+//! | `paired.rs` | A − B paired by seed and both rules, for the Metrics tab |
+//! | `sweep.rs` | the Sweep tab: a `compare` folder read on its own thread, its tables |
 
 pub mod actions;
 pub mod code;
@@ -26,10 +28,12 @@ pub mod landscape;
 pub mod launch;
 pub mod lessons;
 mod logic;
+pub mod paired;
 pub mod projector;
 pub mod run;
 pub mod script;
 pub mod settings;
+pub mod sweep;
 pub mod toy;
 
 use actions::UiAction;
@@ -39,6 +43,7 @@ use launch::{Launch, QuitTimer};
 use projector::ProjectorState;
 use run::{KeptRun, OpenedInto, RunSlot};
 use settings::Settings;
+use sweep::SweepState;
 
 use crate::session::{ThreadBudget, Waker};
 
@@ -51,6 +56,8 @@ pub struct Lab {
     pub projector: ProjectorState,
     /// The loss landscape's paths, computed in the background.
     pub landscape: LandscapeRuns,
+    /// The sweep open in the Sweep tab.
+    pub sweep: SweepState,
     pub status_line: Option<String>,
     /// Evaluations of runs from before a Reset, for the results table and paired differences.
     pub kept_results: Vec<KeptRun>,
@@ -82,6 +89,8 @@ pub struct PanelCtx<'a> {
     pub kept_results: &'a [KeptRun],
     pub projector: &'a mut ProjectorState,
     pub landscape: &'a LandscapeRuns,
+    /// The Sweep tab's state; its view options (band, baseline, curves) are edited in place.
+    pub sweep: &'a mut SweepState,
     pub status_line: &'a Option<String>,
     /// The seed the running trainers started with (the seed field may show the next one).
     pub live_seed: u64,
@@ -113,6 +122,7 @@ impl Lab {
             runs: [RunSlot::new("A", smoothing), RunSlot::new("B", smoothing)],
             projector: ProjectorState::default(),
             landscape: LandscapeRuns::default(),
+            sweep: SweepState::default(),
             status_line: None,
             kept_results: Vec::new(),
             play_when_ready: [false; 2],
@@ -138,6 +148,7 @@ impl Lab {
             kept_results: &self.kept_results,
             projector: &mut self.projector,
             landscape: &self.landscape,
+            sweep: &mut self.sweep,
             status_line: &self.status_line,
             live_seed,
             elapsed_secs,

@@ -179,6 +179,14 @@ impl RunSlot {
             .unwrap_or_default()
     }
 
+    /// Whether the rule combines the tasks' gradients, so its "weights" are the λ its direction
+    /// implies (normalised to sum 1), not weights it chose.
+    pub fn weights_are_implied(&self) -> bool {
+        self.applied
+            .as_ref()
+            .is_some_and(|a| a.strategy.strategy.needs() == crate::weighting::Needs::TaskGradients)
+    }
+
     /// Send a command without blocking; a run whose thread has gone is marked failed.
     pub fn send(&mut self, command: Command) {
         let Some(handle) = &mut self.handle else {

@@ -31,6 +31,8 @@ pub enum Tab {
     Metrics,
     Projector,
     Toy,
+    /// A `compare` folder: every rule's runs as bands over seeds.
+    Sweep,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -46,11 +46,14 @@ pub enum HeadlessError {
     Train(#[from] TrainError),
 }
 
-/// The run folder as the loop's sink: every row appended as it comes.
+/// The run folder as the loop's sink: every row appended as it comes, every evaluation the
+/// schedule asks for (`eval_every`) appended to evaluations.csv.
 struct FolderSink<'a> {
     writer: &'a mut RunWriter,
     on_row: &'a mut dyn FnMut(&StepMetrics),
     last_row: Option<StepMetrics>,
+    /// The latest evaluation, kept in case it is at the last step (the final one then).
+    last_report: Option<EvalReport>,
 }
 
 impl Sink for FolderSink<'_> {
@@ -63,8 +66,16 @@ impl Sink for FolderSink<'_> {
         Ok(())
     }
 
-    fn evaluated(&mut self, _report: Result<EvalReport, TrainError>) -> Result<(), RunFolderError> {
-        Ok(())
+    fn evaluated(&mut self, report: Result<EvalReport, TrainError>) -> Result<(), RunFolderError> {
+        match report {
+            Ok(report) => {
+                self.writer.evaluation(report.step, &report.summary)?;
+                self.last_report = Some(report);
+                Ok(())
+            }
+            // A failed evaluation is not a row; the run goes on, and its end says why.
+            Err(_) => self.writer.sync(),
+        }
     }
 
     fn embedded(&mut self, _e: Result<Embeddings, TrainError>) -> Result<(), RunFolderError> {
@@ -90,6 +101,7 @@ pub fn train_to_folder(
         writer: &mut writer,
         on_row,
         last_row: None,
+        last_report: None,
     };
     // Not `schedule.reached_end`: a headless run always has an end (0 steps would never stop).
     while trainer.step_count() < config.max_steps {
@@ -109,7 +121,18 @@ pub fn train_to_folder(
     }
     let last_row = sink.last_row.take();
     let train_secs = last_row.as_ref().map_or(0.0, |r| r.wall_secs);
-    let report = trainer.evaluate().map_err(|e| e.to_string());
+    // An evaluation the schedule made at the last step is the final one: not made twice.
+    let step = trainer.step_count();
+    let report = match sink.last_report.take().filter(|r| r.step == step) {
+        Some(report) => Ok(report),
+        None => {
+            let report = trainer.evaluate().map_err(|e| e.to_string());
+            if let Ok(r) = &report {
+                writer.evaluation(r.step, &r.summary)?;
+            }
+            report
+        }
+    };
     let summary = summary_json(&report, trainer.step_count());
     writer.finish(
         |path| trainer.save_checkpoint(path).map_err(|e| e.to_string()),
@@ -130,7 +153,8 @@ pub fn summary_json(report: &Result<EvalReport, String>, step: u64) -> serde_jso
             "step": report.step,
             "protocol": protocol_json(report),
             "metrics": report.summary,
-            "std": report.spread,
+            // Per metric with folds: {"sd": sample sd (n − 1) over the folds, "n": folds}.
+            "spread": report.spread,
             "eval_secs": report.eval_secs,
         }),
         Err(e) => serde_json::json!({ "step": step, "error": e }),

@@ -1,6 +1,7 @@
 //! Training: the trainer (owns the model and optimisers, takes one step at a time), its losses,
 //! optimisers and the step metrics it reports; the one training loop (`schedule`) that every
-//! driver runs it through, and a headless run into its folder (`headless`). Synchronous:
+//! driver runs it through, a headless run into its folder (`headless`), and a sweep of runs
+//! read back (`sweep`: `compare`'s folders, for `compare --collect` and the window). Synchronous:
 //! `session` runs it on a thread.
 
 pub mod checkpoint;
@@ -15,6 +16,7 @@ pub mod recipe;
 pub mod run_folder;
 pub mod schedule;
 pub mod snapshot;
+pub mod sweep;
 pub mod trainer;
 
 pub use config::TrainConfig;

@@ -3,9 +3,10 @@
 //!
 //! | file | written |
 //! |---|---|
-//! | `config.json` | first: every setting of the run |
+//! | `config.json` | first: every setting of the run, and the version that wrote it (`cari_mtl_version`) |
 //! | `INCOMPLETE` | at the start; removed last, when everything else is in place |
-//! | `metrics.csv.partial` | one row per step while training; renamed `metrics.csv` at the end |
+//! | `metrics.csv.partial` | one row per step while training, each written as it comes (a kill loses no finished step), synced at every evaluation; synced and renamed `metrics.csv` at the end |
+//! | `evaluations.csv.partial` | one row per evaluation (`--eval-every`, and the final one), written and synced as it comes; renamed `evaluations.csv` at the end |
 //! | `checkpoint.safetensors` | at the end, with the run's facts in its metadata |
 //! | `summary.json` | at the end: the final evaluation (or why it failed) |
 //!
@@ -15,24 +16,34 @@
 //! which say the run did not finish.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::config::TrainConfig;
 use super::metrics::{METRICS_HEADER, StepMetrics, csv_row};
-use crate::atomic_file::{WriteError, write_bytes};
+use crate::atomic_file::{WriteError, sync_folder_of, write_bytes};
+use crate::eval::METRIC_KEYS;
 
 pub const CONFIG_FILE: &str = "config.json";
+/// This program's version, as recorded in each run's config.json (and a sweep's files).
+pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The key under which a run's config.json records the version that wrote it, beside the
+/// config's own fields (a config.json without it was written before versions were recorded).
+pub const VERSION_KEY: &str = "cari_mtl_version";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const PARTIAL_METRICS_FILE: &str = "metrics.csv.partial";
+pub const EVALUATIONS_FILE: &str = "evaluations.csv";
+pub const PARTIAL_EVALUATIONS_FILE: &str = "evaluations.csv.partial";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const INCOMPLETE_FILE: &str = "INCOMPLETE";
 /// Every file a run writes; `--overwrite` removes these and nothing else.
-pub const RUN_FILES: [&str; 6] = [
+pub const RUN_FILES: [&str; 8] = [
     CONFIG_FILE,
     METRICS_FILE,
     PARTIAL_METRICS_FILE,
+    EVALUATIONS_FILE,
+    PARTIAL_EVALUATIONS_FILE,
     CHECKPOINT_FILE,
     SUMMARY_FILE,
     INCOMPLETE_FILE,
@@ -64,10 +75,76 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> RunFolderError + '_ {
     }
 }
 
+/// A CSV file written a row at a time under its `.partial` name: each row reaches the file in
+/// one write of the whole line as soon as it is given (no buffer to lose on a kill, no half
+/// line), the file is synced to disk when asked, and renamed to its final name at the end.
+struct RowFile {
+    partial: PathBuf,
+    file: File,
+    /// The line being written, kept to reuse its allocation.
+    line: String,
+}
+
+impl RowFile {
+    fn create(partial: &Path, header: &str) -> Result<RowFile, RunFolderError> {
+        let file = File::create(partial).map_err(io_error(partial))?;
+        let mut rows = RowFile {
+            partial: partial.to_path_buf(),
+            file,
+            line: String::new(),
+        };
+        rows.append(header)?;
+        Ok(rows)
+    }
+
+    fn append(&mut self, row: &str) -> Result<(), RunFolderError> {
+        self.line.clear();
+        self.line.push_str(row);
+        self.line.push('\n');
+        self.file
+            .write_all(self.line.as_bytes())
+            .map_err(io_error(&self.partial))
+    }
+
+    /// Make every row so far durable (a power cut, not only a kill, keeps them).
+    fn sync(&self) -> Result<(), RunFolderError> {
+        self.file.sync_data().map_err(io_error(&self.partial))
+    }
+
+    /// Sync, rename to `complete`, and make the rename durable.
+    fn finish(self, complete: &Path) -> Result<(), RunFolderError> {
+        self.file.sync_all().map_err(io_error(&self.partial))?;
+        std::fs::rename(&self.partial, complete).map_err(io_error(complete))?;
+        sync_folder_of(complete);
+        Ok(())
+    }
+}
+
+/// evaluations.csv's header: the step, then every Table-I metric.
+pub fn evaluations_header() -> String {
+    std::iter::once("step")
+        .chain(METRIC_KEYS)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One evaluations.csv line: the step and every metric (fractions; empty where absent).
+pub fn evaluation_row(step: u64, summary: &std::collections::BTreeMap<String, f64>) -> String {
+    let mut line = step.to_string();
+    for key in METRIC_KEYS {
+        line.push(',');
+        if let Some(value) = summary.get(key).filter(|v| v.is_finite()) {
+            line.push_str(&format!("{value:.6}"));
+        }
+    }
+    line
+}
+
 /// Writes one run's folder while it trains.
 pub struct RunWriter {
     dir: PathBuf,
-    metrics: BufWriter<File>,
+    metrics: RowFile,
+    evaluations: RowFile,
 }
 
 impl RunWriter {
@@ -84,18 +161,21 @@ impl RunWriter {
              training. {METRICS_FILE} is {PARTIAL_METRICS_FILE} until it ends.\n"
         );
         write_bytes(&dir.join(INCOMPLETE_FILE), marker.as_bytes())?;
-        let json = serde_json::to_string_pretty(config).map_err(|e| RunFolderError::Format {
+        let format = |e: serde_json::Error| RunFolderError::Format {
             path: dir.join(CONFIG_FILE),
             reason: e.to_string(),
-        })?;
+        };
+        let mut value = serde_json::to_value(config).map_err(format)?;
+        value[VERSION_KEY] = serde_json::Value::String(PROGRAM_VERSION.into());
+        let json = serde_json::to_string_pretty(&value).map_err(format)?;
         write_bytes(&dir.join(CONFIG_FILE), json.as_bytes())?;
-        let partial = dir.join(PARTIAL_METRICS_FILE);
-        let file = File::create(&partial).map_err(io_error(&partial))?;
-        let mut metrics = BufWriter::new(file);
-        writeln!(metrics, "{METRICS_HEADER}").map_err(io_error(&partial))?;
+        let metrics = RowFile::create(&dir.join(PARTIAL_METRICS_FILE), METRICS_HEADER)?;
+        let evaluations =
+            RowFile::create(&dir.join(PARTIAL_EVALUATIONS_FILE), &evaluations_header())?;
         Ok(RunWriter {
             dir: dir.to_path_buf(),
             metrics,
+            evaluations,
         })
     }
 
@@ -103,37 +183,57 @@ impl RunWriter {
         &self.dir
     }
 
-    /// Append one step's row.
+    /// Append one step's row (in the file at once: a kill after this loses none of it).
     pub fn row(&mut self, row: &StepMetrics) -> Result<(), RunFolderError> {
-        let partial = self.dir.join(PARTIAL_METRICS_FILE);
-        writeln!(self.metrics, "{}", csv_row(row)).map_err(io_error(&partial))
+        self.metrics.append(&csv_row(row))
+    }
+
+    /// Make the rows so far durable on disk (at each evaluation: a run that has been evaluated
+    /// keeps every row up to it through a power cut too).
+    pub fn sync(&self) -> Result<(), RunFolderError> {
+        self.metrics.sync()?;
+        self.evaluations.sync()
+    }
+
+    /// Append an evaluation's figures to evaluations.csv, then sync both files.
+    pub fn evaluation(
+        &mut self,
+        step: u64,
+        summary: &std::collections::BTreeMap<String, f64>,
+    ) -> Result<(), RunFolderError> {
+        self.evaluations.append(&evaluation_row(step, summary))?;
+        self.sync()
     }
 
     /// The end of the run: its checkpoint (written by `save_checkpoint` at the path given),
     /// its summary, the metrics under their final name, and the marker removed.
     pub fn finish(
-        mut self,
+        self,
         save_checkpoint: impl FnOnce(&Path) -> Result<(), String>,
         summary: &serde_json::Value,
     ) -> Result<(), RunFolderError> {
-        let partial = self.dir.join(PARTIAL_METRICS_FILE);
-        self.metrics.flush().map_err(io_error(&partial))?;
         let checkpoint = self.dir.join(CHECKPOINT_FILE);
         save_checkpoint(&checkpoint).map_err(|reason| RunFolderError::Format {
             path: checkpoint.clone(),
             reason,
         })?;
         self.write_summary(summary)?;
-        let metrics = self.dir.join(METRICS_FILE);
-        std::fs::rename(&partial, &metrics).map_err(io_error(&metrics))?;
-        let marker = self.dir.join(INCOMPLETE_FILE);
-        std::fs::remove_file(&marker).map_err(io_error(&marker))
+        let RunWriter {
+            dir,
+            metrics,
+            evaluations,
+        } = self;
+        evaluations.finish(&dir.join(EVALUATIONS_FILE))?;
+        metrics.finish(&dir.join(METRICS_FILE))?;
+        let marker = dir.join(INCOMPLETE_FILE);
+        std::fs::remove_file(&marker).map_err(io_error(&marker))?;
+        sync_folder_of(&marker);
+        Ok(())
     }
 
     /// The run failed: the marker says why and where; the rows so far stay in the partial file.
-    pub fn fail(mut self, step: u64, reason: &str) -> Result<(), RunFolderError> {
-        let partial = self.dir.join(PARTIAL_METRICS_FILE);
-        self.metrics.flush().map_err(io_error(&partial))?;
+    pub fn fail(self, step: u64, reason: &str) -> Result<(), RunFolderError> {
+        self.sync()?;
         let text = format!(
             "This run failed at step {step} and did not finish: {reason}\n\
              The rows it took are in {PARTIAL_METRICS_FILE}.\n"
@@ -355,8 +455,17 @@ mod tests {
         w.row(&row(1)).unwrap();
         assert_eq!(
             names(&out),
-            [INCOMPLETE_FILE, CONFIG_FILE, PARTIAL_METRICS_FILE]
+            [
+                INCOMPLETE_FILE,
+                CONFIG_FILE,
+                PARTIAL_EVALUATIONS_FILE,
+                PARTIAL_METRICS_FILE
+            ]
         );
+        // The row is in the file as soon as it is written, whole, before any flush or end.
+        let partial = std::fs::read_to_string(out.join(PARTIAL_METRICS_FILE)).unwrap();
+        assert_eq!(partial, format!("{METRICS_HEADER}\n{}\n", csv_row(&row(1))));
+        w.sync().unwrap();
         w.finish(
             |p| std::fs::write(p, b"ckpt").map_err(|e| e.to_string()),
             &serde_json::json!({"step": 1}),
@@ -364,7 +473,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             names(&out),
-            [CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, SUMMARY_FILE]
+            [
+                CHECKPOINT_FILE,
+                CONFIG_FILE,
+                EVALUATIONS_FILE,
+                METRICS_FILE,
+                SUMMARY_FILE
+            ]
         );
         let csv = std::fs::read_to_string(out.join(METRICS_FILE)).unwrap();
         assert_eq!(csv.lines().count(), 2);

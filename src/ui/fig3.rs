@@ -72,9 +72,6 @@ impl Default for Fig3View {
 /// bottom rather than draw plots over each other.
 const MIN_PLOT_HEIGHT: f32 = 90.0;
 
-/// The x axis of an empty plot: steps 0 to this.
-pub const EMPTY_STEPS: f64 = 100.0;
-
 /// The height each of `plots` stacked plots gets from what is left of `ui`'s height, with
 /// the item spacing between them: the column is shared, however many plots a run shows.
 pub fn stacked_plot_height(ui: &egui::Ui, plots: usize, other_px: f32) -> f32 {
@@ -238,7 +235,8 @@ impl Fig3View {
         let reset_view = self.reset_view;
         let mut following = self.follow_latest;
         let empty = slots.iter().all(|&slot| runs[slot].history.is_empty());
-        let frame = plot_frame(quantity, slots, size, link, wall, empty)
+        let implied = slots.iter().any(|&slot| runs[slot].weights_are_implied());
+        let frame = plot_frame(quantity, slots, size, link, wall, empty, implied)
             .show_background(!self.plain_background);
         let scoped = ui.scope(|ui| {
             frame.show(ui, |plot_ui| {
@@ -335,6 +333,7 @@ fn plot_frame(
     link: Id,
     wall: bool,
     empty: bool,
+    implied: bool,
 ) -> Plot<'static> {
     let salt = (quantity == Quantity::Weights, slots.to_vec());
     let plot = Plot::new(salt)
@@ -344,6 +343,7 @@ fn plot_frame(
         .link_cursor(link, [true, false])
         .x_axis_label(if wall { "wall time (s)" } else { "step" })
         .y_axis_label(match quantity {
+            Quantity::Weights if implied => "implied λ (sum 1)",
             Quantity::Weights => "task weight w",
             Quantity::Losses => "task loss L",
         })
@@ -354,7 +354,7 @@ fn plot_frame(
     // Before the first step: steps from 0, not an axis centred on step 0. (Included, not
     // default bounds: those would stay in the plot's memory once the steps come.)
     let plot = if empty {
-        plot.include_x(0.0).include_x(EMPTY_STEPS)
+        plot.include_x(0.0).include_x(super::curve::EMPTY_STEPS)
     } else {
         plot
     };
@@ -388,26 +388,16 @@ fn draw_series(
             Some(run) => format!("{run} {} ({})", task.key(), task.label()),
             None => format!("{} ({})", task.key(), task.label()),
         };
-        let mut points = |smooth| {
+        // A Cell: the curve helper takes an `Fn`.
+        let top = std::cell::Cell::new(highest);
+        let points = |smooth| {
             let points = history.decimate(quantity, task.index(), smooth, range, columns, wall);
-            highest = points.iter().map(|p| p[1]).fold(highest, f64::max);
+            top.set(points.iter().map(|p| p[1]).fold(top.get(), f64::max));
             PlotPoints::from(points)
         };
-        if settings.smoothing > 0.0 {
-            plot_ui.line(
-                Line::new(name.clone(), points(false))
-                    .color(colour.gamma_multiply(0.25))
-                    .width(1.0)
-                    .style(style)
-                    .allow_hover(false),
-            );
-        }
-        plot_ui.line(
-            Line::new(name, points(true))
-                .color(colour)
-                .width(2.0)
-                .style(style),
-        );
+        let raw_too = settings.smoothing > 0.0;
+        super::curve::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
+        highest = top.get();
     }
     highest
 }

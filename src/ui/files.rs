@@ -35,7 +35,9 @@ impl DialogLook for FileAction {
             | FileAction::SaveConfig
             | FileAction::ExportFailureSheet(_) => Wanted::NewFile,
             FileAction::LoadCheckpoint(_) | FileAction::LoadConfig => Wanted::ExistingFile,
-            FileAction::OpenDataset | FileAction::OpenRun(_) => Wanted::Folder,
+            FileAction::OpenDataset | FileAction::OpenRun(_) | FileAction::OpenSweep => {
+                Wanted::Folder
+            }
         }
     }
 
@@ -51,7 +53,9 @@ impl DialogLook for FileAction {
             FileAction::SaveConfig | FileAction::LoadConfig => {
                 ("JSON", "json", "cari-mtl-run.json")
             }
-            FileAction::OpenDataset | FileAction::OpenRun(_) => ("folder", "", ""),
+            FileAction::OpenDataset | FileAction::OpenRun(_) | FileAction::OpenSweep => {
+                ("folder", "", "")
+            }
         }
     }
 
@@ -67,6 +71,7 @@ impl DialogLook for FileAction {
             FileAction::ExportFailureSheet(s) => format!("Export run {} failure sheet", slot(s)),
             FileAction::OpenDataset => "Open a dataset folder".into(),
             FileAction::OpenRun(s) => format!("Open a run folder into run {}", slot(s)),
+            FileAction::OpenSweep => "Open a sweep folder (written by compare)".into(),
         }
     }
 }

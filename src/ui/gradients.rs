@@ -4,26 +4,14 @@
 //! the same x axis (linked), smoothing and hover read-outs as the weights and losses.
 
 use egui::{Color32, Id};
-use egui_plot::{HLine, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{HLine, LineStyle, Plot, PlotPoints};
 
-use super::colours::TASK_COLOURS;
+use super::colours::{PAIR_COLOURS, TASK_COLOURS};
 use crate::lab::history::lens::{LensHistory, LensPoint, LensQuantity};
 use crate::lab::run::RunSlot;
 use crate::lab::settings::Settings;
 use crate::task::{TASKS, Task};
 use crate::train::lens::{GradSpace, PAIRS};
-
-/// A pair's colour: the mean of its two tasks' colours.
-fn pair_colour(pair: usize) -> Color32 {
-    let (a, b) = PAIRS[pair];
-    let (ca, cb) = (TASK_COLOURS[a], TASK_COLOURS[b]);
-    let mid = |x: u8, y: u8| ((x as u16 + y as u16) / 2) as u8;
-    Color32::from_rgb(
-        mid(ca.r(), cb.r()),
-        mid(ca.g(), cb.g()),
-        mid(ca.b(), cb.b()),
-    )
-}
 
 /// The name of curve `curve` of `quantity`.
 pub fn curve_name(quantity: LensQuantity, curve: usize) -> String {
@@ -38,7 +26,7 @@ pub fn curve_name(quantity: LensQuantity, curve: usize) -> String {
 
 fn curve_colour(quantity: LensQuantity, curve: usize) -> Color32 {
     match quantity {
-        LensQuantity::Cosines => pair_colour(curve),
+        LensQuantity::Cosines => PAIR_COLOURS[curve],
         _ => TASK_COLOURS[curve],
     }
 }
@@ -120,7 +108,7 @@ pub fn plot_ui(
         .show_background(!plain_background);
     // Before the first step, the same x axis as the empty weights and losses above.
     let plot = if slots.iter().all(|&s| runs[s].history.is_empty()) {
-        plot.include_x(0.0).include_x(super::fig3::EMPTY_STEPS)
+        plot.include_x(0.0).include_x(super::curve::EMPTY_STEPS)
     } else {
         plot
     };
@@ -141,21 +129,8 @@ pub fn plot_ui(
                     let points = |smooth| {
                         PlotPoints::from(decimate(lens, quantity, curve, smooth, columns, wall))
                     };
-                    if settings.smoothing > 0.0 {
-                        plot_ui.line(
-                            Line::new(name.clone(), points(false))
-                                .color(colour.gamma_multiply(0.25))
-                                .width(1.0)
-                                .style(style)
-                                .allow_hover(false),
-                        );
-                    }
-                    plot_ui.line(
-                        Line::new(name, points(true))
-                            .color(colour)
-                            .width(2.0)
-                            .style(style),
-                    );
+                    let raw_too = settings.smoothing > 0.0;
+                    super::curve::raw_and_smoothed(plot_ui, name, colour, style, raw_too, points);
                 }
             }
             plot_ui.pointer_coordinate().map(|p| p.x)

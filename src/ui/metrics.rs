@@ -5,13 +5,12 @@ use crate::lab::PanelCtx;
 use crate::ui::view::View;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use std::collections::BTreeMap;
-
 use super::colours::TASK_COLOURS;
-use crate::eval::paired::{PairedDiff, cell, paired_diff};
+use crate::eval::paired::cell;
 use crate::eval::{METRIC_KEYS, metric_title, table_markdown};
 use crate::lab::actions::UiAction;
-use crate::lab::run::{EvalPoint, KeptRun, RunSlot, slot_name};
+use crate::lab::paired::{PairedRow, paired_rows};
+use crate::lab::run::{EvalPoint, KeptRun, RunSlot};
 
 const EVAL_EVERY_HOVER: &str = "Each run evaluates on its own thread every N steps (0 = only when asked); training of that run pauses for the embedding pass";
 const PROTOCOL_NOTE: &str = "Verification thresholds (accuracy and VAL@FAR) are chosen on pairs other than the scored ones; VAL is measured on the scored pairs; squared Euclidean distance between L2-normalised verification embeddings. Figures are from the last evaluation (no selection on the test set).";
@@ -42,133 +41,6 @@ pub fn table_rows(runs: &[RunSlot; 2], kept: &[KeptRun]) -> Vec<(String, EvalPoi
         Some((format!("{} (step {})", run.label(), p.step), p.clone()))
     });
     live.chain(old).collect()
-}
-
-/// One row of the paired differences: run A's rule against run B's, over the seeds that ran
-/// both, each compared at `step`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PairedRow {
-    /// "A proposed − B naive".
-    pub label: String,
-    pub step: u64,
-    pub seeds: Vec<u64>,
-    /// A − B per metric, in `METRIC_KEYS` order.
-    pub diffs: Vec<PairedDiff>,
-}
-
-/// A and B of one seed, both evaluated.
-struct SeedPair<'a> {
-    seed: u64,
-    strategies: [String; 2],
-    evals: [&'a [EvalPoint]; 2],
-}
-
-/// The seeds where A and B both have evaluations: kept pairs (a later Reset on a seed replaces
-/// an earlier one) and the live runs (newest of all).
-fn seed_pairs<'a>(
-    runs: &'a [RunSlot; 2],
-    kept: &'a [KeptRun],
-    live_seed: u64,
-) -> Vec<SeedPair<'a>> {
-    let mut by_generation: BTreeMap<u64, [Option<&'a KeptRun>; 2]> = BTreeMap::new();
-    for run in kept {
-        if let Some(side) = by_generation
-            .entry(run.generation)
-            .or_default()
-            .get_mut(run.slot)
-        {
-            *side = Some(run);
-        }
-    }
-    let mut by_seed: BTreeMap<u64, SeedPair<'a>> = BTreeMap::new();
-    for pair in by_generation.into_values() {
-        if let [Some(a), Some(b)] = pair
-            && a.seed == b.seed
-        {
-            by_seed.insert(
-                a.seed,
-                SeedPair {
-                    seed: a.seed,
-                    strategies: [a.strategy.clone(), b.strategy.clone()],
-                    evals: [&a.evals, &b.evals],
-                },
-            );
-        }
-    }
-    if runs.iter().all(|r| !r.evals.is_empty()) {
-        by_seed.insert(
-            live_seed,
-            SeedPair {
-                seed: live_seed,
-                strategies: [runs[0].strategy_label(), runs[1].strategy_label()],
-                evals: [&runs[0].evals, &runs[1].evals],
-            },
-        );
-    }
-    by_seed.into_values().collect()
-}
-
-/// A − B by seed, one row per pair of rules, each seed compared at the last step that every
-/// seed of the row evaluated on both runs (so no seed is ahead by more training).
-pub fn paired_rows(runs: &[RunSlot; 2], kept: &[KeptRun], live_seed: u64) -> Vec<PairedRow> {
-    let mut groups: BTreeMap<[String; 2], Vec<SeedPair>> = BTreeMap::new();
-    for pair in seed_pairs(runs, kept, live_seed) {
-        groups
-            .entry(pair.strategies.clone())
-            .or_default()
-            .push(pair);
-    }
-    groups
-        .into_iter()
-        .filter_map(|(strategies, pairs)| paired_row(&strategies, &pairs))
-        .collect()
-}
-
-fn paired_row(strategies: &[String; 2], pairs: &[SeedPair]) -> Option<PairedRow> {
-    fn at(evals: &[EvalPoint], step: u64) -> Option<&EvalPoint> {
-        evals.iter().rev().find(|p| p.step == step)
-    }
-    let last_common = |pair: &SeedPair| {
-        pair.evals[0]
-            .iter()
-            .rev()
-            .map(|p| p.step)
-            .find(|&step| at(pair.evals[1], step).is_some())
-    };
-    let step = pairs.iter().filter_map(last_common).min()?;
-    let compared: Vec<(u64, &EvalPoint, &EvalPoint)> = pairs
-        .iter()
-        .filter_map(|pair| {
-            Some((
-                pair.seed,
-                at(pair.evals[0], step)?,
-                at(pair.evals[1], step)?,
-            ))
-        })
-        .collect();
-    let diffs = METRIC_KEYS
-        .iter()
-        .map(|key| {
-            let d: Vec<f64> = compared
-                .iter()
-                .filter_map(|(_, a, b)| Some(a.summary.get(*key)? - b.summary.get(*key)?))
-                .filter(|d| d.is_finite())
-                .collect();
-            paired_diff(&d)
-        })
-        .collect();
-    Some(PairedRow {
-        label: format!(
-            "{} {} − {} {}",
-            slot_name(0),
-            strategies[0],
-            slot_name(1),
-            strategies[1]
-        ),
-        step,
-        seeds: compared.iter().map(|(seed, _, _)| *seed).collect(),
-        diffs,
-    })
 }
 
 /// The paired rows as Markdown, in percentage points.
@@ -485,89 +357,23 @@ fn roc_ui(ui: &mut egui::Ui, runs: &[RunSlot; 2], height: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn evals(points: &[(u64, f64)]) -> Vec<EvalPoint> {
-        points
-            .iter()
-            .map(|&(step, cari)| EvalPoint {
-                step,
-                summary: BTreeMap::from([("cari_id_top1".to_string(), cari)]),
-            })
-            .collect()
-    }
-
-    fn kept(
-        slot: usize,
-        strategy: &str,
-        seed: u64,
-        generation: u64,
-        points: &[(u64, f64)],
-    ) -> KeptRun {
-        KeptRun {
-            slot,
-            strategy: strategy.into(),
-            seed,
-            generation,
-            evals: evals(points),
-        }
-    }
+    use crate::eval::paired::paired_diff;
 
     #[test]
-    fn kept_runs_pair_by_seed_at_the_last_step_every_seed_reached() {
-        let runs = [RunSlot::new("A", 0.6), RunSlot::new("B", 0.6)];
-        let kept = [
-            // Seed 1, replaced below by a later Reset on seed 1.
-            kept(0, "proposed", 1, 0, &[(100, 0.50), (200, 0.60)]),
-            kept(1, "naive", 1, 0, &[(100, 0.40), (200, 0.50)]),
-            // Seed 2 ran to step 300; compared at 200, the last step seed 1 reached.
-            kept(
-                0,
-                "proposed",
-                2,
-                1,
-                &[(100, 0.55), (200, 0.70), (300, 0.80)],
-            ),
-            kept(1, "naive", 2, 1, &[(100, 0.50), (200, 0.60), (300, 0.65)]),
-            kept(0, "proposed", 1, 2, &[(100, 0.52), (200, 0.62)]),
-            kept(1, "naive", 1, 2, &[(100, 0.42), (200, 0.47)]),
-            // B never evaluated: no pair.
-            kept(0, "proposed", 3, 3, &[(100, 0.9)]),
-            // Other rules: a row of their own.
-            kept(0, "naive", 4, 4, &[(50, 0.30)]),
-            kept(1, "proposed", 4, 4, &[(50, 0.45)]),
-        ];
-        let rows = paired_rows(&runs, &kept, 9);
-        assert_eq!(rows.len(), 2, "{rows:?}");
-        let row = rows
-            .iter()
-            .find(|r| r.label == "A proposed − B naive")
-            .expect("the proposed − naive row");
-        assert_eq!((row.step, row.seeds.clone()), (200, vec![1, 2]));
-        let cari = METRIC_KEYS
-            .iter()
-            .position(|k| *k == "cari_id_top1")
-            .expect("cari-id is a metric");
-        // from scipy.stats import t; import statistics, math
-        // d = [0.62 - 0.47, 0.70 - 0.60]; m = sum(d) / 2
-        // h = t.ppf(0.975, 1) * statistics.stdev(d) / math.sqrt(2); print(m, m - h, m + h)
-        // → 0.125 -0.19265511840436766 0.44265511840436766
-        let d = row.diffs[cari];
-        let (low, high) = d.interval.expect("two seeds give an interval");
-        assert_eq!(d.n, 2);
-        assert!((d.mean_diff - 0.125).abs() < 1e-12, "{d:?}");
-        assert!((low + 0.19265511840436766).abs() < 1e-9, "{low}");
-        assert!((high - 0.44265511840436766).abs() < 1e-9, "{high}");
-        let other = rows
-            .iter()
-            .find(|r| r.label == "A naive − B proposed")
-            .expect("the naive − proposed row");
-        assert_eq!(other.diffs[cari].n, 1);
-        assert!((other.diffs[cari].mean_diff + 0.15).abs() < 1e-12);
-        assert_eq!(other.diffs[0].n, 0, "no verification figure, no difference");
+    fn the_paired_markdown_names_the_rules_the_step_and_the_seeds() {
+        let row = PairedRow {
+            label: "A proposed − B naive".into(),
+            step: 200,
+            seeds: vec![1, 2],
+            diffs: METRIC_KEYS
+                .iter()
+                .map(|_| paired_diff(&[0.15, 0.10]))
+                .collect(),
+        };
+        let text = paired_markdown(&[row]);
         assert!(
-            paired_markdown(&rows).contains("A proposed − B naive · step 200 · seeds 1,2"),
-            "{}",
-            paired_markdown(&rows)
+            text.contains("| A proposed − B naive · step 200 · seeds 1,2 | +12.5 ["),
+            "{text}"
         );
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod colours;
+pub mod curve;
 pub mod explain;
 pub mod fig3;
 pub mod files;
@@ -26,6 +27,7 @@ pub mod landscape;
 pub mod metrics;
 pub mod projector;
 pub mod status_bar;
+pub mod sweep;
 pub mod top_bar;
 pub mod toy;
 pub mod view;

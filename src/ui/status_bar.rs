@@ -234,7 +234,7 @@ fn files_menu_ui(ui: &mut egui::Ui, actions: &mut Vec<UiAction>) -> bool {
     paste
 }
 
-const FILES_HOVER: &str = "Open a dataset or a finished run (or drop its folder on the window); export metrics, save the plots, checkpoints and settings; copy or paste a lab code";
+const FILES_HOVER: &str = "Open a dataset, a finished run (or drop its folder on the window) or a compare sweep; export metrics, save the plots, checkpoints and settings; copy or paste a lab code";
 
 /// The menu's entries, in groups.
 fn menu_entries() -> Vec<Vec<(String, FileAction)>> {
@@ -245,6 +245,7 @@ fn menu_entries() -> Vec<Vec<(String, FileAction)>> {
     };
     let mut opening = vec![("Open dataset…".to_string(), FileAction::OpenDataset)];
     opening.extend(per_run("Open run into {}…", FileAction::OpenRun));
+    opening.push(("Open sweep…".to_string(), FileAction::OpenSweep));
     let mut exports = per_run("Export run {} metrics (CSV)…", FileAction::ExportCsv);
     exports.extend(per_run(
         "Export run {} failure sheet (PNG)…",

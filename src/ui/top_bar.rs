@@ -15,6 +15,7 @@ const LAB_HOVER: &str = "Fig. 3 live: weights above losses for runs A and B";
 const METRICS_HOVER: &str = "Evaluation as in the paper's Tables I–IV";
 const EMBEDDINGS_HOVER: &str = "t-SNE of the embeddings of runs A and B, and the failure inspector";
 const TOY_HOVER: &str = "The weighting rules on a toy model: no network, instant";
+const SWEEP_HOVER: &str = "A compare folder (Files → Open sweep…): every rule's runs as bands over seeds, Table I with n, paired differences against a baseline rule, Δm";
 const PLAY_HOVER: &str = "Train both runs continuously (Space)";
 const STEP_HOVER: &str = "One training step for each run (S)";
 const RESET_HOVER: &str = "Start both runs again from step 0 with the settings shown (R)";
@@ -58,6 +59,7 @@ fn tabs_ui(ui: &mut egui::Ui, settings: &mut Settings, actions: &mut Vec<UiActio
         (Tab::Metrics, "Metrics", METRICS_HOVER),
         (Tab::Projector, "Embeddings", EMBEDDINGS_HOVER),
         (Tab::Toy, "Toy", TOY_HOVER),
+        (Tab::Sweep, "Sweep", SWEEP_HOVER),
     ] {
         ui.selectable_value(&mut settings.tab, tab, title)
             .on_hover_text(hover);

@@ -100,3 +100,23 @@ pub fn check_against_reference(
     );
     worst
 }
+
+/// Every reference case's direction lies in the dual cone {v : Gv ≥ 0}, up to
+/// −1e-9 · max_j ‖g_j‖² (UPGrad's and DualProj's defining property).
+pub fn assert_directions_in_dual_cone(
+    reference: &[(&str, &[f64])],
+    coefficients: impl Fn(&[Vec<f64>]) -> Vec<f64>,
+) {
+    for (name, _) in reference {
+        let rows = rows_of(name);
+        let d = direction(&rows, &coefficients(&rows));
+        let scale = rows
+            .iter()
+            .map(|g| super::gram::dot(g, g))
+            .fold(0.0, f64::max);
+        for g in &rows {
+            let along = super::gram::dot(g, &d);
+            assert!(along >= -1e-9 * scale, "{name}: g·d = {along}");
+        }
+    }
+}

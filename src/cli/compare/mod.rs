@@ -6,7 +6,12 @@
 //! job); `--collect DIR…` builds the results of a sweep from its folders once every shard is
 //! done. A run that fails is recorded (reason, step) and the others go on. `--folds all` (or
 //! `--folds 1,3,5`) adds the dataset's published folds to the sweep: one run per (strategy,
-//! seed, fold), and figures as mean ± std over folds (see `results`).
+//! seed, fold), and figures as mean ± sample sd over folds (see `train::sweep::results`).
+//!
+//! The first call into a folder records in sweep.json every setting that shapes a run and the
+//! program's version; a later call or shard with other settings is refused, naming each, and
+//! `--collect` checks every run's config.json against them (`--allow-mixed` collects anyway and
+//! lists what differs in results.json).
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -15,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::atomic_file::write_bytes;
+use crate::atomic_file::{create_new, write_bytes};
 use crate::data::{DataConfig, Dataset};
 use crate::session::ThreadBudget;
 use crate::session::budget::SizedPool;
@@ -25,13 +30,10 @@ use crate::weighting::Strategy;
 use super::train::{injected_fault, load_dataset};
 use crate::train::config::TrainConfig;
 use crate::train::headless::{RunEnd, RunOptions, train_to_folder};
-
-pub mod paired;
-pub mod results;
-pub mod sweep;
-
-use results::{Collected, collect};
-use sweep::{RunSpec, SWEEP_FILE, Shard, Sweep, read_sweep};
+use crate::train::sweep::paired;
+use crate::train::sweep::results::{Collected, collect};
+use crate::train::sweep::settings::{SweepSettings, describe};
+use crate::train::sweep::{RunSpec, SWEEP_FILE, Shard, Sweep, read_sweep};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -47,7 +49,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 600)]
     pub steps: u64,
     /// Published folds to sweep: `all` (every fold the dataset has) or a list such as 1,3,5.
-    /// Figures are then mean ± std over folds, the seeds of each fold averaged first.
+    /// Figures are then mean ± sample sd over folds, the seeds of each fold averaged first.
     #[arg(long, value_name = "all|K,…", conflicts_with = "fold")]
     pub folds: Option<String>,
     /// The sweep's folder: sweep.json, results.json and one folder per run (strategy/seedS, or
@@ -65,9 +67,14 @@ pub struct CompareArgs {
     /// compare or its shards), listing failed and missing runs; trains nothing.
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "shard")]
     pub collect: Vec<PathBuf>,
-    /// Replace previous runs in their folders (only the runs' own files are removed).
+    /// Replace previous runs in their folders (only the runs' own files are removed); without
+    /// --shard, also a sweep.json with other settings.
     #[arg(long)]
     pub overwrite: bool,
+    /// Collect runs trained with other settings than the sweep's (refused otherwise);
+    /// results.json then lists each such run and what differs.
+    #[arg(long)]
+    pub allow_mixed: bool,
     #[command(flatten)]
     pub run: crate::cli::train::RunArgs,
 }
@@ -132,7 +139,30 @@ impl CompareArgs {
                 folds.len()
             );
         }
-        Ok(Sweep::new(strategies, self.seeds, self.steps, folds))
+        let mut sweep = Sweep::new(strategies, self.seeds, self.steps, folds);
+        sweep.settings = Some(self.settings(&sweep)?);
+        Ok(sweep)
+    }
+
+    /// The settings every run of `sweep` trains with, per strategy (seed and fold aside).
+    fn settings(&self, sweep: &Sweep) -> Result<SweepSettings> {
+        let first_fold = sweep.folds.first().copied();
+        let configs: Vec<(String, TrainConfig)> = sweep
+            .strategies
+            .iter()
+            .map(|strategy| {
+                let run = RunSpec {
+                    strategy: strategy.clone(),
+                    seed: 1,
+                    fold: first_fold,
+                    dir: PathBuf::new(),
+                };
+                Ok((strategy.clone(), self.run_config(&run)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(SweepSettings::of(
+            configs.iter().map(|(s, c)| (s.as_str(), c)),
+        ))
     }
 
     /// The folds to sweep (`--folds`, or the one `--fold`), checked against the folds the
@@ -210,8 +240,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         args.run_config(run)?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let sweep_json = serde_json::to_string_pretty(&sweep)?;
-    write_bytes(&out.join(SWEEP_FILE), sweep_json.as_bytes())?;
+    record_sweep(&args, &out, &sweep)?;
     let started = Instant::now();
     let trained = train_runs(&args, &out, &runs)?;
     if args.shard.is_some_and(|s| s.count > 1) {
@@ -233,7 +262,46 @@ pub fn run(args: CompareArgs) -> Result<()> {
         runs.len(),
         started.elapsed().as_secs_f64()
     );
-    report(&collected, &out)
+    report(&collected, &out, args.allow_mixed)
+}
+
+/// Write sweep.json unless the folder has one; refuse one with other settings (naming each),
+/// unless the whole sweep is trained again with --overwrite. Two shards starting at once: one
+/// writes it, the other reads and checks it.
+fn record_sweep(args: &CompareArgs, out: &Path, sweep: &Sweep) -> Result<()> {
+    let path = out.join(SWEEP_FILE);
+    let json = serde_json::to_string_pretty(sweep)?;
+    if create_new(&path, json.as_bytes())? {
+        return Ok(());
+    }
+    let recorded = read_sweep(&path)?;
+    if recorded.settings.is_none() {
+        eprintln!(
+            "note: {} records no settings (written by an older cari-mtl); recording this call's",
+            path.display()
+        );
+        write_bytes(&path, json.as_bytes())?;
+        return Ok(());
+    }
+    let diffs = recorded.differences(sweep);
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let whole = args.shard.is_none_or(|s| s.count == 1);
+    if args.overwrite && whole {
+        eprintln!(
+            "replacing {} (--overwrite): {}",
+            path.display(),
+            describe(&diffs, "now")
+        );
+        write_bytes(&path, json.as_bytes())?;
+        return Ok(());
+    }
+    bail!(
+        "{} is a sweep with other settings: {}. Use another --out, the sweep's settings, or (for the whole sweep, without --shard) --overwrite",
+        out.display(),
+        describe(&diffs, "in this call")
+    )
 }
 
 /// `--collect DIR…`: results from the sweep folders' runs.
@@ -241,24 +309,40 @@ fn collect_only(args: &CompareArgs) -> Result<()> {
     let sweeps: Vec<Sweep> = args
         .collect
         .iter()
-        .map(|dir| read_sweep(&dir.join(SWEEP_FILE)))
+        .map(|dir| Ok(read_sweep(&dir.join(SWEEP_FILE))?))
         .collect::<Result<_>>()?;
     let sweep = &sweeps[0];
     for (other, dir) in sweeps.iter().zip(&args.collect).skip(1) {
-        if other != sweep {
+        let diffs = sweep.differences(other);
+        if !diffs.is_empty() {
             bail!(
-                "{} describes a different sweep than {} (strategies, seeds, folds or steps differ)",
+                "{} describes a different sweep than {}: {}",
                 dir.join(SWEEP_FILE).display(),
-                args.collect[0].join(SWEEP_FILE).display()
+                args.collect[0].join(SWEEP_FILE).display(),
+                describe(&diffs, "there")
             );
         }
     }
     let out = args.out.clone().unwrap_or_else(|| args.collect[0].clone());
-    report(&collect(sweep, &args.collect), &out)
+    report(&collect(sweep, &args.collect), &out, args.allow_mixed)
 }
 
-/// Write results.json, print the table, and fail if any run failed or is missing.
-fn report(collected: &Collected, out: &Path) -> Result<()> {
+/// Write results.json, print the table, and fail if any run failed or is missing. Runs
+/// trained with other settings than the sweep's are refused (nothing is written) unless
+/// `allow_mixed`.
+fn report(collected: &Collected, out: &Path, allow_mixed: bool) -> Result<()> {
+    let mixed = collected.mixed_lines();
+    if !mixed.is_empty() && !allow_mixed {
+        bail!(
+            "{} run(s) were trained with other settings than the sweep's ({}):\n  {}\nPass --allow-mixed to collect them anyway (results.json then lists what differs)",
+            mixed.len(),
+            out.join(SWEEP_FILE).display(),
+            mixed.join("\n  ")
+        );
+    }
+    for line in &mixed {
+        eprintln!("mixed (--allow-mixed): {line}");
+    }
     let path = out.join("results.json");
     let mut json = collected.to_json();
     json["paired"] = paired::to_json(collected);

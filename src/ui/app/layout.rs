@@ -19,6 +19,7 @@ impl LabApp {
             metrics,
             projector,
             toy,
+            sweep,
         } = panels;
         let ctx = &mut lab.panel_ctx();
         let bar = unfilled(egui::Frame::side_top_panel(ui.style()));
@@ -53,6 +54,7 @@ impl LabApp {
             Tab::Metrics => metrics,
             Tab::Projector => projector,
             Tab::Toy => toy,
+            Tab::Sweep => sweep,
         };
         central.show(ui, |ui| central_view.ui(ui, ctx));
     }

@@ -11,6 +11,7 @@ use super::files::{DialogOutcome, FileDialogs};
 use super::metrics::MetricsPanel;
 use super::projector::ProjectorPanel;
 use super::status_bar::StatusBar;
+use super::sweep::SweepPanel;
 use super::top_bar::{LessonBanner, TopBar, Welcome};
 use super::toy::ToyPanel;
 use crate::lab::Lab;
@@ -40,6 +41,7 @@ pub struct Panels {
     pub metrics: MetricsPanel,
     pub projector: ProjectorPanel,
     pub toy: ToyPanel,
+    pub sweep: SweepPanel,
 }
 
 pub struct LabApp {

@@ -1,9 +1,27 @@
 //! A sweep: every (strategy, seed, fold) run of a `compare`, in a fixed order, each with its own
-//! folder, and the deterministic slices `--shard K/N` takes of it.
+//! folder, the deterministic slices `--shard K/N` takes of it, and the settings it holds fixed.
+//! `compare`, `compare --collect` and the window's Sweep view read a sweep folder through here.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`Sweep`] (sweep.json), [`RunSpec`], [`Shard`] |
+//! | `settings.rs` | the settings a sweep holds fixed, and what differs |
+//! | `results.rs` | the finished runs' figures, the failed, missing and mixed runs (results.json) |
+//! | `paired.rs` | paired differences between two rules, by seed or by fold |
+//! | `watch.rs` | a sweep folder read while it grows (the window's Sweep view) |
+//! | `curves.rs` | each rule's mean curves with bands over its runs |
 
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+pub mod curves;
+pub mod paired;
+pub mod results;
+pub mod settings;
+pub mod watch;
+
+use super::run_folder::RunFolderError;
+use settings::{SettingDiff, SweepSettings};
 
 /// One run of a sweep.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +53,7 @@ pub fn run_label(strategy: &str, seed: u64, fold: Option<usize>) -> String {
 }
 
 /// Everything a sweep is, as written to `sweep.json` beside its runs (so `--collect` knows
-/// which runs to expect, whichever shards ran).
+/// which runs to expect, whichever shards ran, and what they must have been trained with).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
     pub strategies: Vec<String>,
@@ -45,6 +63,10 @@ pub struct Sweep {
     #[serde(default)]
     pub folds: Vec<usize>,
     pub runs: Vec<RunSpec>,
+    /// Every setting that shapes a run, and the version; None in a sweep.json written before
+    /// they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SweepSettings>,
 }
 
 /// The file a sweep is described in, at the top of its --out.
@@ -83,7 +105,38 @@ impl Sweep {
             steps,
             folds,
             runs,
+            settings: None,
         }
+    }
+
+    /// What differs in `other`: the runs it is made of (strategies, seeds, steps, folds), then
+    /// every recorded setting. Settings one of them does not record are not compared.
+    pub fn differences(&self, other: &Sweep) -> Vec<SettingDiff> {
+        let plain: [(&str, String, String); 4] = [
+            (
+                "strategies",
+                shown(&self.strategies),
+                shown(&other.strategies),
+            ),
+            ("seeds", shown(&self.seeds), shown(&other.seeds)),
+            ("steps", shown(&self.steps), shown(&other.steps)),
+            ("folds", shown(&self.folds), shown(&other.folds)),
+        ];
+        let mut out: Vec<SettingDiff> = plain
+            .into_iter()
+            .filter(|(_, mine, theirs)| mine != theirs)
+            .map(|(name, mine, theirs)| SettingDiff::new(name, mine, theirs))
+            .collect();
+        if let (Some(mine), Some(theirs)) = (&self.settings, &other.settings) {
+            // Another `steps` is named above; its max_steps would say it again.
+            let steps_named = self.steps != other.steps;
+            out.extend(
+                mine.differences(theirs)
+                    .into_iter()
+                    .filter(|d| !(steps_named && d.name == "max_steps")),
+            );
+        }
+        out
     }
 
     /// The runs of shard `k` of `n` (1-based): every n-th run starting at the k-th, so each
@@ -132,11 +185,13 @@ impl std::str::FromStr for Shard {
 }
 
 /// Read a sweep.json.
-pub fn read_sweep(path: &Path) -> Result<Sweep> {
-    Ok(crate::train::run_folder::read_json(
-        path,
-        "a cari-mtl sweep.json",
-    )?)
+pub fn read_sweep(path: &Path) -> Result<Sweep, RunFolderError> {
+    super::run_folder::read_json(path, "a cari-mtl sweep.json")
+}
+
+/// A value shown in a difference, as JSON text.
+fn shown<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("unshowable ({e})"))
 }
 
 #[cfg(test)]
@@ -180,6 +235,20 @@ mod tests {
             "runs":[{"strategy":"naive","seed":1,"dir":"naive/seed1"}]}"#;
         let read: Sweep = serde_json::from_str(old).unwrap();
         assert_eq!(read, Sweep::new(vec!["naive".into()], 1, 5, vec![]));
+    }
+
+    #[test]
+    fn two_sweeps_name_what_differs() {
+        let config = crate::train::config::TrainConfig::default();
+        let mut other = config.clone();
+        other.rates.lr = 0.01;
+        let mut a = Sweep::new(vec!["proposed".into()], 3, 10, vec![]);
+        a.settings = Some(SweepSettings::of([("proposed", &config)]));
+        let mut b = Sweep::new(vec!["proposed".into()], 5, 10, vec![]);
+        b.settings = Some(SweepSettings::of([("proposed", &other)]));
+        let names: Vec<String> = a.differences(&b).into_iter().map(|d| d.name).collect();
+        assert_eq!(names, ["seeds", "lr"]);
+        assert!(a.differences(&a).is_empty());
     }
 
     #[test]

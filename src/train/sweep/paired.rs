@@ -75,7 +75,7 @@ fn finite(x: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::compare::results::RunResult;
+    use crate::train::sweep::results::RunResult;
 
     fn run(strategy: &str, seed: u64, cari: f64) -> RunResult {
         RunResult {
