@@ -373,7 +373,7 @@ fn draw_paths(
         };
         let path = &outcome.path;
         let points = shown(&path.points, progress);
-        let line: Vec<[f64; 2]> = points.iter().map(|p| p.theta).collect();
+        let line = thinned(points.iter().map(|p| p.theta));
         let name = format!("{} from {:?}", paths.rule, STARTS[k]);
         plot_ui.line(
             Line::new(name.clone(), PlotPoints::from(line))
@@ -414,6 +414,30 @@ fn draw_paths(
     }
 }
 
+/// A path's points without those closer than `MIN_GAP` to the last one kept (the last point
+/// always kept). Adam jitters back and forth on the Pareto set by less than a pixel, and the
+/// line's mitred joins at those reversals drew long straight spikes across the plot.
+fn thinned(points: impl Iterator<Item = [f64; 2]>) -> Vec<[f64; 2]> {
+    const MIN_GAP: f64 = 0.02;
+    let mut kept: Vec<[f64; 2]> = Vec::new();
+    let mut last_seen = None;
+    for p in points {
+        last_seen = Some(p);
+        if let Some(q) = kept.last()
+            && (p[0] - q[0]).hypot(p[1] - q[1]) < MIN_GAP
+        {
+            continue;
+        }
+        kept.push(p);
+    }
+    if let Some(p) = last_seen
+        && kept.last() != Some(&p)
+    {
+        kept.push(p);
+    }
+    kept
+}
+
 /// −∇f1, −∇f2 and the rule's step direction −d at a recorded point, scaled together.
 fn draw_gradients(plot_ui: &mut PlotUi, point: &PathPoint, variant: Variant, colour: Color32) {
     let [g1, g2] = gradients(point.theta, variant);
@@ -421,14 +445,16 @@ fn draw_gradients(plot_ui: &mut PlotUi, point: &PathPoint, variant: Variant, col
     let d = [0, 1].map(|k| lambda[0] * g1[k] + lambda[1] * g2[k]);
     let norm = |v: [f64; 2]| v[0].hypot(v[1]);
     let longest = norm(g1).max(norm(g2)).max(norm(d));
-    if longest == 0.0 {
+    if !(longest.is_finite() && longest > 0.0) {
         return;
     }
     let scale = ARROW_LENGTH / longest;
     let [x, y] = point.theta;
     let tip = |v: [f64; 2]| [x - scale * v[0], y - scale * v[1]];
     for (v, c) in [(g1, TASK_COLOURS[0]), (g2, TASK_COLOURS[1]), (d, colour)] {
-        if norm(v) == 0.0 {
+        // An arrow too short to see (MGDA's d on the Pareto set is ~1e-6 of the gradients)
+        // is left out: it would be all head and no shaft.
+        if norm(v) * scale < ARROW_LENGTH * 0.01 {
             continue;
         }
         plot_ui.arrows(
@@ -522,4 +548,22 @@ fn hover_readout(
                 ));
             });
         });
+}
+
+#[cfg(test)]
+mod thinning_tests {
+    use super::thinned;
+
+    #[test]
+    fn sub_pixel_jitter_is_dropped_and_the_end_kept() {
+        // A path that arrives at (1, 0), then jitters by 1e-4 back and forth (Adam on the
+        // Pareto set), ending at (1.0002, 0).
+        let mut points = vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0]];
+        for k in 0..20 {
+            points.push([1.0 + if k % 2 == 0 { 1e-4 } else { -1e-4 }, 0.0]);
+        }
+        points.push([1.0002, 0.0]);
+        let line = thinned(points.into_iter());
+        assert_eq!(line, vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [1.0002, 0.0]]);
+    }
 }
