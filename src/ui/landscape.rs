@@ -564,6 +564,9 @@ mod thinning_tests {
         }
         points.push([1.0002, 0.0]);
         let line = thinned(points.into_iter());
-        assert_eq!(line, vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [1.0002, 0.0]]);
+        assert_eq!(
+            line,
+            vec![[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [1.0002, 0.0]]
+        );
     }
 }
