@@ -9,15 +9,18 @@
 //! cli        the command line: `cari-mtl` opens the window, subcommands run headless
 //! ui         the window's panels only: each a `View` drawn from the lab's state, pushing actions
 //! lab        the window's state without egui: run slots, histories, settings, dataset loads,
-//!            the projector's and toy's state; applies the panels' actions once per frame
+//!            the projector's, toy's, landscape's and Sweep tab's state, lab codes; applies the
+//!            panels' actions once per frame
 //! session    window ↔ trainer threads: typed Commands in, Events out, bounded channels;
 //!            `spawn_trainer` is the one place a trainer thread is built
 //! train      Trainer (one run's model, optimisers, step), losses, optimisers, step metrics;
-//!            `schedule`: the one training loop every driver runs; `headless`: a run into its folder
+//!            `schedule`: the one training loop every driver runs; `headless`: a run into its folder;
+//!            `lens` and `trainer/taskwise`: each task's own gradient; `hold`: held weights;
+//!            `sweep`: a compare folder read (also while it grows), collected and paired
 //! eval       Tables I–IV on held-out data, paired differences; embeddings for the projector
 //! tsne       Barnes–Hut t-SNE and the thread that animates it
-//! weighting  the loss-weighting rules (one file each, one list naming them), their shared
-//!            math, the toy model
+//! weighting  the weighting rules (one file each, one list naming them), their shared math
+//!            (Gram matrix, combining gradients), the toy model and the two-task loss landscape
 //! model      the network: presets, trunk, branches, Ψ
 //! data       the synthetic faces, real-dataset loaders (data/real), batches
 //! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash),
