@@ -264,17 +264,7 @@ fn watch_loop(dir: &Path, latest: &Handover, stop: &AtomicBool, waker: Option<Wa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::sweep::results::{Collected, RunResult};
-    use std::collections::BTreeMap;
-
-    fn run(strategy: &str, seed: u64, cari: f64) -> RunResult {
-        RunResult {
-            strategy: strategy.into(),
-            seed,
-            fold: None,
-            metrics: BTreeMap::from([("cari_id_top1".to_string(), cari)]),
-        }
-    }
+    use crate::train::sweep::results::{Collected, cari_only_run as run};
 
     #[test]
     fn rows_pair_each_rule_with_the_baseline_and_give_delta_m() {

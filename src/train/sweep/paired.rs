@@ -75,16 +75,7 @@ fn finite(x: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::sweep::results::RunResult;
-
-    fn run(strategy: &str, seed: u64, cari: f64) -> RunResult {
-        RunResult {
-            strategy: strategy.into(),
-            seed,
-            fold: None,
-            metrics: BTreeMap::from([("cari_id_top1".to_string(), cari)]),
-        }
-    }
+    use crate::train::sweep::results::cari_only_run as run;
 
     #[test]
     fn runs_are_paired_by_seed_and_unpaired_ones_left_out() {

@@ -491,6 +491,17 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
+/// A run with cari-id only, for the tests of the sweep's readers (here and in `lab::sweep`).
+#[cfg(test)]
+pub(crate) fn cari_only_run(strategy: &str, seed: u64, cari: f64) -> RunResult {
+    RunResult {
+        strategy: strategy.into(),
+        seed,
+        fold: None,
+        metrics: std::collections::BTreeMap::from([("cari_id_top1".to_string(), cari)]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
