@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{Device, Tensor};
-use cari_mtl::cli::bench::ReferenceWorkload;
+use cari_mtl::cli::reference::ReferenceWorkload;
 use cari_mtl::kernels;
 use cari_mtl::train::config::OptimizerKind;
 use cari_mtl::train::optim::Optimizer;
@@ -26,7 +26,7 @@ fn main() -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let device = Device::Cpu;
-    let work = ReferenceWorkload::new(&device)?;
+    let work = ReferenceWorkload::new(&device, kernels::Kernels::Fast)?;
     let mut opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.varmap.all_vars())?;
     let batch = ReferenceWorkload::BATCH;
     let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;

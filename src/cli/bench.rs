@@ -4,13 +4,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::time::Instant;
 
-use candle_core::{D, DType, Device, Tensor, Var};
-
-use crate::model::layers::{Builder, Conv2d, Linear};
-use crate::train::config::OptimizerKind;
+use super::reference::bench_reference;
+use crate::kernels::Kernels;
+use crate::train::config::TrainConfig;
 use crate::train::lens::{GradSpace, LensConfig};
-use crate::train::losses::{centre_loss, masked_cross_entropy};
-use crate::train::optim::Optimizer;
 use crate::train::schedule::{Discard, Schedule, advance};
 use crate::train::trainer::{Trainer, device_label, select_device};
 
@@ -20,6 +17,10 @@ pub struct BenchArgs {
     pub preset: String,
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// What the convolutions and poolings run on: fast (the hand-written CPU kernels) or
+    /// portable (candle's own ops, as a GPU runs them).
+    #[arg(long, default_value = "fast")]
+    pub kernels: String,
     /// Timed steps (after 5 warm-up steps).
     #[arg(long, default_value_t = 50)]
     pub steps: u64,
@@ -30,6 +31,10 @@ pub struct BenchArgs {
     /// Run the speed-comparison workload of bench/ (BENCH-MODEL.md) instead of a preset.
     #[arg(long)]
     pub reference: bool,
+    /// Measure this machine's GEMM rate and how much of it each layer and the whole step
+    /// reach, for the reference workload and the tiny preset (CPU only; --steps timed steps).
+    #[arg(long)]
+    pub roofline: bool,
     /// Train the window's runs A and B together in this process (its scheduler, no window),
     /// then as two single-thread processes at once, and compare the combined steps/s.
     #[arg(long)]
@@ -62,43 +67,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.steps
         );
     }
+    let kernels = Kernels::parse(&args.kernels)
+        .map_err(anyhow::Error::msg)
+        .context("--kernels")?;
     if let Some(slot) = args.single_run {
-        return super::bench_ab::single_run(slot, args.secs, &args.device);
+        return super::bench_ab::single_run(slot, args.secs, &args.device, kernels);
     }
     if args.ab {
-        return super::bench_ab::run(args.secs, &args.device);
+        return super::bench_ab::run(args.secs, &args.device, kernels);
     }
     if args.reference {
-        return bench_reference(&args.device, args.steps);
+        return bench_reference(&args.device, kernels, args.steps);
     }
-    let run_args = crate::cli::train::RunArgs {
-        preset: args.preset.clone(),
-        dataset: "synthetic".into(),
-        fold: None,
-        device: args.device.clone(),
-        recipe: "lab".into(),
-        lr: None,
-        psi_lr: None,
-        lr_drop_after: None,
-        scale: None,
-        centre_loss: None,
-        clip_norm: None,
-        batch_size: args.batch_size,
-        constant_weights: false,
-        static_weights: None,
-        // The lens is switched on and off by the timing below.
-        lens: "off".into(),
-        lens_every: 1,
-        grad_space: args.grad_space.clone(),
-        cagrad_c: 0.4,
-        eval_every: 0,
-        identities: 50,
-        open_identities: 10,
-        images_per_modality: 15,
-        test_images: 5,
-    };
-    // A small dataset is enough to time steps.
-    let config = run_args.config(&args.strategy, 1, 0)?;
+    let config = bench_config(&args, &args.preset)?;
     let device = select_device(&config.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;
@@ -125,10 +106,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         step(&mut trainer)?;
     }
     let label = format!(
-        "preset {} {} on {} ({} threads)",
+        "preset {} {} on {}, {} kernels ({} threads)",
         config.preset.key(),
         config.strategy.label(),
         device_label(&device),
+        kernels.key(),
         rayon::current_num_threads()
     );
     let Some(lens) = lens else {
@@ -165,6 +147,41 @@ pub fn run(args: BenchArgs) -> Result<()> {
         with.len()
     );
     Ok(())
+}
+
+/// The config `bench` times for `preset`: the lab recipe on a small synthetic set (50
+/// identities), seed 1, with the bench's strategy, batch size, device, kernels and gradient
+/// space.
+pub fn bench_config(args: &BenchArgs, preset: &str) -> Result<TrainConfig> {
+    let run_args = crate::cli::train::RunArgs {
+        preset: preset.into(),
+        dataset: "synthetic".into(),
+        fold: None,
+        device: args.device.clone(),
+        kernels: args.kernels.clone(),
+        recipe: "lab".into(),
+        lr: None,
+        psi_lr: None,
+        lr_drop_after: None,
+        scale: None,
+        centre_loss: None,
+        clip_norm: None,
+        batch_size: args.batch_size,
+        constant_weights: false,
+        static_weights: None,
+        // The lens is switched on and off by the timing below.
+        lens: "off".into(),
+        lens_every: 1,
+        grad_space: args.grad_space.clone(),
+        cagrad_c: 0.4,
+        eval_every: 0,
+        identities: 50,
+        open_identities: 10,
+        images_per_modality: 15,
+        test_images: 5,
+    };
+    // A small dataset is enough to time steps.
+    run_args.config(&args.strategy, 1, 0)
 }
 
 /// Seconds of each of `steps` steps.
@@ -224,183 +241,6 @@ fn thousands(n: usize) -> String {
         out.push(ch);
     }
     out
-}
-
-/// The network and the batch of the speed-comparison workload of
-/// ../shared/reference/BENCH-MODEL.md (twin of bench/torch_reference.py): four 3×3 convolutions,
-/// three heads with a centre term on the verification head's hidden vector, the weight module
-/// Ψ, batch 64 of 3×64×64. Shared by `bench --reference` and examples/step_profile.rs.
-pub struct ReferenceWorkload {
-    pub varmap: candle_nn::VarMap,
-    convs: [Conv2d; 4],
-    /// (Linear 256→128, Linear 128→200) per task.
-    heads: Vec<(Linear, Linear)>,
-    psi: Linear,
-    pub images: Tensor,
-    labels: Vec<Tensor>,
-    ones: Tensor,
-    centres: Tensor,
-}
-
-impl ReferenceWorkload {
-    pub const BATCH: usize = 64;
-
-    pub fn new(device: &Device) -> candle_core::Result<ReferenceWorkload> {
-        let varmap = candle_nn::VarMap::new();
-        let mut b = Builder::new(&varmap, device);
-        let convs = [
-            b.conv("c1", 3, 32, (3, 3), 1, (1, 1))?,
-            b.conv("c2", 32, 64, (3, 3), 1, (1, 1))?,
-            b.conv("c3", 64, 128, (3, 3), 1, (1, 1))?,
-            b.conv("c4", 128, 256, (3, 3), 1, (1, 1))?,
-        ];
-        let heads = (0..3)
-            .map(|h| {
-                Ok((
-                    b.linear(&format!("h{h}.a"), 256, 128)?,
-                    b.linear(&format!("h{h}.b"), 128, 200)?,
-                ))
-            })
-            .collect::<candle_core::Result<_>>()?;
-        let psi = b.linear("psi", 256, 3)?;
-        // Small random values (they do not matter for timing, only that they are finite).
-        for var in varmap.all_vars() {
-            var.set(&(Tensor::randn(0f32, 1.0, var.dims(), device)? * 0.05)?)?;
-        }
-        let batch = Self::BATCH;
-        let labels = (0..3)
-            .map(|_| {
-                Tensor::rand(0f32, 200.0, batch, device)?
-                    .floor()?
-                    .to_dtype(DType::U32)
-            })
-            .collect::<candle_core::Result<_>>()?;
-        Ok(ReferenceWorkload {
-            varmap,
-            convs,
-            heads,
-            psi,
-            images: Tensor::randn(0f32, 1.0, (batch, 3, 64, 64), device)?,
-            labels,
-            ones: Tensor::ones(batch, DType::F32, device)?,
-            centres: Tensor::zeros((batch, 128), DType::F32, device)?,
-        })
-    }
-
-    /// Z (`[N, 256]`). `fused_pool`: each conv + ReLU + 2×2 max-pool as one op (as the crate's
-    /// trunks do); otherwise the pooling is a separate op.
-    pub fn trunk(&self, x: &Tensor, fused_pool: bool) -> candle_core::Result<Tensor> {
-        let mut x = x.clone();
-        for (i, conv) in self.convs.iter().enumerate() {
-            x = match (i < 3, fused_pool) {
-                (true, true) => conv.forward_relu_pool(&x, 2)?,
-                (true, false) => crate::kernels::max_pool2d(&conv.forward_relu(&x)?, 2)?,
-                (false, _) => conv.forward_relu(&x)?,
-            };
-        }
-        x.mean(D::Minus1)?.mean(D::Minus1)
-    }
-
-    /// The step's loss from Z of [`Self::images`]: Σ w_i·L_i with w held constant, plus
-    /// L4 = Σ w_i / L_i with L held constant.
-    pub fn loss(&self, z: &Tensor) -> candle_core::Result<Tensor> {
-        let mut losses = Vec::new();
-        for (h, (a, b)) in self.heads.iter().enumerate() {
-            let hidden = a.forward(z)?.relu()?;
-            let logits = b.forward(&hidden)?;
-            let mut loss = masked_cross_entropy(&logits, &self.labels[h], &self.ones, Self::BATCH)?;
-            if h == 0 {
-                loss = (loss + (centre_loss(&hidden, &self.centres)? * 0.01)?)?;
-            }
-            losses.push(loss);
-        }
-        let losses = Tensor::stack(&losses, 0)?;
-        // candle-nn's softmax_last_dim has no backward (the gradient silently stops): use the
-        // composed softmax.
-        let w = candle_nn::ops::softmax(&self.psi.forward(z)?, D::Minus1)?.mean(0)?;
-        let net = (w.detach() * &losses)?.sum_all()?;
-        let l4 = (w * losses.detach().recip()?)?.sum_all()?;
-        net + l4
-    }
-
-    /// The verification head's hidden vectors of `x`, copied to the host.
-    pub fn embed(&self, x: &Tensor, fused_pool: bool) -> candle_core::Result<Vec<Vec<f32>>> {
-        let z = self.trunk(x, fused_pool)?;
-        self.heads[0].0.forward(&z)?.relu()?.to_vec2::<f32>()
-    }
-
-    /// Ψ's parameters (they get their own optimiser).
-    pub fn psi_vars(&self) -> Vec<Var> {
-        vec![self.psi.weight.clone(), self.psi.bias.clone()]
-    }
-
-    /// Every parameter but Ψ's.
-    pub fn net_vars(&self) -> Vec<Var> {
-        let psi = self.psi_vars();
-        self.varmap
-            .all_vars()
-            .into_iter()
-            .filter(|v| !psi.iter().any(|p| p.as_tensor().id() == v.as_tensor().id()))
-            .collect()
-    }
-}
-
-/// `bench --reference`: one training step of [`ReferenceWorkload`] (plain SGD lr 0.01 for both
-/// parameter sets) and an embedding pass over 2,000 images in batches of 200.
-pub fn bench_reference(device: &str, steps: u64) -> Result<()> {
-    let device = select_device(device)
-        .map_err(anyhow::Error::msg)
-        .context("--device")?;
-    let work = ReferenceWorkload::new(&device)?;
-    let mut net_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.net_vars())?;
-    let mut psi_opt = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, work.psi_vars())?;
-    let mut step = || -> candle_core::Result<()> {
-        let z = work.trunk(&work.images, true)?;
-        let grads = work.loss(&z)?.backward()?;
-        net_opt.step(&grads, 0.01, 0.0)?;
-        psi_opt.step(&grads, 0.01, 0.0)?;
-        Ok(())
-    };
-    for _ in 0..5 {
-        step()?;
-    }
-    // On a GPU the ops only queue work: wait for it before each clock reading (a no-op on
-    // the CPU).
-    device.synchronize()?;
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
-        step()?;
-        device.synchronize()?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let step_ms = times[times.len() / 2] * 1e3;
-    let all = Tensor::randn(0f32, 1.0, (2000, 3, 64, 64), &device)?;
-    let embed = || -> candle_core::Result<()> {
-        for k in 0..10 {
-            work.embed(&all.narrow(0, k * 200, 200)?.detach(), true)?;
-        }
-        Ok(())
-    };
-    embed()?;
-    let mut embed_times = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        embed()?;
-        embed_times.push(t.elapsed().as_secs_f64());
-    }
-    embed_times.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "reference workload on {} ({} threads): median {:.1} ms/step over {} steps; embedding pass median {:.3} s over 5",
-        device_label(&device),
-        rayon::current_num_threads(),
-        step_ms,
-        steps,
-        embed_times[2]
-    );
-    println!("RESULT step_ms={step_ms:.3} embed_s={:.4}", embed_times[2]);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::process::{Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::kernels::Kernels;
 use crate::lab::settings::Settings;
 use crate::session::{Command, Event, ThreadBudget, TrainerHandle, spawn_trainer};
 use crate::train::config::TrainConfig;
@@ -29,16 +30,18 @@ impl AbRate {
     }
 }
 
-/// The window's run `slot` (A proposed, B naive, the default synthetic set) on `device`.
-fn window_config(slot: usize, device: &str) -> TrainConfig {
+/// The window's run `slot` (A proposed, B naive, the default synthetic set) on `device` and
+/// `kernels`.
+fn window_config(slot: usize, device: &str, kernels: Kernels) -> TrainConfig {
     let mut config = Settings::default().train_config(slot);
     config.device = device.to_string();
+    config.kernels = kernels;
     config
 }
 
-pub fn run(secs: f64, device: &str) -> Result<()> {
-    let together = together(secs, device)?;
-    let apart = apart(secs, device)?;
+pub fn run(secs: f64, device: &str, kernels: Kernels) -> Result<()> {
+    let together = together(secs, device, kernels)?;
+    let apart = apart(secs, device, kernels)?;
     let [ta, tb] = together.steps_per_sec;
     let [aa, ab] = apart.steps_per_sec;
     println!(
@@ -65,16 +68,16 @@ pub fn run(secs: f64, device: &str) -> Result<()> {
 
 /// Both runs on trainer threads of this process, sharing the budget, for `secs` seconds from
 /// the first step.
-pub fn together(secs: f64, device: &str) -> Result<AbRate> {
+pub fn together(secs: f64, device: &str, kernels: Kernels) -> Result<AbRate> {
     let dataset = Arc::new(
-        window_config(0, device)
+        window_config(0, device, kernels)
             .load_dataset(&|_: f32| {})
             .context("the window's dataset")?,
     );
     let budget = ThreadBudget::for_this_machine();
     let mut handles: Vec<TrainerHandle> = Vec::new();
     for slot in 0..2 {
-        let config = window_config(slot, device);
+        let config = window_config(slot, device, kernels);
         let name = format!("trainer-{}", crate::lab::run::slot_name(slot));
         let waker = Arc::new(|| {});
         handles.push(spawn_trainer(
@@ -142,13 +145,14 @@ fn wait_until_ready(handles: &[TrainerHandle]) -> Result<()> {
 }
 
 /// The two runs as two child processes of this program, one thread each, at the same time.
-pub fn apart(secs: f64, device: &str) -> Result<AbRate> {
+pub fn apart(secs: f64, device: &str, kernels: Kernels) -> Result<AbRate> {
     let exe = std::env::current_exe().context("finding this program to start the two runs")?;
     let children: Vec<_> = (0..2)
         .map(|slot| {
             Process::new(&exe)
                 .args(["bench", "--single-run", &slot.to_string()])
                 .args(["--secs", &secs.to_string(), "--device", device])
+                .args(["--kernels", kernels.key()])
                 .env("RAYON_NUM_THREADS", "1")
                 .env("CANDLE_NUM_THREADS", "1")
                 .stdout(Stdio::piped())
@@ -189,11 +193,11 @@ fn parse_single(line: &str) -> Option<(u64, f64)> {
 
 /// The child's side: train the window's run `slot` for `secs` seconds from the first step and
 /// print how many steps that was.
-pub fn single_run(slot: usize, secs: f64, device: &str) -> Result<()> {
+pub fn single_run(slot: usize, secs: f64, device: &str, kernels: Kernels) -> Result<()> {
     if slot > 1 {
         bail!("--single-run takes 0 (run A) or 1 (run B), not {slot}");
     }
-    let config = window_config(slot, device);
+    let config = window_config(slot, device, kernels);
     let device = select_device(&config.device)
         .map_err(anyhow::Error::msg)
         .context("--device")?;

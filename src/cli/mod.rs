@@ -14,6 +14,8 @@ pub mod dataset;
 pub mod embed;
 pub mod export;
 pub mod landscape;
+pub mod reference;
+pub mod roofline;
 pub mod toy;
 pub mod train;
 
@@ -191,6 +193,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Commands::Train(args)) => train::run(args),
         Some(Commands::Compare(args)) => compare::run(args),
+        Some(Commands::Bench(args)) if args.roofline => roofline::run(&args),
         Some(Commands::Bench(args)) => bench::run(args),
         Some(Commands::Toy(args)) => toy::run(args),
         Some(Commands::Embed(args)) => embed::run(args),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::data::Dataset;
+use crate::kernels::Kernels;
 use crate::model::Preset;
 use crate::train::config::{LearningRates, LrDrop, ScheduledPerturbation, TrainConfig};
 use crate::train::headless::{RunEnd, RunOptions, RunOutcome, train_to_folder};
@@ -34,6 +35,11 @@ pub struct RunArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// What the convolutions and poolings run on: fast (the hand-written CPU kernels; candle's
+    /// own ops off the CPU) or portable (candle's own ops everywhere: on the CPU, exactly the
+    /// ops a GPU runs).
+    #[arg(long, default_value = "fast")]
+    pub kernels: String,
     /// A named set of settings: lab (this lab's), authors-cavi or authors-webcaricature (the
     /// authors' scripts: optimiser, rates and their drop, Ψ's rate, s, centre loss, clipping;
     /// see the README). The flags below override its values; config.json records the result.
@@ -154,6 +160,9 @@ impl RunArgs {
         let recipe = Recipe::parse(&self.recipe)
             .map_err(anyhow::Error::msg)
             .context("--recipe")?;
+        let kernels = Kernels::parse(&self.kernels)
+            .map_err(anyhow::Error::msg)
+            .context("--kernels")?;
         let mut config = TrainConfig {
             seed,
             preset,
@@ -168,6 +177,7 @@ impl RunArgs {
             max_steps: steps,
             eval_every: self.eval_every,
             device: self.device.clone(),
+            kernels,
             ..TrainConfig::default()
         };
         recipe.apply(&mut config);

@@ -24,13 +24,15 @@
 //! at least twice the thread count; otherwise images go one by one and each GEMM uses all
 //! threads.
 //!
-//! On other devices or dtypes, [`conv2d`] and [`conv2d_bias`] fall back to candle's own ops.
+//! On other devices or dtypes, [`conv2d`] and [`conv2d_bias`] fall back to candle's own ops
+//! ([`portable_conv2d`], [`portable_conv2d_bias`]: the portable path of [`super::Kernels`]).
 
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, bail};
 use gemm::Parallelism;
 
+use super::gemm::{Mat, matmul};
 use super::storage::f32_data;
 use rayon::prelude::*;
 
@@ -44,7 +46,7 @@ pub fn conv2d(
     if use_fast_path(x, weight) {
         x.apply_op2(weight, ConvNoBias(Conv::new(stride, padding, Tail::NONE)))
     } else {
-        candle_conv2d(x, weight, stride, padding)
+        portable_conv2d(x, weight, stride, padding)
     }
 }
 
@@ -88,16 +90,7 @@ fn conv2d_bias_tail(
     if use_fast_path(x, weight) && bias.device().is_cpu() && bias.dtype() == DType::F32 {
         x.apply_op3(weight, bias, ConvBias(Conv::new(stride, padding, tail)))
     } else {
-        let out_channels = bias.dim(0)?;
-        let mut y = candle_conv2d(x, weight, stride, padding)?
-            .broadcast_add(&bias.reshape((1, out_channels, 1, 1))?)?;
-        if tail.relu {
-            y = y.relu()?;
-        }
-        if tail.pool > 1 {
-            y = super::max_pool2d(&y, tail.pool)?;
-        }
-        Ok(y)
+        portable_conv2d_bias(x, weight, bias, stride, padding, tail.relu, tail.pool)
     }
 }
 
@@ -108,9 +101,12 @@ fn use_fast_path(x: &Tensor, weight: &Tensor) -> bool {
         && weight.dtype() == DType::F32
 }
 
-/// candle's conv2d; candle pads both axes alike, so asymmetric padding (1×7 kernels) is done
-/// by hand.
-fn candle_conv2d(
+// ---------------------------------------------------------------------------------------------
+// The portable path: candle's own ops, as any device runs them
+
+/// [`conv2d`] with candle's own `conv2d`; candle pads both axes alike, so asymmetric padding
+/// (1×7 kernels) is done by hand.
+pub fn portable_conv2d(
     x: &Tensor,
     weight: &Tensor,
     stride: usize,
@@ -124,6 +120,42 @@ fn candle_conv2d(
             .pad_with_zeros(3, cols, cols)?
             .conv2d(weight, 0, stride, 1, 1)
     }
+}
+
+/// [`conv2d_bias`] (and, with `pool` > 1, [`conv2d_bias_relu_pool`]) from candle's own ops:
+/// `conv2d`, a broadcast add, [`portable_relu`], and pooling by reshape + `argmax`
+/// ([`super::pool::max_pool2d_by_reduction`]).
+pub fn portable_conv2d_bias(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    stride: usize,
+    padding: (usize, usize),
+    relu: bool,
+    pool: usize,
+) -> Result<Tensor> {
+    let out_channels = bias.dim(0)?;
+    let mut y = portable_conv2d(x, weight, stride, padding)?.broadcast_add(&bias.reshape((
+        1,
+        out_channels,
+        1,
+        1,
+    ))?)?;
+    if relu {
+        y = portable_relu(&y)?;
+    }
+    if pool > 1 {
+        y = super::pool::max_pool2d_by_reduction(&y, pool)?;
+    }
+    Ok(y)
+}
+
+/// max(y, 0) with derivative 0 where y is exactly 0, as the fused kernels' (and PyTorch's):
+/// candle's `relu` passes the gradient where its input is ≥ 0, and exact zeros before the
+/// ReLU are common (a patch of the previous layer's ReLU zeros or of padding, with a zero
+/// bias). The mask is a comparison, which carries no gradient.
+pub fn portable_relu(y: &Tensor) -> Result<Tensor> {
+    y * y.gt(&y.zeros_like()?)?.to_dtype(y.dtype())?
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,90 +354,6 @@ fn col2im(g: &Geom, col: &[f32], dx: &mut [f32]) {
                 }
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// GEMM
-
-/// A read-only matrix view: element (i, j) at `data[i·rs + j·cs]`.
-#[derive(Clone, Copy)]
-struct Mat<'a> {
-    data: &'a [f32],
-    rs: usize,
-    cs: usize,
-}
-
-/// Index one past the last element a `rows × cols` view with these strides touches.
-fn span(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
-    (rows - 1) * rs + (cols - 1) * cs + 1
-}
-
-/// `dst = lhs · rhs` (or `dst += lhs · rhs` if `accumulate`), `dst` an `m × n` row-major
-/// matrix with row stride `dst_rs ≥ n`, `lhs` `m × k`, `rhs` `k × n`.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    lhs: Mat,
-    rhs: Mat,
-    parallelism: Parallelism,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(dst_rs >= n, "matmul: destination rows overlap");
-    assert!(
-        span(m, n, dst_rs, 1) <= dst.len(),
-        "matmul: destination too short"
-    );
-    if k == 0 {
-        if !accumulate {
-            for row in dst.chunks_mut(dst_rs).take(m) {
-                row[..n].fill(0.0);
-            }
-        }
-        return;
-    }
-    assert!(
-        span(m, k, lhs.rs, lhs.cs) <= lhs.data.len(),
-        "matmul: lhs too short"
-    );
-    assert!(
-        span(k, n, rhs.rs, rhs.cs) <= rhs.data.len(),
-        "matmul: rhs too short"
-    );
-    // SAFETY: the asserts above check that every element the GEMM reads from `lhs` and `rhs`
-    // and writes to `dst` (indices up to (rows−1)·rs + (cols−1)·cs for the given strides) lies
-    // inside the borrowed slices; `dst_rs ≥ n` with column stride 1 makes the written
-    // elements distinct; `dst` is borrowed mutably, so it cannot alias `lhs` or `rhs`, and
-    // the borrows outlive the call. The element type f32 is one gemm supports.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
     }
 }
 
@@ -1233,7 +1181,7 @@ mod tests {
 
         // Plain convolution.
         let ours = conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
-        let theirs = candle_conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
+        let theirs = portable_conv2d(&xv, w.as_tensor(), stride, padding).unwrap();
         assert_close(&format!("{label}: forward"), &ours, &theirs);
         let probe = seeded_normal(seed + 3, theirs.dims(), 1.0);
         assert_grads_close(
@@ -1343,7 +1291,7 @@ mod tests {
         let ours =
             conv2d_bias_relu_pool(x.as_tensor(), w.as_tensor(), b.as_tensor(), 1, (1, 1), pool)
                 .unwrap();
-        let theirs = candle_conv2d(x.as_tensor(), w.as_tensor(), 1, (1, 1))
+        let theirs = portable_conv2d(x.as_tensor(), w.as_tensor(), 1, (1, 1))
             .unwrap()
             .broadcast_add(&b.as_tensor().reshape((1, weight_dims.0, 1, 1)).unwrap())
             .unwrap()

@@ -1,16 +1,20 @@
 //! Hand-written CPU kernels as candle custom ops, for the parts of a training step where
-//! candle's own CPU code is slow (convolution backward above all).
+//! candle's own CPU code is slow (convolution backward above all), and [`Kernels`], the one
+//! setting that says whether a network runs them or candle's own (portable) ops.
 //!
 //! This is the only place in the crate where `unsafe` is allowed: the calls into the `gemm`
 //! crate take raw pointers. Each such call sits behind a safe wrapper that checks the bounds
 //! first, and carries a `// SAFETY:` note.
 #![allow(unsafe_code)]
 
+pub mod choice;
 pub mod conv;
+pub mod gemm;
 pub mod pool;
 pub mod storage;
 pub mod threads;
 
+pub use choice::Kernels;
 pub use conv::{conv2d, conv2d_bias, conv2d_bias_relu_pool};
 pub use pool::{max_pool2d, max_pool2d_strided};
 

@@ -26,23 +26,28 @@ pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
     }
 }
 
-/// The same pooling from candle's own ops, for other devices and dtypes: each window becomes
-/// two axes of a reshaped tensor and is reduced with `max`, whose backward sends the whole
-/// gradient to the maximum (to every one of tied maxima). candle's `max_pool2d` is not used
-/// because its backward scales the gradient by (maxima in the window) / k².
+/// The same pooling from candle's own ops, for other devices and dtypes: each window's pixels
+/// become one axis of a reshaped tensor (row-major inside the window), reduced with `argmax`,
+/// and the value is gathered there, so the whole gradient goes to the window's first maximum,
+/// as in the kernel and PyTorch. `max` is not used because its backward feeds every tied
+/// maximum, and ties are common (flat image regions, windows of ReLU zeros); candle's
+/// `max_pool2d` is not used because its backward scales the gradient by (maxima) / k².
 pub fn max_pool2d_by_reduction(x: &Tensor, k: usize) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
     if k == 0 || h < k || w < k {
         bail!("max_pool2d: window {k} does not fit {h}×{w}");
     }
     let (oh, ow) = (h / k, w / k);
-    x.narrow(2, 0, oh * k)?
+    let windows = x
+        .narrow(2, 0, oh * k)?
         .narrow(3, 0, ow * k)?
         .contiguous()?
         .reshape((n, c, oh, k, ow, k))?
-        .max_keepdim(5)?
-        .max_keepdim(3)?
-        .reshape((n, c, oh, ow))
+        .permute((0, 1, 2, 4, 3, 5))?
+        .contiguous()?
+        .reshape((n, c, oh, ow, k * k))?;
+    let first_max = windows.argmax_keepdim(4)?;
+    windows.gather(&first_max, 4)?.reshape((n, c, oh, ow))
 }
 
 struct MaxPool {

@@ -7,6 +7,8 @@ use candle_nn::{Init, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::kernels::Kernels;
+
 /// Train or eval: batch norm's statistics and dropout depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -36,15 +38,26 @@ pub fn is_running_statistic(name: &str) -> bool {
     name.ends_with(".running_mean") || name.ends_with(".running_var")
 }
 
-/// Creates parameters in a `VarMap`. Values are set afterwards by `Network::initialise`.
+/// Creates parameters in a `VarMap`, and layers that run on `kernels`. Values are set
+/// afterwards by `Network::initialise`.
 pub struct Builder<'a> {
     varmap: &'a VarMap,
     device: &'a Device,
+    kernels: Kernels,
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(varmap: &'a VarMap, device: &'a Device) -> Self {
-        Builder { varmap, device }
+    pub fn new(varmap: &'a VarMap, device: &'a Device, kernels: Kernels) -> Self {
+        Builder {
+            varmap,
+            device,
+            kernels,
+        }
+    }
+
+    /// The kernels every layer built here runs on.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     fn var(&mut self, name: &str, dims: &[usize]) -> Result<Var> {
@@ -94,6 +107,7 @@ impl<'a> Builder<'a> {
             },
             stride,
             padding,
+            kernels: self.kernels,
         })
     }
 
@@ -115,6 +129,7 @@ impl<'a> Builder<'a> {
             bias: self.var(&format!("{name}.bias"), &[outputs])?,
             stride,
             padding,
+            kernels: self.kernels,
         })
     }
 }
@@ -140,13 +155,15 @@ pub struct Conv2d {
     pub bias: Var,
     pub stride: usize,
     pub padding: (usize, usize),
+    pub kernels: Kernels,
 }
 
 impl Conv2d {
-    /// Convolution plus bias. On the CPU (f32) one fused op from `crate::kernels` (im2col +
-    /// GEMM, with its own backward); elsewhere candle's `conv2d` and a broadcast add.
+    /// Convolution plus bias. With the fast kernels on the CPU (f32) one fused op from
+    /// `crate::kernels` (im2col + GEMM, with its own backward); otherwise candle's `conv2d`
+    /// and a broadcast add.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::kernels::conv2d_bias(
+        self.kernels.conv2d_bias(
             x,
             self.weight.as_tensor(),
             self.bias.as_tensor(),
@@ -159,7 +176,7 @@ impl Conv2d {
     /// `relu(self.forward(x))` as one op on the CPU (the ReLU and its backward fused into the
     /// convolution's), the same values as `forward(x)?.relu()`.
     pub fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
-        crate::kernels::conv2d_bias(
+        self.kernels.conv2d_bias(
             x,
             self.weight.as_tensor(),
             self.bias.as_tensor(),
@@ -172,7 +189,7 @@ impl Conv2d {
     /// `max_pool2d(self.forward_relu(x), pool)` (windows `pool × pool`, stride `pool`) as one
     /// op on the CPU: the unpooled output is never stored.
     pub fn forward_relu_pool(&self, x: &Tensor, pool: usize) -> Result<Tensor> {
-        crate::kernels::conv2d_bias_relu_pool(
+        self.kernels.conv2d_bias_relu_pool(
             x,
             self.weight.as_tensor(),
             self.bias.as_tensor(),
@@ -254,11 +271,14 @@ pub struct ConvBn {
     pub bn: BatchNorm,
     pub stride: usize,
     pub padding: (usize, usize),
+    pub kernels: Kernels,
 }
 
 impl ConvBn {
     pub fn forward_relu(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
-        let y = crate::kernels::conv2d(x, self.weight.as_tensor(), self.stride, self.padding)?;
+        let y = self
+            .kernels
+            .conv2d(x, self.weight.as_tensor(), self.stride, self.padding)?;
         self.bn.forward(&y, mode)?.relu()
     }
 }

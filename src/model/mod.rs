@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
+use crate::kernels::Kernels;
 use crate::seeded::derive_seed;
 use crate::task::TASKS;
 
@@ -127,6 +128,8 @@ pub struct Network {
     pub varmap: VarMap,
     pub classes: usize,
     pub device: Device,
+    /// What its convolutions and poolings run on.
+    pub kernels: Kernels,
     /// The run's seed, from which each training step's dropout masks are derived.
     seed: u64,
 }
@@ -138,10 +141,17 @@ impl Network {
     /// U(±1/√fan_in) for the linear layers (PyTorch's default, which keeps the first logits
     /// small so the losses start near ln(classes) instead of spiking), zero biases and batch
     /// norm offsets, running statistics at mean 0 / variance 1 (TF's initial moving averages),
-    /// and Ψ's weights N(0, 0.1) as in the authors' code.
-    pub fn new(preset: Preset, classes: usize, seed: u64, device: &Device) -> Result<Network> {
+    /// and Ψ's weights N(0, 0.1) as in the authors' code. Its convolutions and poolings run on
+    /// `kernels`.
+    pub fn new(
+        preset: Preset,
+        classes: usize,
+        seed: u64,
+        device: &Device,
+        kernels: Kernels,
+    ) -> Result<Network> {
         let varmap = VarMap::new();
-        let mut builder = layers::Builder::new(&varmap, device);
+        let mut builder = layers::Builder::new(&varmap, device, kernels);
         let trunk = Trunk::new(preset, &mut builder)?;
         let z_dim = trunk.z_dim();
         let mut branch = |name: &str| Branch::new(preset, &mut builder, name, z_dim, classes);
@@ -163,6 +173,7 @@ impl Network {
             varmap,
             classes,
             device: device.clone(),
+            kernels,
             seed,
         };
         network.initialise(seed)?;

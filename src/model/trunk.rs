@@ -8,7 +8,7 @@ use candle_core::{Result, Tensor};
 
 use super::layers::{Builder, Conv2d, ConvBn, Mode};
 use super::preset::Preset;
-use crate::kernels::max_pool2d_strided;
+use crate::kernels::Kernels;
 
 pub enum Trunk {
     Tiny(Vec<Conv2d>),
@@ -69,7 +69,7 @@ impl Trunk {
                 Some(conv) => conv.forward_relu_pool(head, 2)?.flatten_from(1),
                 None => head.flatten_from(1),
             },
-            Trunk::Paper(trunk) => reduce(head, &trunk.reduction_b, mode),
+            Trunk::Paper(trunk) => reduce(head, &trunk.reduction_b, mode, trunk.kernels),
         }
     }
 
@@ -196,11 +196,13 @@ fn chain(x: &Tensor, convs: &[ConvBn], mode: Mode) -> Result<Tensor> {
 }
 
 /// Inception-ResNet's 3×3/2 max-pool with VALID padding (windows overlap).
-fn pool_3x3_2(x: &Tensor) -> Result<Tensor> {
-    max_pool2d_strided(x, 3, 2)
+fn pool_3x3_2(x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+    kernels.max_pool2d_strided(x, 3, 2)
 }
 
 pub struct PaperTrunk {
+    /// What the pools run on (the convolutions carry their own, the same).
+    kernels: Kernels,
     stem: Vec<ConvBn>,
     stem_after_pool: Vec<ConvBn>,
     block35: ResidualBlock,
@@ -251,6 +253,7 @@ impl PaperTrunk {
             ],
         ];
         Ok(PaperTrunk {
+            kernels: b.kernels(),
             stem,
             stem_after_pool,
             block35,
@@ -265,21 +268,21 @@ impl PaperTrunk {
     fn forward_head(&self, x: &Tensor, mode: Mode) -> Result<Tensor> {
         // 3×160 → 32×79 → 32×77 → 64×77 → pool 64×38 → 80×38 → 192×36 → 256×17
         let x = chain(x, &self.stem, mode)?;
-        let x = pool_3x3_2(&x)?;
+        let x = pool_3x3_2(&x, self.kernels)?;
         let x = chain(&x, &self.stem_after_pool, mode)?;
         let x = self.block35.forward(&x, mode)?;
         // 256×17 → 384 + 256 + 256 (pool) = 896×8, in the code's concatenation order
-        let x = reduce(&x, &self.reduction_a, mode)?;
+        let x = reduce(&x, &self.reduction_a, mode, self.kernels)?;
         self.block17.forward(&x, mode)
     }
 }
 
 /// A reduction block: each tower, then the 3×3/2 pool, concatenated over channels.
-fn reduce(x: &Tensor, towers: &[Vec<ConvBn>], mode: Mode) -> Result<Tensor> {
+fn reduce(x: &Tensor, towers: &[Vec<ConvBn>], mode: Mode, kernels: Kernels) -> Result<Tensor> {
     let mut parts = Vec::with_capacity(towers.len() + 1);
     for tower in towers {
         parts.push(chain(x, tower, mode)?);
     }
-    parts.push(pool_3x3_2(x)?);
+    parts.push(pool_3x3_2(x, kernels)?);
     Tensor::cat(&parts, 1)
 }

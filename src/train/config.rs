@@ -7,6 +7,7 @@ use super::lens::{GradSpace, LensConfig};
 
 use crate::data::DataConfig;
 use crate::data::dataset::LoadMonitor;
+use crate::kernels::Kernels;
 use crate::model::Preset;
 use crate::task::Task;
 use crate::weighting::StrategyConfig;
@@ -232,6 +233,9 @@ pub struct TrainConfig {
     pub holds: Vec<WeightHold>,
     /// `cpu`, `cuda:N` or `auto`.
     pub device: String,
+    /// What the convolutions and poolings run on: the hand-written CPU kernels (`Fast`, where
+    /// the device is the CPU) or candle's own ops as a GPU runs them (`Portable`).
+    pub kernels: Kernels,
     /// Where the rules that combine the tasks' gradients take them.
     pub grad_space: GradSpace,
     /// The gradient lens: its space and how often it looks (off by default).
@@ -260,6 +264,7 @@ impl Default for TrainConfig {
             perturbations: Vec::new(),
             holds: Vec::new(),
             device: "auto".into(),
+            kernels: Kernels::Fast,
             grad_space: GradSpace::default(),
             lens: LensConfig::default(),
         }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
 mod lens_tests;
 mod taskwise;
 
@@ -158,7 +160,7 @@ impl Trainer {
             )));
         }
         let classes = dataset.splits.train_identities.len();
-        let network = Network::new(config.preset, classes, config.seed, device)?;
+        let network = Network::new(config.preset, classes, config.seed, device, config.kernels)?;
         let rule = weighting::build(&config.strategy, device, config.seed)?;
         let network_optimizer = Optimizer::new(config.optimizer, network.network_vars()?)?;
         let psi_optimizer = Optimizer::new(config.optimizer, network.psi.vars())?;
