@@ -99,9 +99,20 @@ struct Layer {
 /// Seconds of one layer's passes, each the median of [`LAYER_REPEATS`].
 struct PassTimes {
     forward: f64,
-    /// `None` where the step needs no input gradient.
-    input_grad: Option<f64>,
-    weight_grad: f64,
+    backward: Backward,
+}
+
+/// How a layer's backward was timed.
+enum Backward {
+    /// The convolutions: the input gradient apart (the time of the backward with it less the
+    /// time without it; `None` where the step needs none) and the weight gradient.
+    Apart {
+        input_grad: Option<f64>,
+        weight_grad: f64,
+    },
+    /// The linear layers: candle's matmul backward computes both gradients whether or not
+    /// the input is a variable, so only their sum can be timed.
+    Together(f64),
 }
 
 /// The most timed steps a roofline takes per workload.
@@ -371,16 +382,24 @@ fn time_layer(layer: &Layer, kernels: Kernels) -> Result<PassTimes> {
             Ok(started.elapsed().as_secs_f64())
         })
     };
-    let weight_grad = backward_secs(&x)?;
-    let input_grad = if layer.input_grad {
-        Some((backward_secs(x_var.as_tensor())? - weight_grad).max(0.0))
-    } else {
-        None
+    let backward = match layer.shape {
+        Shape::Linear { .. } => Backward::Together(backward_secs(x_var.as_tensor())?),
+        Shape::Conv { .. } => {
+            let weight_grad = backward_secs(&x)?;
+            let input_grad = if layer.input_grad {
+                Some((backward_secs(x_var.as_tensor())? - weight_grad).max(0.0))
+            } else {
+                None
+            };
+            Backward::Apart {
+                input_grad,
+                weight_grad,
+            }
+        }
     };
     Ok(PassTimes {
         forward: forward_secs,
-        input_grad,
-        weight_grad,
+        backward,
     })
 }
 
@@ -415,17 +434,28 @@ fn report(
         let times = time_layer(layer, kernels)?;
         let flops = layer.shape.pass_flops() * layer.count as f64;
         let count = layer.count as f64;
-        let passes = [
-            ("forward", Some(times.forward)),
-            ("input grad", times.input_grad),
-            ("weight grad", Some(times.weight_grad)),
-        ];
+        // (pass, multiples of the pass's FLOPs, seconds or None where not needed)
+        let passes: Vec<(&str, f64, Option<f64>)> = match times.backward {
+            Backward::Apart {
+                input_grad,
+                weight_grad,
+            } => vec![
+                ("forward", 1.0, Some(times.forward)),
+                ("input grad", 1.0, input_grad),
+                ("weight grad", 1.0, Some(weight_grad)),
+            ],
+            Backward::Together(secs) => vec![
+                ("forward", 1.0, Some(times.forward)),
+                ("both grads", 2.0, Some(secs)),
+            ],
+        };
         let name = if layer.count > 1 {
             format!("{} ×{}", layer.name, layer.count)
         } else {
             layer.name.clone()
         };
-        for (i, (pass, secs)) in passes.into_iter().enumerate() {
+        for (i, (pass, multiple, secs)) in passes.into_iter().enumerate() {
+            let flops = flops * multiple;
             let (name, shape) = if i == 0 {
                 (name.as_str(), layer.shape.describe())
             } else {

@@ -424,7 +424,7 @@ fn pool_image(
         let b = bias.map_or(0.0, |bias| bias[o]);
         // Literal window sizes let the compiler specialise (and vectorise) the common cases.
         match p.k {
-            2 => pool_plane(2, g.ow, p, relu, b, plane, dst, route),
+            2 => pool_plane_2x2(g.ow, p, relu, b, plane, dst, route),
             3 => pool_plane(3, g.ow, p, relu, b, plane, dst, route),
             k => pool_plane(k, g.ow, p, relu, b, plane, dst, route),
         }
@@ -507,6 +507,79 @@ fn pool_plane(
             }
             let best = if nan { f32::NAN } else { best };
             finish(best, at, &mut drow[px], &mut rrow[px]);
+        }
+    }
+}
+
+/// [`pool_plane`] for 2×2 windows (every pooled layer of the tiny and reference networks):
+/// `WIDE` windows at a time, their four positions first copied into four arrays so that the
+/// maximum, its position and the ReLU are plain element-wise selects the compiler turns into
+/// vector code (the generic loop's stride-2 reads stay scalar). Same results as
+/// `pool_plane(2, ..)`, ties to the first position in row-major order.
+#[allow(clippy::too_many_arguments)]
+fn pool_plane_2x2(
+    ow: usize,
+    p: &Pool,
+    relu: bool,
+    bias: f32,
+    plane: &[f32],
+    dst: &mut [f32],
+    route: &mut [u8],
+) {
+    const WIDE: usize = 16;
+    for (py, (drow, rrow)) in dst
+        .chunks_exact_mut(p.pw)
+        .zip(route.chunks_exact_mut(p.pw))
+        .enumerate()
+    {
+        let top = &plane[2 * py * ow..2 * py * ow + ow];
+        let bottom = &plane[(2 * py + 1) * ow..(2 * py + 2) * ow];
+        let full = p.pw / WIDE * WIDE;
+        for ((d, r), (t, b)) in drow[..full]
+            .chunks_exact_mut(WIDE)
+            .zip(rrow[..full].chunks_exact_mut(WIDE))
+            .zip(top.chunks_exact(2 * WIDE).zip(bottom.chunks_exact(2 * WIDE)))
+        {
+            let mut corners = [[0f32; WIDE]; 4];
+            for j in 0..WIDE {
+                corners[0][j] = t[2 * j];
+                corners[1][j] = t[2 * j + 1];
+                corners[2][j] = b[2 * j];
+                corners[3][j] = b[2 * j + 1];
+            }
+            for j in 0..WIDE {
+                let mut best = corners[0][j];
+                let mut at = 0u8;
+                let mut nan = best.is_nan();
+                for (pos, corner) in corners.iter().enumerate().skip(1) {
+                    let v = corner[j];
+                    let better = v > best;
+                    best = if better { v } else { best };
+                    at = if better { pos as u8 } else { at };
+                    nan |= v.is_nan();
+                }
+                let best = if nan { f32::NAN } else { best } + bias;
+                let active = !relu || best > 0.0 || best.is_nan();
+                d[j] = if active { best } else { 0.0 };
+                r[j] = if active { at } else { INACTIVE };
+            }
+        }
+        // The last windows of the row, one by one.
+        for px in full..p.pw {
+            let values = [top[2 * px], top[2 * px + 1], bottom[2 * px], bottom[2 * px + 1]];
+            let mut best = values[0];
+            let mut at = 0u8;
+            for (pos, &v) in values.iter().enumerate().skip(1) {
+                if v > best {
+                    best = v;
+                    at = pos as u8;
+                }
+            }
+            let nan = values.iter().any(|v| v.is_nan());
+            let best = if nan { f32::NAN } else { best } + bias;
+            let active = !relu || best > 0.0 || best.is_nan();
+            drow[px] = if active { best } else { 0.0 };
+            rrow[px] = if active { at } else { INACTIVE };
         }
     }
 }
@@ -779,7 +852,8 @@ fn im2col_t(g: &Geom, x_hwc: &[f32], col_t: &mut [f32]) {
 }
 
 /// One image's weight gradient `dout · col_tᵀ`, in (output, kernel row, kernel column,
-/// channel) order (see [`im2col_t`]; [`backward`] reorders the sum over the batch), written to
+/// channel) order (see [`im2col_t`]; [`backward`] reorders the sum over the batch) or, below
+/// [`CHANNELS_LAST_FROM`] channels, in candle's order, written to
 /// `dw` or added to it if `accumulate`, and its bias gradient added to `db` (`[O]`, or empty
 /// for no bias). `x_hwc` and `col_t` are scratch.
 ///
@@ -800,25 +874,42 @@ fn grad_weight_image(
     par: Parallelism,
 ) {
     let (k, l) = (g.k(), g.l());
-    x_hwc.resize(g.image_len(), 0.0);
-    transpose(x, g.c, g.h * g.w, x_hwc);
-    col_t.resize(k * l, 0.0);
-    im2col_t(g, x_hwc, col_t);
     let lhs = Mat {
         data: dout,
         rs: l,
         cs: 1,
     };
-    let rhs = Mat {
-        data: col_t,
-        rs: k,
-        cs: 1,
-    };
-    matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
+    if g.c < CHANNELS_LAST_FROM {
+        // Few channels (the first layer's three): the channels-last copies would move three
+        // values at a time, so the patches stay `[K, L]` (whole output rows per copy), read
+        // transposed by the GEMM.
+        col_t.resize(k * l, 0.0);
+        im2col(g, x, col_t);
+        let rhs = Mat {
+            data: col_t,
+            rs: 1,
+            cs: l,
+        };
+        matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
+    } else {
+        x_hwc.resize(g.image_len(), 0.0);
+        transpose(x, g.c, g.h * g.w, x_hwc);
+        col_t.resize(k * l, 0.0);
+        im2col_t(g, x_hwc, col_t);
+        let rhs = Mat {
+            data: col_t,
+            rs: k,
+            cs: 1,
+        };
+        matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
+    }
     for (b, row) in db.iter_mut().zip(dout.chunks_exact(l)) {
         *b += sum(row);
     }
 }
+
+/// Channels from which [`grad_weight_image`] builds its patches channels-last.
+const CHANNELS_LAST_FROM: usize = 8;
 
 /// `dw` (`[O, C, kh, kw]`, candle's order) from `dw_hwc` (`[O, kh, kw, C]`).
 fn weights_from_channels_last(g: &Geom, dw_hwc: &[f32], dw: &mut [f32]) {
@@ -904,7 +995,11 @@ fn backward(
         sweep(0..g.n, dx, &mut total);
     }
     let (dw, db) = params.split_at_mut(wlen);
-    weights_from_channels_last(g, &total[..wlen], dw);
+    if g.c < CHANNELS_LAST_FROM {
+        dw.copy_from_slice(&total[..wlen]);
+    } else {
+        weights_from_channels_last(g, &total[..wlen], dw);
+    }
     db.copy_from_slice(&total[wlen..]);
     out
 }
