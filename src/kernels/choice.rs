@@ -16,6 +16,7 @@ use super::{conv, pool};
 
 /// The kernels a run's convolutions and poolings use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kernels {
     /// The hand-written kernels of this module (im2col + GEMM convolutions fused with bias,
     /// ReLU and pooling) where the tensors are f32 on the CPU; candle's own ops elsewhere.

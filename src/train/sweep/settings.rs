@@ -13,8 +13,16 @@ pub use crate::train::run_folder::{PROGRAM_VERSION, VERSION_KEY};
 
 /// Settings that differ from run to run of one sweep by design, left out of the comparison:
 /// the seed (and the synthetic set's, which follows it), the fold, the rule itself, and the
-/// device asked for (shards on other machines may use other devices).
-const PER_RUN: [&str; 5] = ["seed", "synthetic.seed", "fold", "strategy", "device"];
+/// device and kernels asked for (shards on other machines may use other devices, and off the
+/// CPU every run takes the portable kernels).
+const PER_RUN: [&str; 6] = [
+    "seed",
+    "synthetic.seed",
+    "fold",
+    "strategy",
+    "device",
+    "kernels",
+];
 
 /// Containers whose fields are named without their prefix: `rates.lr` is `lr`,
 /// `strategy.scale` is `scale` (the names the command line uses).
