@@ -43,7 +43,7 @@ first_over() {
     python3 bench/compare_losses.py "$1" "$2" | sed -n 's/^first over [^:]*: \(step [0-9]*\).*/\1/p;s/^every loss.*/none/p'
 }
 
-printf '%-9s %4s  %-26s %-26s\n' rule seed "portable vs fast" "fast 1 thread vs fast"
+printf '%-9s %4s  %-31s  %-31s\n' rule seed "portable vs fast" "fast 1 thread vs fast"
 for strategy in $STRATEGIES; do
     for seed in $SEEDS; do
         dir=$OUT/$strategy/seed$seed
@@ -52,7 +52,7 @@ for strategy in $STRATEGIES; do
         RAYON_NUM_THREADS=1 CANDLE_NUM_THREADS=1 \
             train "$dir/fast-1-thread" --strategy "$strategy" --seed "$seed" --kernels fast
         ref=$dir/fast/metrics.csv
-        printf '%-9s %4s  %-9s (over 1e-3: %-5s) %-9s (over 1e-3: %-5s)\n' "$strategy" "$seed" \
+        printf '%-9s %4s  %-9s (over 1e-3: %-8s)  %-9s (over 1e-3: %-8s)\n' "$strategy" "$seed" \
             "$(largest_loss_gap "$ref" "$dir/portable/metrics.csv")" \
             "$(first_over "$ref" "$dir/portable/metrics.csv")" \
             "$(largest_loss_gap "$ref" "$dir/fast-1-thread/metrics.csv")" \

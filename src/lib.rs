@@ -23,7 +23,8 @@
 //!            (Gram matrix, combining gradients), the toy model and the two-task loss landscape
 //! model      the network: presets, trunk, branches, Ψ
 //! data       the synthetic faces, real-dataset loaders (data/real), batches
-//! leaves     task (the three tasks), kernels (CPU ops), atomic_file, seeded (one hash),
+//! leaves     task (the three tasks), kernels (the hand-written CPU ops, their one GEMM, and
+//!            the fast/portable choice every layer asks), atomic_file, seeded (one hash),
 //!            tensorboard (event files and projector folders, written by hand)
 //! ```
 //!

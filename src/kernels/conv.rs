@@ -435,6 +435,17 @@ fn pool_image(
 /// vector lanes.
 const LANES: usize = 8;
 
+/// A window's pooled value and route byte from its maximum `best` (NaN if it held one) at
+/// position `at`: the bias added (the same across a window, so after the maximum), then the
+/// ReLU if `relu`. NaN stays NaN, so that a diverged step shows in the losses instead of
+/// vanishing.
+#[inline(always)]
+fn window_output(best: f32, at: u8, relu: bool, bias: f32) -> (f32, u8) {
+    let best = best + bias;
+    let active = !relu || best > 0.0 || best.is_nan();
+    if active { (best, at) } else { (0.0, INACTIVE) }
+}
+
 /// [`pool_image`] for one channel, `LANES` neighbouring windows at a time (each a vector lane,
 /// the window position of the maximum kept as an f32 so that all lanes have one width); the
 /// comparisons are written without short-circuits so that they become selects, not branches
@@ -452,12 +463,7 @@ fn pool_plane(
     route: &mut [u8],
 ) {
     let finish = |best: f32, at: f32, d: &mut f32, r: &mut u8| {
-        // The bias is the same across a window, so it is added after the maximum.
-        let best = best + bias;
-        // NaN stays NaN, so that a diverged step shows in the losses instead of vanishing.
-        let active = !relu || best > 0.0 || best.is_nan();
-        *d = if active { best } else { 0.0 };
-        *r = if active { at as u8 } else { INACTIVE };
+        (*d, *r) = window_output(best, at as u8, relu, bias);
     };
     for (py, (drow, rrow)) in dst
         .chunks_exact_mut(p.pw)
@@ -561,10 +567,8 @@ fn pool_plane_2x2(
                     at = if better { pos as u8 } else { at };
                     nan |= v.is_nan();
                 }
-                let best = if nan { f32::NAN } else { best } + bias;
-                let active = !relu || best > 0.0 || best.is_nan();
-                d[j] = if active { best } else { 0.0 };
-                r[j] = if active { at } else { INACTIVE };
+                let best = if nan { f32::NAN } else { best };
+                (d[j], r[j]) = window_output(best, at, relu, bias);
             }
         }
         // The last windows of the row, one by one.
@@ -584,10 +588,8 @@ fn pool_plane_2x2(
                 }
             }
             let nan = values.iter().any(|v| v.is_nan());
-            let best = if nan { f32::NAN } else { best } + bias;
-            let active = !relu || best > 0.0 || best.is_nan();
-            drow[px] = if active { best } else { 0.0 };
-            rrow[px] = if active { at } else { INACTIVE };
+            let best = if nan { f32::NAN } else { best };
+            (drow[px], rrow[px]) = window_output(best, at, relu, bias);
         }
     }
 }
@@ -1222,19 +1224,8 @@ impl CustomOp3 for ConvBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::testing::{max_diff, seeded_normal};
+    use crate::kernels::testing::{max_abs, max_diff, seeded_normal};
     use candle_core::Var;
-
-    fn max_abs(a: &Tensor) -> f32 {
-        a.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    }
 
     fn assert_close(what: &str, ours: &Tensor, theirs: &Tensor) {
         assert_eq!(ours.dims(), theirs.dims(), "{what}: shapes");

@@ -39,6 +39,18 @@ pub(crate) mod testing {
         Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
     }
 
+    /// The largest |value| of `t`.
+    pub fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
     /// The largest |a − b| over all elements.
     pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)

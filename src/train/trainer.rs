@@ -14,6 +14,8 @@ mod kernel_tests;
 #[cfg(test)]
 mod lens_tests;
 mod taskwise;
+#[cfg(test)]
+mod test_data;
 
 use super::checkpoint::{self, CheckpointRun};
 use super::config::{

@@ -2,20 +2,8 @@
 //! forward values and every gradient to 1e-4 of the tensor's largest magnitude.
 
 use super::*;
-use crate::kernels::testing::{max_diff, seeded_normal};
+use crate::kernels::testing::{max_abs, max_diff, seeded_normal};
 use candle_core::Var;
-
-/// The largest |value| of `t`.
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
 
 fn assert_relative(what: &str, fast: &Tensor, portable: &Tensor) {
     assert_eq!(fast.dims(), portable.dims(), "{what}: shapes");

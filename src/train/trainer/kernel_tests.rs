@@ -17,14 +17,11 @@
 //! level in `kernels::choice::tests`, and here as a whole step with its routing differences
 //! bounded.
 
-use std::sync::Arc;
-
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 
+use super::test_data::small_synthetic;
 use super::{Pass, TaskBatch, Trainer};
-use crate::data::Dataset;
-use crate::data::synthetic::{SyntheticConfig, generate};
 use crate::kernels::Kernels;
 use crate::model::{Mode, Preset};
 use crate::train::config::TrainConfig;
@@ -34,23 +31,9 @@ use crate::weighting::{Strategy, StrategyConfig};
 /// Gradients and losses: within this fraction of the largest magnitude of what is compared.
 const RELATIVE: f32 = 1e-4;
 
-/// A small synthetic set at the preset's image size (fixed images).
-fn dataset(preset: Preset) -> Arc<Dataset> {
-    let config = SyntheticConfig {
-        seed: 5,
-        train_identities: 4,
-        open_identities: 2,
-        photos_per_identity: 3,
-        caricatures_per_identity: 3,
-        test_per_modality: 1,
-        image_size: preset.image_size(),
-    };
-    Arc::new(generate(&config, &|_| {}).unwrap())
-}
-
 /// Two trainers of one config, one on each kernel choice: [fast, portable].
 fn pair(preset: Preset, strategy: &str, batch_size: usize) -> [Trainer; 2] {
-    let data = dataset(preset);
+    let data = small_synthetic(preset);
     Kernels::ALL.map(|kernels| {
         let config = TrainConfig {
             seed: 3,

@@ -4,15 +4,13 @@
 //! the branches, then the trunk once per task, or the last stage run again on its detached
 //! input), so agreement to 1e-5 says the route is right, not that one code path equals itself.
 
-use std::sync::Arc;
-
 use candle_core::{Device, Tensor, Var};
 
 use super::super::config::TrainConfig;
 use super::super::lens::GradSpace;
 use super::taskwise::Wanted;
+use super::test_data::small_synthetic;
 use super::{TaskBatch, Trainer};
-use crate::data::synthetic::{SyntheticConfig, generate};
 use crate::model::{Mode, Preset};
 use crate::task::TASKS;
 use crate::weighting::{RuleSettings, Strategy, StrategyConfig};
@@ -20,16 +18,7 @@ use crate::weighting::{RuleSettings, Strategy, StrategyConfig};
 const MODE: Mode = Mode::Train { step: 1 };
 
 fn trainer(preset: Preset, batch_size: usize, config: TrainConfig) -> (Trainer, TaskBatch) {
-    let data = SyntheticConfig {
-        seed: 5,
-        train_identities: 4,
-        open_identities: 2,
-        photos_per_identity: 3,
-        caricatures_per_identity: 3,
-        test_per_modality: 1,
-        image_size: preset.image_size(),
-    };
-    let data = Arc::new(generate(&data, &|_| {}).unwrap());
+    let data = small_synthetic(preset);
     let config = TrainConfig {
         seed: 3,
         preset,
