@@ -201,9 +201,7 @@ fn time_steps(
 
 /// "median 21.2 ms/step, 47.17 steps/s, 3019 images/s (mean 21.9 ms over 50 steps, batch 64)".
 fn timing_line(times: &[f64], batch: usize) -> String {
-    let mut sorted = times.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let median = super::timing::median(times.to_vec());
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
     format!(
         "median {:.1} ms/step, {:.2} steps/s, {:.0} images/s (mean {:.1} ms over {} steps, batch {batch})",

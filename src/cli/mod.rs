@@ -16,6 +16,7 @@ pub mod export;
 pub mod landscape;
 pub mod reference;
 pub mod roofline;
+pub mod timing;
 pub mod toy;
 pub mod train;
 

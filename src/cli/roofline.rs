@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::bench::BenchArgs;
 use super::reference::{ReferenceTraining, ReferenceWorkload};
+use super::timing::median_of;
 use crate::kernels::Kernels;
 use crate::kernels::gemm::{GemmThreads, measured_rate};
 use crate::model::layers::{Conv2d, Linear};
@@ -194,21 +195,11 @@ fn cpu_model() -> String {
 
 /// The median seconds of `steps` calls of `step`, after 3 untimed ones.
 fn median_secs(steps: u64, mut step: impl FnMut() -> Result<()>) -> Result<f64> {
-    for _ in 0..3 {
-        step()?;
-    }
-    let mut times = Vec::with_capacity(steps as usize);
-    for _ in 0..steps.max(1) {
+    median_of(3, steps.max(1) as usize, || {
         let started = Instant::now();
         step()?;
-        times.push(started.elapsed().as_secs_f64());
-    }
-    Ok(median(times))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
+        Ok(started.elapsed().as_secs_f64())
+    })
 }
 
 /// The reference workload's layers, read from its parameters.
@@ -369,13 +360,13 @@ fn time_layer(layer: &Layer, kernels: Kernels) -> Result<PassTimes> {
             Shape::Linear { .. } => x.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor()),
         }
     };
-    let forward_secs = median_of(|| {
+    let forward_secs = median_of(1, LAYER_REPEATS, || {
         let started = Instant::now();
         forward(&x)?;
         Ok(started.elapsed().as_secs_f64())
     })?;
     let backward_secs = |input: &Tensor| {
-        median_of(|| {
+        median_of(1, LAYER_REPEATS, || {
             let loss = forward(input)?.sum_all()?;
             let started = Instant::now();
             loss.backward()?;
@@ -401,16 +392,6 @@ fn time_layer(layer: &Layer, kernels: Kernels) -> Result<PassTimes> {
         forward: forward_secs,
         backward,
     })
-}
-
-/// The median of [`LAYER_REPEATS`] timings after one untimed call.
-fn median_of(mut timed: impl FnMut() -> candle_core::Result<f64>) -> Result<f64> {
-    timed()?;
-    let mut values = Vec::with_capacity(LAYER_REPEATS);
-    for _ in 0..LAYER_REPEATS {
-        values.push(timed()?);
-    }
-    Ok(median(values))
 }
 
 /// Prints one workload's table: each layer's passes (GFLOP, ms, GFLOP/s, share of the roof),

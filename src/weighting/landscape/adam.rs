@@ -434,15 +434,23 @@ mod tests {
         assert_eq!(no_steps.points.len(), 1);
     }
 
-    #[test]
-    fn a_failing_rule_leaves_its_path_up_to_the_step_it_failed() {
-        let mut failing = FnRule(|step: usize, _: [f64; 2], _: [[f64; 2]; 2]| {
-            if step == 25 {
-                Err("no answer")
+    /// The mean rule, but `message` at step `failing_step`.
+    fn fails_at(
+        failing_step: usize,
+        message: &'static str,
+    ) -> impl Combination<Error = &'static str> {
+        FnRule(move |step: usize, _: [f64; 2], _: [[f64; 2]; 2]| {
+            if step == failing_step {
+                Err(message)
             } else {
                 Ok([0.5, 0.5])
             }
-        });
+        })
+    }
+
+    #[test]
+    fn a_failing_rule_leaves_its_path_up_to_the_step_it_failed() {
+        let mut failing = fails_at(25, "no answer");
         let (path, stopped) = simulate_until_stopped(
             [9.0, 9.0],
             100,
@@ -476,13 +484,7 @@ mod tests {
 
     #[test]
     fn rule_failures_and_bad_settings_are_reported() {
-        let mut failing = FnRule(|step: usize, _: [f64; 2], _: [[f64; 2]; 2]| {
-            if step == 3 {
-                Err("solver diverged")
-            } else {
-                Ok([0.5, 0.5])
-            }
-        });
+        let mut failing = fails_at(3, "solver diverged");
         let error = simulate([0.0, 1.0], 10, DEFAULT_LR, Variant::Cagrad, 1, &mut failing);
         assert_eq!(
             error,
