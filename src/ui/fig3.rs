@@ -295,11 +295,15 @@ impl Fig3View {
     }
 }
 
+/// Room above the top of the weight and loss axes, as a fraction of their height.
+const TOP_ROOM_FRACTION: f64 = 0.05;
+
 /// Room above the highest loss drawn: the loss plot has no margin of its own in y (so its axis
 /// starts at 0, never below: a loss is not negative), and this invisible line sets its top
-/// (1 before there is any loss).
+/// (0..1 before there is any loss, with the same room, so that the "1" is labelled).
 fn headroom(plot_ui: &mut PlotUi, highest: f64) {
-    let top = if highest > 0.0 { highest * 1.05 } else { 1.0 };
+    let scale = if highest > 0.0 { highest } else { 1.0 };
+    let top = scale * (1.0 + TOP_ROOM_FRACTION);
     // At x = 0, where steps and seconds start: it widens no axis the curves do not start at.
     // Drawn with no width: egui_plot takes a transparent colour for "pick one", and the line
     // once showed in red.
@@ -359,7 +363,11 @@ fn plot_frame(
         plot
     };
     match quantity {
-        Quantity::Weights => plot.include_y(1.0).default_y_bounds(0.0, 1.0),
+        // A little room above 1: egui_plot leaves out a tick label that sits on the plot's
+        // top edge, so with bounds of exactly 0..1 the weight axis read only "0".
+        Quantity::Weights => plot
+            .include_y(1.0)
+            .default_y_bounds(0.0, 1.0 + TOP_ROOM_FRACTION),
         Quantity::Losses => plot.set_margin_fraction(egui::vec2(0.05, 0.0)),
     }
 }
