@@ -27,7 +27,6 @@
 //! On other devices or dtypes, [`conv2d`] and [`conv2d_bias`] fall back to candle's own ops
 //! ([`portable_conv2d`], [`portable_conv2d_bias`]: the portable path of [`super::Kernels`]).
 
-use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, bail};
@@ -638,52 +637,6 @@ fn unpool_plane(k: usize, ow: usize, p: &Pool, grad: &[f32], route: &[u8], plane
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scratch buffers
-
-/// One thread's working buffers, kept from call to call: new ones cost a zero fill on every
-/// layer of every step and, for the large ones, fresh pages that the kernel clears (together
-/// about a tenth of the reference step's cycles in `perf record`). Every user overwrites
-/// the part it takes, so they are never cleared.
-#[derive(Default)]
-struct Scratch {
-    /// The forward's patches `[K, L]`.
-    col: Vec<f32>,
-    /// The forward's unpooled output `[O, OH, OW]`.
-    pre: Vec<f32>,
-    /// The backward's unpooled output gradient `[O, OH, OW]`.
-    dpre: Vec<f32>,
-    /// The backward's patch gradients `[K, L]`.
-    dcol: Vec<f32>,
-    /// The backward's channels-last image `[H, W, C]`.
-    x_hwc: Vec<f32>,
-    /// The backward's patches, `[L, K]` or `[K, L]`.
-    col_t: Vec<f32>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::default();
-}
-
-/// Runs `work` with this thread's [`Scratch`], or with fresh buffers if the thread is already
-/// using its own: a thread waiting inside a multi-threaded GEMM may pick up another image's
-/// work from rayon.
-fn with_scratch<R>(work: impl FnOnce(&mut Scratch) -> R) -> R {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => work(&mut scratch),
-        Err(_) => work(&mut Scratch::default()),
-    })
-}
-
-/// The first `len` values of `buffer`, grown (never shrunk) to hold them; what they hold is
-/// left from earlier use.
-fn sized(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buffer.len() < len {
-        buffer.resize(len, 0.0);
-    }
-    &mut buffer[..len]
-}
-
-// ---------------------------------------------------------------------------------------------
 // The computations
 
 /// What follows the convolution and its bias inside the op.
@@ -716,22 +669,22 @@ fn forward_image(
     w: &[f32],
     bias: Option<&[f32]>,
     par: Parallelism,
-    scratch: &mut Scratch,
+    (col, pre): &mut (Vec<f32>, Vec<f32>),
     src: &[f32],
     dst: &mut [f32],
     route: &mut [u8],
 ) {
     let (k, l) = (g.k(), g.l());
-    let Scratch { col, pre, .. } = scratch;
     let col: &[f32] = if g.pointwise() {
         src
     } else {
-        let col = sized(col, k * l);
+        col.resize(k * l, 0.0);
         im2col(g, src, col);
         col
     };
     let target: &mut [f32] = if tail.pool > 1 {
-        sized(pre, g.out_image_len())
+        pre.resize(g.out_image_len(), 0.0);
+        pre
     } else {
         dst
     };
@@ -787,19 +740,24 @@ fn forward(
         (0..g.n).map(|_| &mut [][..]).collect()
     };
     let par = g.gemm_parallelism();
-    let image = |((dst, src), route): ((&mut [f32], &[f32]), &mut [u8])| {
-        with_scratch(|scratch| forward_image(g, p, tail, w, bias, par, scratch, src, dst, route));
+    let image = |scratch: &mut (Vec<f32>, Vec<f32>),
+                 ((dst, src), route): ((&mut [f32], &[f32]), &mut [u8])| {
+        forward_image(g, p, tail, w, bias, par, scratch, src, dst, route);
     };
     if g.batch_threads() > 1 {
         out.par_chunks_mut(out_len)
             .zip(x.par_chunks(in_len))
             .zip(routes.par_iter_mut().map(|r| &mut **r))
-            .for_each(image);
+            .for_each_init(Default::default, image);
     } else {
-        out.chunks_mut(out_len)
+        let mut scratch = Default::default();
+        for item in out
+            .chunks_mut(out_len)
             .zip(x.chunks(in_len))
             .zip(routes.iter_mut().map(|r| &mut **r))
-            .for_each(image);
+        {
+            image(&mut scratch, item);
+        }
     }
     drop(routes);
     (out, route)
@@ -830,7 +788,7 @@ fn grad_input_image(
     if g.pointwise() {
         matmul(k, l, g.o, dx, l, false, wt, rhs, par);
     } else {
-        let dcol = sized(dcol, k * l);
+        dcol.resize(k * l, 0.0);
         matmul(k, l, g.o, dcol, l, false, wt, rhs, par);
         col2im(g, dcol, dx);
     }
@@ -919,8 +877,7 @@ fn grad_weight_image(
     g: &Geom,
     dout: &[f32],
     x: &[f32],
-    x_hwc: &mut Vec<f32>,
-    col_t: &mut Vec<f32>,
+    (x_hwc, col_t): &mut (Vec<f32>, Vec<f32>),
     dw: &mut [f32],
     db: &mut [f32],
     accumulate: bool,
@@ -936,7 +893,7 @@ fn grad_weight_image(
         // Few channels (the first layer's three): the channels-last copies would move three
         // values at a time, so the patches stay `[K, L]` (whole output rows per copy), read
         // transposed by the GEMM.
-        let col_t = sized(col_t, k * l);
+        col_t.resize(k * l, 0.0);
         im2col(g, x, col_t);
         let rhs = Mat {
             data: col_t,
@@ -945,9 +902,9 @@ fn grad_weight_image(
         };
         matmul(g.o, k, l, dw, k, accumulate, lhs, rhs, par);
     } else {
-        let x_hwc = sized(x_hwc, g.image_len());
+        x_hwc.resize(g.image_len(), 0.0);
         transpose(x, g.c, g.h * g.w, x_hwc);
-        let col_t = sized(col_t, k * l);
+        col_t.resize(k * l, 0.0);
         im2col_t(g, x_hwc, col_t);
         let rhs = Mat {
             data: col_t,
@@ -972,58 +929,6 @@ fn weights_from_channels_last(g: &Geom, dw_hwc: &[f32], dw: &mut [f32]) {
     }
 }
 
-/// What the backward's sweep over the images reads (see [`backward`]).
-struct Sweep<'a> {
-    g: &'a Geom,
-    p: &'a Pool,
-    route: &'a [u8],
-    grad: &'a [f32],
-    x: &'a [f32],
-    w: &'a [f32],
-    input_grad: bool,
-    par: Parallelism,
-}
-
-impl Sweep<'_> {
-    /// Images `range`: `dx` (zeroed) gets their input gradients, `params` [dW (channels-last
-    /// order), db] summed over them.
-    fn images(
-        &self,
-        range: std::ops::Range<usize>,
-        dx: &mut [f32],
-        params: &mut [f32],
-        scratch: &mut Scratch,
-    ) {
-        let g = self.g;
-        let (in_len, grad_len) = (g.image_len(), self.p.image_len(g));
-        let (dw, db) = params.split_at_mut(g.o * g.k());
-        let Scratch {
-            dpre,
-            dcol,
-            x_hwc,
-            col_t,
-            ..
-        } = scratch;
-        for (i, img) in range.enumerate() {
-            let grad_n = &self.grad[img * grad_len..(img + 1) * grad_len];
-            let dout: &[f32] = if self.route.is_empty() {
-                grad_n
-            } else {
-                let dpre = sized(dpre, g.out_image_len());
-                let route_n = &self.route[img * grad_len..(img + 1) * grad_len];
-                unpool_image(g, self.p, grad_n, route_n, dpre);
-                dpre
-            };
-            if self.input_grad {
-                let dx_n = &mut dx[i * in_len..(i + 1) * in_len];
-                grad_input_image(g, dout, self.w, dcol, dx_n, self.par);
-            }
-            let x_n = &self.x[img * in_len..(img + 1) * in_len];
-            grad_weight_image(g, dout, x_n, x_hwc, col_t, dw, db, i > 0, self.par);
-        }
-    }
-}
-
 /// The whole backward pass in one sweep over the batch: `[dx (if input_grad), dW, db (if
 /// with_bias)]` flattened, from the gradient of the op's output `grad` (`[N, O, PH, PW]`) and
 /// the forward's route bytes (`route`, empty when the op has neither ReLU nor pooling). Each
@@ -1039,23 +944,34 @@ fn backward(
     input_grad: bool,
     with_bias: bool,
 ) -> Vec<f32> {
-    let in_len = g.image_len();
+    let (in_len, grad_len) = (g.image_len(), p.image_len(g));
     let wlen = g.o * g.k();
     let plen = wlen + if with_bias { g.o } else { 0 };
     let dx_len = if input_grad { g.n * in_len } else { 0 };
     let mut out = vec![0f32; dx_len + plen];
-    let sweep = Sweep {
-        g,
-        p,
-        route,
-        grad,
-        x,
-        w,
-        input_grad,
-        par: g.gemm_parallelism(),
-    };
+    let par = g.gemm_parallelism();
+    // Images `range`; `dx` holds their input gradients, `params` gets [dW (channels-last
+    // order), db] for them.
     let sweep = |range: std::ops::Range<usize>, dx: &mut [f32], params: &mut [f32]| {
-        with_scratch(|scratch| sweep.images(range, dx, params, scratch));
+        let (mut dpre, mut cols, mut dcol) = (Vec::new(), Default::default(), Vec::new());
+        let (dw, db) = params.split_at_mut(wlen);
+        for (i, img) in range.enumerate() {
+            let grad_n = &grad[img * grad_len..(img + 1) * grad_len];
+            let dout: &[f32] = if route.is_empty() {
+                grad_n
+            } else {
+                dpre.resize(g.out_image_len(), 0.0);
+                let route_n = &route[img * grad_len..(img + 1) * grad_len];
+                unpool_image(g, p, grad_n, route_n, &mut dpre);
+                &dpre
+            };
+            if input_grad {
+                let dx_n = &mut dx[i * in_len..(i + 1) * in_len];
+                grad_input_image(g, dout, w, &mut dcol, dx_n, par);
+            }
+            let x_n = &x[img * in_len..(img + 1) * in_len];
+            grad_weight_image(g, dout, x_n, &mut cols, dw, db, i > 0, par);
+        }
     };
     let (dx, params) = out.split_at_mut(dx_len);
     let parts = g.batch_threads();
