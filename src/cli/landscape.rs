@@ -217,16 +217,16 @@ fn cell(rule: Strategy, start: [f64; 2], config: &LandscapeConfig) -> (String, O
                 return ("no point".into(), None);
             };
             let distance = pareto_distance(end.theta);
+            // A rule may stop because it reached the front: Nash-MTL's equation has no
+            // solution where the two gradients are opposite, i.e. at a Pareto point.
+            let reached = stationarity(end.theta, config.variant) < STATIONARY_BELOW;
+            let mark = if reached { " ✓" } else { "" };
             match outcome.stopped {
                 Some(stop) => (
-                    format!("stopped at step {} ({distance:.1e})", end.step),
+                    format!("stopped at step {} ({distance:.1e}{mark})", end.step),
                     Some(stop.to_string()),
                 ),
-                None => {
-                    let reached = stationarity(end.theta, config.variant) < STATIONARY_BELOW;
-                    let mark = if reached { " ✓" } else { "" };
-                    (format!("{distance:.1e}{mark}"), None)
-                }
+                None => (format!("{distance:.1e}{mark}"), None),
             }
         }
         Err(e) => ("—".into(), Some(e.to_string())),
@@ -272,6 +272,24 @@ mod tests {
         );
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(value["min_norm"].as_f64().unwrap() >= 0.0);
+    }
+
+    /// Nash-MTL's solve once failed with "did not converge" on its way (its residual could
+    /// not reach 1e-10 as the gradients turned opposite): now its path goes on to the front,
+    /// where its equation has no solution, and stops there Pareto-stationary.
+    #[test]
+    fn nash_mtl_reaches_the_front_then_stops() {
+        let config = LandscapeConfig {
+            steps: 20_000,
+            ..LandscapeConfig::default()
+        };
+        let nash = Strategy::parse("nash-mtl").unwrap();
+        let (cell, note) = cell(nash, [-8.5, -5.0], &config);
+        assert!(
+            cell.starts_with("stopped at step ") && cell.ends_with(" ✓)"),
+            "{cell}"
+        );
+        assert!(note.unwrap().contains("no Nash-MTL solution"));
     }
 
     #[test]
