@@ -394,6 +394,23 @@ fn time_layer(layer: &Layer, kernels: Kernels) -> Result<PassTimes> {
     })
 }
 
+/// What the step spends outside the layers timed alone. The two are timed apart, so the
+/// difference carries both timings' spread and can come out below zero: then it says so
+/// rather than print a negative time.
+fn rest_of_step(secs: f64) -> String {
+    if secs >= 0.0 {
+        format!(
+            "the rest of the step (losses, softmax, optimiser, graph) ≈ {:.2} ms",
+            secs * 1e3
+        )
+    } else {
+        format!(
+            "the layers timed alone add up to {:.2} ms more than the step: the rest of the step is within the timings' spread",
+            -secs * 1e3
+        )
+    }
+}
+
 /// Prints one workload's table: each layer's passes (GFLOP, ms, GFLOP/s, share of the roof),
 /// the layers' sum, the rest of the step, and the step's share.
 fn report(
@@ -470,11 +487,11 @@ fn report(
         flops_total / secs_total.max(1e-12) / roof
     );
     println!(
-        "  whole step (median): {:.2} ms = {:.1} GFLOP/s, {:.2} of the roof; the rest of the step (losses, softmax, optimiser, graph) ≈ {:.2} ms",
+        "  whole step (median): {:.2} ms = {:.1} GFLOP/s, {:.2} of the roof; {}",
         step_secs * 1e3,
         flops_total / step_secs.max(1e-12) / 1e9,
         flops_total / step_secs.max(1e-12) / roof,
-        (step_secs - secs_total) * 1e3
+        rest_of_step(step_secs - secs_total)
     );
     println!(
         "RESULT roofline workload={workload} step_ms={:.3} gflop={:.4} share={:.3}",
@@ -483,4 +500,20 @@ fn report(
         flops_total / step_secs.max(1e-12) / roof
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rest_of_the_step_is_never_printed_negative() {
+        assert_eq!(
+            rest_of_step(0.004_63),
+            "the rest of the step (losses, softmax, optimiser, graph) ≈ 4.63 ms"
+        );
+        let over = rest_of_step(-0.002_45);
+        assert!(over.contains("2.45 ms more than the step"), "{over}");
+        assert!(!over.contains('-'), "{over}");
+    }
 }
