@@ -838,13 +838,22 @@ fn sum(values: &[f32]) -> f32 {
 
 /// Fills `col_t` (`[L, kh·kw·C]`) from one channels-last image `x_hwc` (`[H, W, C]`): row p
 /// holds the patch under output pixel p in (kernel row, kernel column, channel) order, so each
-/// kernel position is one copy of C contiguous values (or C zeros over the border).
+/// kernel position is one copy of C contiguous values (or C zeros over the border). Where a
+/// kernel row lies wholly inside the image, its kw positions are neighbours in `x_hwc` too,
+/// and the row is one copy of kw·C values (a third of the copies for 3×3 kernels).
 fn im2col_t(g: &Geom, x_hwc: &[f32], col_t: &mut [f32]) {
     let (c, k) = (g.c, g.k());
     for (p, row) in col_t.chunks_exact_mut(k).enumerate() {
         let (oy, ox) = (p / g.ow, p % g.ow);
+        let first_col = (ox * g.stride).checked_sub(g.pw);
+        let row_inside = first_col.filter(|&ix| ix + g.kw <= g.w);
         for (ki, taps) in row.chunks_exact_mut(g.kw * c).enumerate() {
             let iy = g.input_row(oy, ki);
+            if let (Some(iy), Some(ix)) = (iy, row_inside) {
+                let at = (iy * g.w + ix) * c;
+                taps.copy_from_slice(&x_hwc[at..at + g.kw * c]);
+                continue;
+            }
             for (kj, dst) in taps.chunks_exact_mut(c).enumerate() {
                 let ix = (ox * g.stride + kj)
                     .checked_sub(g.pw)
@@ -1333,6 +1342,10 @@ mod tests {
     fn kernels_conv_3x3_stride_1_pad_1() {
         check(&[1, 3, 9, 11], (5, 3, 3, 3), 1, (1, 1), same);
         check(&[3, 4, 8, 8], (6, 4, 3, 3), 1, (1, 1), same);
+        // CHANNELS_LAST_FROM channels and more: channels-last patches, whole kernel rows
+        // copied at once inside the image, tap by tap at its border.
+        check(&[2, 8, 7, 9], (5, 8, 3, 3), 1, (1, 1), same);
+        check(&[2, 9, 9, 11], (4, 9, 3, 3), 2, (1, 1), same);
     }
 
     #[test]
