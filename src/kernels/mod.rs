@@ -53,15 +53,6 @@ pub(crate) mod testing {
 
     /// The largest |a − b| over all elements.
     pub fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        max_abs(&(a - b).unwrap())
     }
 }

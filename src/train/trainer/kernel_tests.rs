@@ -24,6 +24,7 @@ use super::test_data::small_synthetic;
 use super::{Pass, TaskBatch, Trainer};
 use crate::kernels::Kernels;
 use crate::model::{Mode, Preset};
+use crate::task::TASKS;
 use crate::train::config::TrainConfig;
 use crate::train::lens::{GradSpace, LensConfig};
 use crate::weighting::{Strategy, StrategyConfig};
@@ -162,6 +163,19 @@ fn gradient_pairs(
     pairs
 }
 
+/// Every task's own gradient in `space`, as the lens takes it, on [fast, portable].
+fn task_gradients(
+    trainers: &[Trainer; 2],
+    batches: &[TaskBatch; 2],
+    space: GradSpace,
+) -> [[Vec<f32>; TASKS]; 2] {
+    [0, 1].map(|i| {
+        trainers[i]
+            .lens_vectors_for_test(&batches[i], Mode::Train { step: 1 }, space)
+            .unwrap()
+    })
+}
+
 fn assert_same_gradients(label: &str, trainers: &[Trainer; 2], grads: [&GradStore; 2]) {
     for (name, a, b) in gradient_pairs(label, trainers, grads) {
         assert_relative(&format!("{label}: {name}"), &a, &b);
@@ -194,11 +208,7 @@ fn a_whole_step_has_the_same_gradients_on_both_kernels() {
 fn every_tasks_own_gradient_is_the_same_on_both_kernels_in_every_space() {
     let (trainers, batches) = exact_pair("proposed");
     for space in GradSpace::ALL {
-        let vectors = [0, 1].map(|i| {
-            trainers[i]
-                .lens_vectors_for_test(&batches[i], Mode::Train { step: 1 }, space)
-                .unwrap()
-        });
+        let vectors = task_gradients(&trainers, &batches, space);
         for (task, (fast, portable)) in vectors[0].iter().zip(&vectors[1]).enumerate() {
             assert_relative(
                 &format!("{}: task {task}'s gradient", space.key()),
@@ -290,11 +300,7 @@ fn the_paper_networks_own_task_gradients_agree_on_both_kernels_up_to_kinks() {
     let mut trainers = pair(Preset::Paper, "proposed", 4);
     let batches = trainers.each_mut().map(|t| t.next_batch().unwrap());
     for space in GradSpace::ALL {
-        let vectors = [0, 1].map(|i| {
-            trainers[i]
-                .lens_vectors_for_test(&batches[i], Mode::Train { step: 1 }, space)
-                .unwrap()
-        });
+        let vectors = task_gradients(&trainers, &batches, space);
         for (task, (fast, portable)) in vectors[0].iter().zip(&vectors[1]).enumerate() {
             let gap = relative_l2(&[(fast.clone(), portable.clone())]);
             assert!(
